@@ -1,0 +1,271 @@
+"""dreams.toml <-> attrs classes, through a private cattrs converter.
+
+Every problem becomes one line naming the file and the key path, for example
+``dreams.toml: store.url: unknown scheme 'sqlit' (expected sqlite, postgresql)``.
+Plugin tables (``[plugins.<name>]``) stay raw here and are structured into each component's own
+``Config`` class by :func:`structure_plugin_config` once the plugins are loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import attrs
+import cattrs
+import tomli_w
+from cattrs.preconf.tomllib import make_converter
+
+from dreamcore.errors import ConfigError
+
+DEFAULT_PATH = Path("dreams.toml")
+CONFIG_ENV = "DREAMCORE_CONFIG"
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+class InvalidValue(ValueError):
+    """A validator's complaint about one key; the message names what was expected."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _check(predicate: Callable[[Any], bool], message: Callable[[Any], str]):
+    def validator(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if not predicate(value):
+            raise InvalidValue(attribute.name, message(value))
+
+    return validator
+
+
+def _help(text: str) -> dict[str, str]:
+    """Field metadata: the comment `dreamcore init` writes above the key."""
+    return {"help": text}
+
+
+def _scheme(url: str) -> str:
+    return urlsplit(url).scheme if "://" in url else ""
+
+
+@attrs.define(kw_only=True)
+class StoreConfig:
+    """Where dreams are kept: SQLite (embedded default) or PostgreSQL (shared by many workers)."""
+
+    url: str = attrs.field(
+        default="sqlite:///.dreamcore/dreams.db",
+        validator=_check(
+            lambda url: _scheme(url) in STORE_SCHEMES,
+            lambda url: f"unknown scheme {_scheme(url) or url!r} (expected sqlite, postgresql)",
+        ),
+        metadata=_help(
+            "sqlite:///relative/to/this/file.db, sqlite:////absolute.db, or "
+            "postgresql://user@host:5432/db (put no password here: use PGPASSWORD or ~/.pgpass)"
+        ),
+    )
+    busy_timeout: float = attrs.field(
+        default=5.0,
+        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        metadata=_help("seconds to wait for a database locked by another process"),
+    )
+
+
+@attrs.define(kw_only=True)
+class SourceConfig:
+    """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
+
+    project: str = attrs.field(
+        validator=_check(lambda v: bool(v.strip()), lambda v: "must not be empty"),
+        metadata=_help("project name; cross-project dreams pair procedures of different projects"),
+    )
+    plugin: str = attrs.field(default="python", metadata=_help("procedure source plugin: python or jsonl"))
+    paths: list[str] = attrs.field(
+        factory=list, metadata=_help("files or folders, relative to this file (python: packages too)")
+    )
+    include: list[str] = attrs.field(factory=lambda: ["**/*.py"], metadata=_help("glob patterns to read"))
+    exclude: list[str] = attrs.field(factory=list, metadata=_help("glob patterns to skip"))
+
+    def resolved_paths(self, base_dir: Path) -> list[Path]:
+        """``paths`` made absolute against the config file's folder."""
+        return [Path(p) if Path(p).is_absolute() else base_dir / p for p in self.paths]
+
+
+@attrs.define(kw_only=True)
+class Config:
+    """The whole of dreams.toml. ``base_dir`` (the file's folder) anchors relative paths."""
+
+    store: StoreConfig = attrs.field(factory=StoreConfig)
+    sources: list[SourceConfig] = attrs.field(
+        factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
+    )
+    plugins: dict[str, dict[str, Any]] = attrs.field(
+        factory=dict,
+        metadata=_help(
+            "[plugins.<name>] configures one plugin or component; enabled = false switches a plugin off"
+        ),
+    )
+    base_dir: Path = attrs.field(factory=Path.cwd, init=False)
+    source: str = attrs.field(default="dreams.toml", init=False)
+
+    def disabled_plugins(self) -> set[str]:
+        """Names of plugins switched off with ``enabled = false`` in their table."""
+        return {name for name, table in self.plugins.items() if table.get("enabled") is False}
+
+
+def _strict(kind: type) -> Callable[[Any, type], Any]:
+    def structure(value: Any, _: type) -> Any:
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, accepted):
+            raise TypeError(f"expected {_TYPE_WORDS[kind]}, got {type(value).__name__}")
+        return kind(value)
+
+    return structure
+
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _converter() -> cattrs.Converter:
+    converter = make_converter(forbid_extra_keys=True)
+    for kind in _TYPE_WORDS:
+        converter.register_structure_hook(kind, _strict(kind))
+    return converter
+
+
+_CONVERTER = _converter()
+
+
+def _describe(exc: BaseException, path: str, source: str) -> list[str]:
+    """Flatten cattrs' nested validation errors into ``source: key.path: message`` lines."""
+    if isinstance(exc, cattrs.ClassValidationError):
+        lines = []
+        for inner, note in exc.group_exceptions()[0]:
+            lines += _describe(inner, _join(path, note.name), source)
+        for inner in exc.group_exceptions()[1]:
+            lines += _describe(inner, path, source)
+        return lines
+    if isinstance(exc, cattrs.IterableValidationError):
+        lines = []
+        for inner, note in exc.group_exceptions()[0]:
+            lines += _describe(inner, f"{path}[{note.index}]", source)
+        for inner in exc.group_exceptions()[1]:
+            lines += _describe(inner, path, source)
+        return lines
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return [f"{source}: {_join(path, key)}: unknown key" for key in sorted(exc.extra_fields)]
+    if isinstance(exc, KeyError):
+        return [f"{source}: {path}: missing required key"]
+    if isinstance(exc, InvalidValue):
+        return [f"{source}: {_join(path, exc.key)}: {exc}"]
+    return [f"{source}: {path or '(top level)'}: {exc}"]
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def structure(data: dict[str, Any], cls: type, *, source: str, path: str = "") -> Any:
+    """Structure ``data`` into attrs class ``cls`` or raise a one-line-per-problem ConfigError."""
+    try:
+        return _CONVERTER.structure(data, cls)
+    except (cattrs.BaseValidationError, InvalidValue) as exc:
+        raise ConfigError("\n".join(_describe(exc, path, source))) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}: {path or '(top level)'}: {exc}") from None
+
+
+def parse(data: dict[str, Any], *, source: str = "dreams.toml", base_dir: Path | None = None) -> Config:
+    """Build a Config from an already-parsed TOML document (or any dict of the same shape)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table at the top level")
+    plugins = data.get("plugins", {})
+    if isinstance(plugins, dict):
+        for name, table in plugins.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{source}: plugins.{name}: expected a table")
+            if "enabled" in table and not isinstance(table["enabled"], bool):
+                raise ConfigError(f"{source}: plugins.{name}.enabled: expected true or false")
+    config = structure(data, Config, source=source)
+    config.base_dir = base_dir or Path.cwd()
+    config.source = source
+    return config
+
+
+def resolve_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The config file to use: the explicit path, else $DREAMCORE_CONFIG, else ./dreams.toml."""
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_PATH)
+
+
+def load(path: str | os.PathLike | None = None) -> Config:
+    """Read and validate a dreams.toml file."""
+    file = resolve_path(path)
+    source = str(file)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: not found (create one with `dreamcore init`)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    return parse(data, source=source, base_dir=file.resolve().parent)
+
+
+def structure_plugin_config(config: Config, name: str, config_class: type | None) -> Any:
+    """The ``[plugins.<name>]`` table structured into ``config_class`` (None if there is none)."""
+    table = {k: v for k, v in config.plugins.get(name, {}).items() if k != "enabled"}
+    if config_class is None:
+        if table:
+            keys = ", ".join(sorted(table))
+            raise ConfigError(f"{config.source}: plugins.{name}: takes no options (got {keys})")
+        return None
+    return structure(table, config_class, source=config.source, path=f"plugins.{name}")
+
+
+def render(config: Config, header: str = "") -> str:
+    """dreams.toml text for ``config``, each key preceded by its documentation as a comment."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for field in attrs.fields(Config):
+        if not field.init:
+            continue
+        value = getattr(config, field.name)
+        if attrs.has(type(value)):
+            lines += ["", *_comment(type(value).__doc__), f"[{field.name}]"]
+            lines += _render_keys(value)
+        elif field.name == "plugins":
+            lines += ["", *_comment(field.metadata.get("help"))]
+            for name, table in value.items():
+                lines += [f"[plugins.{name}]", tomli_w.dumps(table).rstrip()]
+        else:
+            raw = _CONVERTER.unstructure(value)
+            lines += ["", *_comment(field.metadata.get("help"))]
+            if raw:
+                lines.append(tomli_w.dumps({field.name: raw}).rstrip())
+            else:
+                lines.append(f"# {field.name} = []")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _render_keys(table: Any) -> list[str]:
+    lines = []
+    for field in attrs.fields(type(table)):
+        raw = _CONVERTER.unstructure(getattr(table, field.name))
+        lines += [*_comment(field.metadata.get("help")), tomli_w.dumps({field.name: raw}).rstrip()]
+    return lines
+
+
+def _comment(text: str | None) -> list[str]:
+    return [f"# {line.strip()}" for line in (text or "").strip().splitlines() if line.strip()]

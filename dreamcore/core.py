@@ -1,0 +1,96 @@
+"""``DreamCore``: the object an application holds — config, plugins and store together."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dreamcore import config as config_module
+from dreamcore.config import Config
+from dreamcore.errors import ConfigError
+from dreamcore.plugins import KINDS, Plugins
+
+if TYPE_CHECKING:
+    from dreamcore.store import DreamStore
+
+
+class DreamCore:
+    """dreamcore embedded in an application.
+
+    ``config`` is a path to a dreams.toml, a dict shaped like one, a ``Config``, or None for
+    $DREAMCORE_CONFIG / ./dreams.toml. Plugins from entry points load unless
+    ``load_entry_points=False`` (or ``plugins`` passes an already loaded set); more can be added
+    at runtime with :meth:`register_plugin`.
+    """
+
+    def __init__(
+        self,
+        config: Config | dict[str, Any] | str | os.PathLike | None = None,
+        *,
+        load_entry_points: bool = True,
+        plugins: Plugins | None = None,
+    ) -> None:
+        self.config = _as_config(config)
+        self.plugins = plugins or Plugins(self.config.disabled_plugins(), load_entry_points=load_entry_points)
+        self._store: DreamStore | None = None
+        self.check_plugin_tables()
+
+    def register_plugin(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin object (module, class or instance with hookimpls) at runtime."""
+        name = self.plugins.register(plugin, name)
+        self.check_plugin_tables()
+        return name
+
+    @property
+    def store(self) -> DreamStore:
+        """The store named in ``[store]``, opened (and migrated) on first use."""
+        if self._store is None:
+            from dreamcore.store import DreamStore
+
+            self._store = DreamStore.from_config(self.config)
+        return self._store
+
+    def close(self) -> None:
+        """Close the store's connection."""
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> DreamCore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def component_config(self, kind: str, name: str) -> Any:
+        """The ``[plugins.<name>]`` table structured into that component's ``Config`` class."""
+        registration = self.plugins.get(kind, name)
+        return config_module.structure_plugin_config(
+            self.config, name, getattr(registration.component, "Config", None)
+        )
+
+    def create(self, kind: str, name: str) -> Any:
+        """An instance of a registered component, built with its configuration."""
+        registration = self.plugins.get(kind, name)
+        options = self.component_config(kind, name)
+        return registration.component(config=options) if options is not None else registration.component()
+
+    def check_plugin_tables(self) -> None:
+        """Every ``[plugins.<name>]`` table must name a plugin or component and fit its Config."""
+        components = {name: kind for kind in KINDS for name in self.plugins.components(kind)}
+        plugin_names = {entry.name for entry in self.plugins.entry_points()}
+        plugin_names |= {name for name, _ in self.plugins.pm.list_name_plugin()}
+        for name in self.config.plugins:
+            if name in components:
+                self.component_config(components[name], name)
+            elif name not in plugin_names:
+                known = ", ".join(sorted(plugin_names | set(components))) or "none"
+                raise ConfigError(f"{self.config.source}: plugins.{name}: unknown plugin {name!r} (known: {known})")
+
+
+def _as_config(config: Config | dict[str, Any] | str | os.PathLike | None) -> Config:
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return config_module.parse(config, source="<dict>")
+    return config_module.load(Path(config) if config is not None else None)

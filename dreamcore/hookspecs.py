@@ -1,0 +1,78 @@
+"""Every hook a dreamcore plugin can implement. This module is the plugin author's reference.
+
+A plugin is a module (or object) with functions decorated by ``dreamcore.hookimpl`` and named after
+the hooks below. It is found through the ``dreamcore`` entry-point group::
+
+    [project.entry-points.dreamcore]
+    my_plugin = "my_package.my_module"
+
+The ``register_*`` hooks receive a ``register`` callable owned by the core. Call it once per
+component class. A component class has a ``name`` (str, unique among its kind) and may have a
+``Config`` attrs class: the ``[plugins.<name>]`` table of dreams.toml is structured into it (unknown
+keys are rejected) and passed to the component's constructor as ``config``. What each kind must
+provide is listed in its hook's docstring and checked when it is registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dreamcore")
+hookimpl = pluggy.HookimplMarker("dreamcore")
+
+Register = Callable[[type], None]
+
+
+@hookspec
+def register_sources(register: Register) -> None:
+    """Register procedure sources: classes with ``name`` and ``procedures(spec) -> AsyncIterator[Procedure]``."""
+
+
+@hookspec
+def register_generators(register: Register) -> None:
+    """Register dream generators: classes with ``name``, ``dream_type`` and
+    ``async generate(procedure, context) -> list[DreamDraft]``."""
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register LLM model providers: classes with ``name`` and
+    ``async complete(model, messages, **params) -> Completion``."""
+
+
+@hookspec
+def register_evaluators(register: Register) -> None:
+    """Register evaluators: classes with ``name`` and ``async evaluate(dreams) -> list[Evaluation]``."""
+
+
+@hookspec
+def register_parsers(register: Register) -> None:
+    """Register evaluation parsers: classes with ``name`` and ``parse(text) -> ParseResult`` (never raises)."""
+
+
+@hookspec
+def register_sandboxes(register: Register) -> None:
+    """Register sandboxes: classes with ``name`` and ``async run(batch) -> list[CaseResult]``,
+    usable as async context managers (warm pools live there)."""
+
+
+@hookspec
+def register_scorers(register: Register) -> None:
+    """Register metric scorers: classes with ``name`` and ``score(dream, context) -> float`` in [0, 1]."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``dreamcore`` command line. ``cli`` is the root ``click.Group``."""
+
+
+@hookspec
+def dream_stored(dream: Any, store: Any) -> None:
+    """Called after a new dream (a ``DreamProcedure``) was stored by a ``DreamStore``."""
+
+
+@hookspec
+def cycle_finished(run: Any, store: Any) -> None:
+    """Called when a cycle ends, with its ``DreamGenerationRun`` and the ``DreamStore``."""

@@ -1,0 +1,199 @@
+"""The data dreamcore keeps: procedures, dreams, generation runs and health metrics.
+
+Enums carry the seed's values. Models are attrs classes; enum fields convert from their stored
+values, so a row read back from the database becomes the same object that was written.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+
+class DreamType(enum.StrEnum):
+    """The four built-in dream types. Third-party generators may add their own type names."""
+
+    CONSTRAINT_RELAXATION = "constraint_relaxation"
+    CROSS_PROJECT = "cross_project"
+    PARAMETER = "parameter"
+    CONDITIONAL = "conditional"
+
+    @classmethod
+    def _missing_(cls, value: object) -> DreamType | None:
+        return _TYPE_ALIASES.get(str(value))
+
+
+_TYPE_ALIASES = {
+    "cross_project_synthesis": DreamType.CROSS_PROJECT,
+    "parameter_exploration": DreamType.PARAMETER,
+    "conditional_variant": DreamType.CONDITIONAL,
+}
+
+
+class DreamStatus(enum.StrEnum):
+    """A dream's place in the pipeline."""
+
+    PENDING_EVALUATION = "pending_evaluation"
+    EVALUATED = "evaluated"
+    PENDING_TEST = "pending_test"
+    TESTED = "tested"
+    ARCHIVED = "archived"
+
+
+class DreamTier(enum.IntEnum):
+    """The judge's verdict: 1 viable (ready to test), 2 speculative, 3 archive."""
+
+    VIABLE = 1
+    SPECULATIVE = 2
+    ARCHIVE = 3
+
+
+class TestOutcome(enum.StrEnum):
+    """Result of a dream's differential tests."""
+
+    __test__ = False  # not a pytest test class
+
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (every timestamp dreamcore writes)."""
+    return datetime.now(UTC)
+
+
+def _optional(enum_cls: type[enum.Enum]):
+    return attrs.converters.optional(enum_cls)
+
+
+def _dream_type_name(value: str | DreamType) -> str:
+    """Built-in names (and the seed's long aliases) normalise to DreamType; others stay strings."""
+    try:
+        return DreamType(value)
+    except ValueError:
+        return str(value)
+
+
+@attrs.define(kw_only=True)
+class Procedure:
+    """A function or method mined from a codebase: the base a dream varies."""
+
+    project: str
+    module: str
+    qualname: str
+    source: str
+    signature: str = ""
+    docstring: str | None = None
+    file_path: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    fingerprint: str = ""
+    decorators: list[str] = attrs.Factory(list)
+    imports: list[str] = attrs.Factory(list)
+    previous_id: int | None = None
+    discovered_at: datetime = attrs.Factory(utcnow)
+    id: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The bare function name (last part of the qualified name)."""
+        return self.qualname.rsplit(".", 1)[-1]
+
+
+@attrs.frozen
+class SourceProblem:
+    """Something a procedure source could not read: reported with its place, never a crash."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        place = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{place}: {self.message}"
+
+
+@attrs.define(kw_only=True)
+class DreamProcedure:
+    """A dream: one generated variant of a procedure, with its evaluation, test and scores."""
+
+    base_procedure_id: int
+    base_procedure_name: str
+    dream_type: str = attrs.field(converter=_dream_type_name)
+    code: str
+    model_used: str = "local"
+    reasoning: str = ""
+    generated_description: str = ""
+    status: DreamStatus = attrs.field(default=DreamStatus.PENDING_EVALUATION, converter=DreamStatus)
+    tier: DreamTier | None = attrs.field(default=None, converter=_optional(DreamTier))
+    viability_score: float | None = None
+    claude_reasoning: str | None = None
+    test_outcome: TestOutcome = attrs.field(default=TestOutcome.PENDING, converter=TestOutcome)
+    test_error: str | None = None
+    test_timestamp: datetime | None = None
+    novelty_score: float | None = None
+    cross_project_matches: int = 0
+    effectiveness_metric: float | None = None
+    generated_at: datetime = attrs.Factory(utcnow)
+    evaluated_at: datetime | None = None
+    created_by: str = "dream_system"
+    fingerprint: str = ""
+    run_id: int | None = None
+    eval_attempts: int = 0
+    last_error: str | None = None
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    id: int | None = None
+
+
+@attrs.define(kw_only=True)
+class DreamGenerationRun:
+    """One generation cycle: what it made, how long it took, which models it called.
+
+    ``dreams_by_type`` holds the seed's per-type counts (and those of third-party types);
+    ``model_usage`` maps a model name to its counters (calls, tokens, cost).
+    """
+
+    strategy: str
+    timestamp: datetime = attrs.Factory(utcnow)
+    total_dreams_generated: int = 0
+    dreams_by_type: dict[str, int] = attrs.Factory(dict)
+    rejected_by_reason: dict[str, int] = attrs.Factory(dict)
+    duration_seconds: float = 0.0
+    model_usage: dict[str, Any] = attrs.Factory(dict)
+    status: str = "running"
+    finished_at: datetime | None = None
+    id: int | None = None
+
+
+@attrs.define(kw_only=True)
+class DreamMetrics:
+    """System health for one cycle, with the seed's fields and its compound score."""
+
+    timestamp: datetime = attrs.Factory(utcnow)
+    run_id: int | None = None
+    total_dreams: int = 0
+    average_viability_score: float = 0.0
+    tier1_count: int = 0
+    tier2_count: int = 0
+    tier3_count: int = 0
+    tier1_test_success_rate: float = 0.0
+    tier1_tested_count: int = 0
+    average_novelty_score: float = 0.0
+    high_novelty_count: int = 0
+    cross_project_adoption_rate: float = 0.0
+    adopted_count: int = 0
+    average_generation_time: float = 0.0
+    api_requests_per_dream: float = 0.0
+    novelty_component: float = 0.0
+    quality_component: float = 0.0
+    leverage_component: float = 0.0
+    efficiency_component: float = 0.0
+    compound_health_score: float = 0.0
+    id: int | None = None

@@ -1,0 +1,31 @@
+"""Small builders for models used across tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from dreamcore.models import DreamProcedure, Procedure
+
+_counter = itertools.count()
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def procedure(project: str = "billing", qualname: str | None = None, source: str | None = None, **fields) -> Procedure:
+    qualname = qualname or f"func_{next(_counter)}"
+    source = source or f"def {qualname.rsplit('.', 1)[-1]}(x):\n    return x + 1\n"
+    return Procedure(project=project, module=f"{project}.core", qualname=qualname, source=source, **fields)
+
+
+def dream(base_id: int, n: int = 0, **fields) -> DreamProcedure:
+    defaults = dict(
+        base_procedure_id=base_id,
+        base_procedure_name="func",
+        dream_type="parameter",
+        code=f"def func(x):\n    return x + {n + 2}\n",
+        generated_at=EPOCH + timedelta(minutes=n),
+        reasoning="scale the increment",
+        generated_description=f"increment by {n + 2}",
+    )
+    defaults.update(fields)
+    return DreamProcedure(**defaults)
