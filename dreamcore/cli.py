@@ -35,7 +35,7 @@ class App:
     @property
     def core(self) -> DreamCore:
         if self._core is None:
-            self._core = DreamCore(config_module.load(self.config_path), plugins=self.plugins)
+            self._core = DreamCore(config_module.load(self.config_path), plugin_manager=self.plugins)
         return self._core
 
 

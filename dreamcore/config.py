@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import attrs
 import cattrs
 import tomli_w
+from cattrs.cols import is_mapping, is_sequence, list_structure_factory, mapping_structure_factory
+from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
 from dreamcore.errors import ConfigError
@@ -68,7 +70,7 @@ class StoreConfig:
     )
     busy_timeout: float = attrs.field(
         default=5.0,
-        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
         metadata=_help("seconds to wait for a database locked by another process"),
     )
 
@@ -119,7 +121,7 @@ def _strict(kind: type) -> Callable[[Any, type], Any]:
     def structure(value: Any, _: type) -> Any:
         accepted = (int, float) if kind is float else kind
         if isinstance(value, bool) and kind is not bool or not isinstance(value, accepted):
-            raise TypeError(f"expected {_TYPE_WORDS[kind]}, got {type(value).__name__}")
+            raise TypeError(f"expected {_TYPE_WORDS[kind]}, got {_toml_type(value)}")
         return kind(value)
 
     return structure
@@ -128,10 +130,42 @@ def _strict(kind: type) -> Callable[[Any, type], Any]:
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
+def _requiring(container: type, word: str, make: Callable[[Any, cattrs.Converter], Callable]) -> Callable:
+    """A hook factory whose hooks refuse values that are not ``container`` (no str-as-list)."""
+
+    def factory(cls: Any, converter: cattrs.Converter) -> Callable:
+        inner = make(cls, converter)
+
+        def structure(value: Any, type_: Any) -> Any:
+            if not isinstance(value, container):
+                raise TypeError(f"expected {word}, got {_toml_type(value)}")
+            return inner(value, type_)
+
+        return structure
+
+    return factory
+
+
+def _toml_type(value: Any) -> str:
+    names = {dict: "a table", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+             float: "a number"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _converter() -> cattrs.Converter:
     converter = make_converter(forbid_extra_keys=True)
     for kind in _TYPE_WORDS:
         converter.register_structure_hook(kind, _strict(kind))
+    converter.register_structure_hook_factory(
+        attrs.has,
+        _requiring(dict, "a table", lambda cls, c: make_dict_structure_fn(cls, c, _cattrs_forbid_extra_keys=True)),
+    )
+    converter.register_structure_hook_factory(
+        is_mapping, _requiring(dict, "a table", mapping_structure_factory)
+    )
+    converter.register_structure_hook_factory(
+        is_sequence, _requiring(list, "an array", list_structure_factory)
+    )
     return converter
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from dreamcore import config as config_module
 from dreamcore.config import Config
 from dreamcore.errors import ConfigError
+from dreamcore.models import DreamGenerationRun, DreamProcedure, utcnow
 from dreamcore.plugins import KINDS, Plugins
 
 if TYPE_CHECKING:
@@ -19,20 +20,24 @@ class DreamCore:
     """dreamcore embedded in an application.
 
     ``config`` is a path to a dreams.toml, a dict shaped like one, a ``Config``, or None for
-    $DREAMCORE_CONFIG / ./dreams.toml. Plugins from entry points load unless
-    ``load_entry_points=False`` (or ``plugins`` passes an already loaded set); more can be added
-    at runtime with :meth:`register_plugin`.
+    $DREAMCORE_CONFIG / ./dreams.toml. ``plugins`` are plugin objects (modules, classes or
+    instances with hookimpls) registered before the config's plugin tables are checked. Plugins
+    from entry points load unless ``load_entry_points=False``; ``plugin_manager`` passes an already
+    loaded set. More plugins can be added later with :meth:`register_plugin`.
     """
 
     def __init__(
         self,
         config: Config | dict[str, Any] | str | os.PathLike | None = None,
         *,
+        plugins: Iterable[Any] = (),
         load_entry_points: bool = True,
-        plugins: Plugins | None = None,
+        plugin_manager: Plugins | None = None,
     ) -> None:
         self.config = _as_config(config)
-        self.plugins = plugins or Plugins(self.config.disabled_plugins(), load_entry_points=load_entry_points)
+        self.plugins = plugin_manager or Plugins(self.config.disabled_plugins(), load_entry_points=load_entry_points)
+        for plugin in plugins:
+            self.plugins.register(plugin)
         self._store: DreamStore | None = None
         self.check_plugin_tables()
 
@@ -61,6 +66,22 @@ class DreamCore:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def store_dreams(self, dreams: list[DreamProcedure]) -> list[int]:
+        """Store dreams (duplicates are no-ops) and fire ``dream_stored`` for each new one."""
+        ids = self.store.store_dreams_batch(dreams)
+        for dream, dream_id in zip(dreams, ids):
+            if dream_id in ids.new:
+                dream.id = dream_id
+                self.plugins.call("dream_stored", dream=dream, store=self.store)
+        return list(ids)
+
+    def finish_run(self, run: DreamGenerationRun, status: str = "finished") -> None:
+        """Record a generation run as ended and fire ``cycle_finished``."""
+        run.status = status
+        run.finished_at = utcnow()
+        run.id = self.store.record_generation_run(run)
+        self.plugins.call("cycle_finished", run=run, store=self.store)
 
     def component_config(self, kind: str, name: str) -> Any:
         """The ``[plugins.<name>]`` table structured into that component's ``Config`` class."""

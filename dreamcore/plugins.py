@@ -118,18 +118,16 @@ class Plugins:
             raise PluginError(f"plugin {name!r}: {exc}") from None
 
     def _check(self) -> None:
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            plugin_name = self.pm.get_name(exc.plugin) if exc.plugin else "?"
-            unknown = [
-                hook
-                for hook in dir(exc.plugin)
-                if hook.startswith(("register_", "dream_", "cycle_")) and not hasattr(self.pm.hook, hook)
-            ]
-            detail = f"unknown hook {', '.join(unknown)}" if unknown else str(exc)
-            self.pm.unregister(exc.plugin)
-            raise PluginError(f"plugin {plugin_name!r}: {detail} (misspelt hook name?)") from None
+        """Fail loudly on a hook name no spec defines (a misspelt hook would otherwise never run)."""
+        for name, plugin in self.pm.list_name_plugin():
+            unknown = sorted(
+                caller.name
+                for caller in self.pm.get_hookcallers(plugin) or ()
+                if caller.spec is None and any(not impl.optionalhook for impl in caller.get_hookimpls())
+            )
+            if unknown:
+                self.pm.unregister(plugin)
+                raise PluginError(f"plugin {name!r}: unknown hook {', '.join(unknown)} (misspelt hook name?)")
 
     def components(self, kind: str) -> dict[str, Registration]:
         """All components of one kind (e.g. ``"generators"``), by name, in registration order."""

@@ -307,6 +307,14 @@ def _connect(url: str, base_dir: Path | None, busy_timeout: float) -> tuple[pw.D
     raise StoreError(f"store: unknown scheme {scheme or url!r} (expected sqlite, postgresql)")
 
 
+class StoredIds(list):
+    """Ids of stored dreams in input order; ``new`` is the set of ids inserted by this call."""
+
+    def __init__(self, ids: list[int], new: frozenset[int]) -> None:
+        super().__init__(ids)
+        self.new = new
+
+
 class DreamStore:
     """The seed's dream store API over SQLite or PostgreSQL.
 
@@ -430,17 +438,19 @@ class DreamStore:
         return self._store_rows([self._dream_row(dream)])[0]
 
     @_guarded
-    def store_dreams_batch(self, dreams: Iterable[DreamProcedure]) -> list[int]:
+    def store_dreams_batch(self, dreams: Iterable[DreamProcedure]) -> StoredIds:
         """Store many dreams in one transaction with bulk inserts; returns their ids in order.
 
-        Dreams already stored (same procedure and fingerprint) keep their row and existing id.
+        Dreams already stored (same procedure and fingerprint) keep their row and existing id;
+        the returned list's ``new`` attribute holds the ids of the rows this call inserted.
         """
         return self._store_rows([self._dream_row(dream) for dream in dreams])
 
-    def _store_rows(self, rows: list[dict[str, Any]]) -> list[int]:
+    def _store_rows(self, rows: list[dict[str, Any]]) -> StoredIds:
         if not rows:
-            return []
+            return StoredIds([], frozenset())
         ids: dict[tuple[int, str], int] = {}
+        inserted: set[int] = set()
         chunk = max(1, 30000 // len(rows[0]))
         with self.db.atomic():
             for start in range(0, len(rows), chunk):
@@ -454,11 +464,12 @@ class DreamStore:
                 )
                 for dream_id, base_id, fingerprint in cursor:
                     ids[(base_id, fingerprint)] = dream_id
+                    inserted.add(dream_id)
                 missing = [(r["base_procedure_id"], r["fingerprint"]) for r in part]
                 missing = [key for key in missing if key not in ids]
                 if missing:
                     ids.update(self._ids_for(missing))
-        return [ids[(r["base_procedure_id"], r["fingerprint"])] for r in rows]
+        return StoredIds([ids[(r["base_procedure_id"], r["fingerprint"])] for r in rows], frozenset(inserted))
 
     def _ids_for(self, keys: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
         found = {}

@@ -1,0 +1,1 @@
+"""dreamcore benchmarks: run them all with ``python -m benchmarks``."""
