@@ -39,12 +39,12 @@ class DreamCore:
         for plugin in plugins:
             self.plugins.register(plugin)
         self._store: DreamStore | None = None
-        self.check_plugin_tables()
+        self.check_config()
 
     def register_plugin(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object (module, class or instance with hookimpls) at runtime."""
         name = self.plugins.register(plugin, name)
-        self.check_plugin_tables()
+        self.check_config()
         return name
 
     @property
@@ -96,8 +96,17 @@ class DreamCore:
         options = self.component_config(kind, name)
         return registration.component(config=options) if options is not None else registration.component()
 
-    def check_plugin_tables(self) -> None:
-        """Every ``[plugins.<name>]`` table must name a plugin or component and fit its Config."""
+    def check_config(self) -> None:
+        """The config's plugin references must resolve: each ``[[sources]]`` plugin is a registered
+        source, and each ``[plugins.<name>]`` table names a plugin or component and fits its Config."""
+        sources = self.plugins.components("sources")
+        for index, source in enumerate(self.config.sources):
+            if source.plugin not in sources:
+                known = ", ".join(sorted(sources)) or "none"
+                raise ConfigError(
+                    f"{self.config.source}: sources[{index}].plugin: unknown procedure source "
+                    f"{source.plugin!r} (known: {known})"
+                )
         components = {name: kind for kind in KINDS for name in self.plugins.components(kind)}
         plugin_names = {entry.name for entry in self.plugins.entry_points()}
         plugin_names |= {name for name, _ in self.plugins.pm.list_name_plugin()}

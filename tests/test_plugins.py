@@ -212,10 +212,11 @@ def test_disabled_plugin_is_not_loaded_but_listed_with_all(tmp_path, capsys):
     core = DreamCore(path)
     assert "jsonl" not in core.plugins.components("sources")
     assert main(["--config", str(path), "plugins", "--json"]) == 0
-    assert [r["name"] for r in json.loads(capsys.readouterr().out)] == []
+    assert "jsonl" not in [r["name"] for r in json.loads(capsys.readouterr().out)]
     assert main(["--config", str(path), "plugins", "--all", "--json"]) == 0
-    listed = json.loads(capsys.readouterr().out)
-    assert [(r["name"], r["enabled"], r["distribution"]) for r in listed] == [("jsonl", False, "dreamcore")]
+    listed = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert (listed["jsonl"]["enabled"], listed["jsonl"]["distribution"]) == (False, "dreamcore")
+    assert listed["python"]["enabled"] is True
 
 
 @pytest.fixture
