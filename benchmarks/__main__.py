@@ -30,7 +30,9 @@ def _resolve(name: str, scripts: dict[str, Path]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    names, passthrough = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    names, passthrough = (
+        (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    )
     scripts = _scripts()
     selected = [_resolve(name, scripts) for name in names] if names else list(scripts)
     results: dict[str, object] = {}
@@ -38,7 +40,11 @@ def main(argv: list[str]) -> int:
     for name in selected:
         print(f"benchmarks: running {name}", file=sys.stderr, flush=True)
         proc = subprocess.run(
-            [sys.executable, str(scripts[name]), *passthrough], stdout=subprocess.PIPE, text=True, cwd=HERE.parent
+            [sys.executable, str(scripts[name]), *passthrough],
+            check=False,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=HERE.parent,
         )
         try:
             output = json.loads(proc.stdout)

@@ -16,6 +16,7 @@ from dreamcore.models import (
     DreamTier,
     DreamType,
     Procedure,
+    RejectedDraft,
     TestOutcome,
 )
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ __all__ = [
     "NotFoundError",
     "PluginError",
     "Procedure",
+    "RejectedDraft",
     "StoreError",
     "TestOutcome",
     "__version__",

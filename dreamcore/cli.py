@@ -6,6 +6,7 @@ import difflib
 import json
 import os
 import sys
+import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def init(app: App, path: Path | None, force: bool) -> None:
     target = path or app.config_path
     if target.exists() and not force:
         raise DreamcoreError(f"{target}: already exists (use --force to overwrite)")
-    text = config_module.render(config_module.Config(), STARTER_HEADER)
+    text = config_module.render(config_module.Config(), STARTER_HEADER, app.plugins.default_configs())
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -105,6 +106,54 @@ def plugins_command(app: App, include_disabled: bool, as_json: bool) -> None:
         ["plugin", "distribution", "version", "hooks", "enabled"],
         [[r["name"], r["distribution"] or "-", r["version"] or "-", ", ".join(r["hooks"]), r["enabled"]] for r in rows],
     )
+
+
+@cli.command("run")
+@click.option("--strategy", help="light, balanced, deep or one of [strategies.*] (default: [cycle] strategy).")
+@click.option("--stages", help="Comma-separated stages to run (default: all, in order).")
+@click.option("--limit", type=click.IntRange(min=1), help="Dream over at most N procedures.")
+@click.option("--dry-run", is_flag=True, help="Mine and generate, but store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (progress goes to stderr).")
+@click.pass_obj
+def run_command(
+    app: App, strategy: str | None, stages: str | None, limit: int | None, dry_run: bool, as_json: bool
+) -> int:
+    """Run (or resume) a dream cycle: mine, generate, and every later stage installed."""
+    import asyncio
+
+    from dreamcore.pipeline import summary
+    from dreamcore.progress import Progress, for_terminal
+
+    selected = [name.strip() for name in stages.split(",") if name.strip()] if stages else None
+    cycle = asyncio.run(
+        app.core.run_cycle(
+            strategy=strategy,
+            stages=selected,
+            limit=limit,
+            dry_run=dry_run,
+            progress=Progress() if as_json else for_terminal(),
+        )
+    )
+    report = summary(cycle)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_summary(report)
+    return 1 if report["failures"] else 0
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    head = "dry run" if report["status"] == "dry-run" else f"run {report['run_id']} {report['status']}"
+    click.echo(f"{head}: strategy {report['strategy']}, seed {report['seed']}, {report['duration_seconds']:.1f} s")
+    for stage, figures in report["stages"].items():
+        click.echo(f"  {stage:<9} " + ", ".join(f"{key} {value}" for key, value in figures.items()))
+    if report["status"] != "dry-run":
+        by_type = ", ".join(f"{k} {v}" for k, v in report["dreams_by_type"].items()) or "none"
+        rejected = ", ".join(f"{k} {v}" for k, v in report["rejected_by_reason"].items()) or "none"
+        click.echo(f"  dreams    {report['total_dreams']} in this run ({by_type})")
+        click.echo(f"  rejected  {rejected}")
+    for failure in report["failures"]:
+        click.echo(f"  failure   {failure}")
 
 
 @cli.command()
@@ -160,7 +209,7 @@ def show(app: App, dream_id: str, as_json: bool) -> None:
     store = app.core.store
     dream = store.get_dream(parse_dream_id(dream_id))
     base = store.get_procedure(dream.base_procedure_id)
-    diff = dream_diff(base.source, dream.code, f"{base.module}.{base.qualname}", f"D-{dream.id}")
+    diff = dream_diff(textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", f"D-{dream.id}")
     if as_json:
         click.echo(json.dumps({**to_jsonable(dream), "diff": diff, "base": to_jsonable(base)}, indent=2))
         return

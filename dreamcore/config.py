@@ -22,6 +22,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
 from dreamcore.errors import ConfigError
+from dreamcore.safety import SafetyPolicy
 
 DEFAULT_PATH = Path("dreams.toml")
 CONFIG_ENV = "DREAMCORE_CONFIG"
@@ -75,6 +76,45 @@ class StoreConfig:
     )
 
 
+BUILTIN_TYPES = ["constraint_relaxation", "cross_project", "parameter", "conditional"]
+DEFAULT_STRATEGIES = {
+    "light": {"variants": 5, "generators": ["constraint_relaxation", "parameter"]},
+    "balanced": {"variants": 15, "generators": BUILTIN_TYPES},
+    "deep": {"variants": 30, "generators": BUILTIN_TYPES},
+}
+
+
+@attrs.define(kw_only=True)
+class StrategyConfig:
+    """[strategies.<name>]: how much to dream per procedure and with which generators."""
+
+    variants: int = attrs.field(
+        default=15,
+        validator=_check(lambda v: 1 <= v <= 1000, lambda v: f"must be between 1 and 1000, got {v}"),
+        metadata=_help("dreams asked of each generator per procedure"),
+    )
+    generators: list[str] = attrs.field(
+        factory=lambda: list(BUILTIN_TYPES),
+        validator=_check(bool, lambda v: "must name at least one generator"),
+        metadata=_help("dream generators to run (built-in and third-party names)"),
+    )
+
+
+@attrs.define(kw_only=True)
+class CycleConfig:
+    """[cycle]: the nightly cycle."""
+
+    strategy: str = attrs.field(default="balanced", metadata=_help("light, balanced, deep or a [strategies.<name>]"))
+    concurrency: int = attrs.field(
+        default=4,
+        validator=_check(lambda v: 1 <= v <= 512, lambda v: f"must be between 1 and 512, got {v}"),
+        metadata=_help("procedures dreamt at the same time"),
+    )
+    seed: int | None = attrs.field(
+        default=None, metadata=_help("fixed random seed; unset = the run's number, so each night differs")
+    )
+
+
 @attrs.define(kw_only=True)
 class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
@@ -100,6 +140,14 @@ class Config:
     """The whole of dreams.toml. ``base_dir`` (the file's folder) anchors relative paths."""
 
     store: StoreConfig = attrs.field(factory=StoreConfig)
+    cycle: CycleConfig = attrs.field(factory=CycleConfig)
+    strategies: dict[str, StrategyConfig] = attrs.field(
+        factory=lambda: {name: StrategyConfig(**table) for name, table in DEFAULT_STRATEGIES.items()},
+        metadata=_help(
+            "[strategies.<name>] overrides a built-in strategy (light, balanced, deep) key by key, or adds one"
+        ),
+    )
+    safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )
@@ -222,7 +270,16 @@ def parse(data: dict[str, Any], *, source: str = "dreams.toml", base_dir: Path |
                 raise ConfigError(f"{source}: plugins.{name}: expected a table")
             if "enabled" in table and not isinstance(table["enabled"], bool):
                 raise ConfigError(f"{source}: plugins.{name}.enabled: expected true or false")
+    strategies = data.get("strategies", {})
+    if isinstance(strategies, dict):
+        merged = {name: dict(table) for name, table in DEFAULT_STRATEGIES.items()}
+        for name, table in strategies.items():
+            merged[name] = {**merged.get(name, {}), **table} if isinstance(table, dict) else table
+        data = {**data, "strategies": merged}
     config = structure(data, Config, source=source)
+    if config.cycle.strategy not in config.strategies:
+        known = ", ".join(sorted(config.strategies))
+        raise ConfigError(f"{source}: cycle.strategy: unknown strategy {config.cycle.strategy!r} (known: {known})")
     config.base_dir = base_dir or Path.cwd()
     config.source = source
     return config
@@ -269,8 +326,12 @@ def structure_plugin_config(config: Config, name: str, config_class: type | None
     return structure(table, config_class, source=config.source, path=f"plugins.{name}")
 
 
-def render(config: Config, header: str = "") -> str:
-    """dreams.toml text for ``config``, each key preceded by its documentation as a comment."""
+def render(config: Config, header: str = "", plugin_defaults: dict[str, Any] | None = None) -> str:
+    """dreams.toml text for ``config``, each key preceded by its documentation as a comment.
+
+    ``plugin_defaults`` maps component names to default ``Config`` instances, written as
+    ``[plugins.<name>]`` tables so every plugin option is documented too.
+    """
     lines = [f"# {line}".rstrip() for line in header.splitlines()]
     for field in attrs.fields(Config):
         if not field.init:
@@ -279,10 +340,17 @@ def render(config: Config, header: str = "") -> str:
         if attrs.has(type(value)):
             lines += ["", *_comment(type(value).__doc__), f"[{field.name}]"]
             lines += _render_keys(value)
+        elif field.name == "strategies":
+            lines += ["", *_comment(field.metadata.get("help"))]
+            for name, table in value.items():
+                lines += [f"[strategies.{name}]", *_render_keys(table)]
         elif field.name == "plugins":
             lines += ["", *_comment(field.metadata.get("help"))]
             for name, table in value.items():
                 lines += [f"[plugins.{name}]", tomli_w.dumps(table).rstrip()]
+            for name, defaults in (plugin_defaults or {}).items():
+                if name not in value:
+                    lines += ["", *_comment(type(defaults).__doc__), f"[plugins.{name}]", *_render_keys(defaults)]
         else:
             raw = _CONVERTER.unstructure(value)
             lines += ["", *_comment(field.metadata.get("help"))]
@@ -297,7 +365,8 @@ def _render_keys(table: Any) -> list[str]:
     lines = []
     for field in attrs.fields(type(table)):
         raw = _CONVERTER.unstructure(getattr(table, field.name))
-        lines += [*_comment(field.metadata.get("help")), tomli_w.dumps({field.name: raw}).rstrip()]
+        written = f"# {field.name} = (unset)" if raw is None else tomli_w.dumps({field.name: raw}).rstrip()
+        lines += [*_comment(field.metadata.get("help")), written]
     return lines
 
 

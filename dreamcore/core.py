@@ -83,6 +83,20 @@ class DreamCore:
         run.id = self.store.record_generation_run(run)
         self.plugins.call("cycle_finished", run=run, store=self.store)
 
+    async def run_cycle(
+        self,
+        *,
+        strategy: str | None = None,
+        stages: Iterable[str] | None = None,
+        limit: int | None = None,
+        dry_run: bool = False,
+        progress: Any = None,
+    ) -> Any:
+        """Run (or resume) a cycle through the registered stages; returns the ``Cycle``."""
+        from dreamcore.pipeline import run_cycle
+
+        return await run_cycle(self, strategy=strategy, stages=stages, limit=limit, dry_run=dry_run, progress=progress)
+
     def component_config(self, kind: str, name: str) -> Any:
         """The ``[plugins.<name>]`` table structured into that component's ``Config`` class."""
         registration = self.plugins.get(kind, name)

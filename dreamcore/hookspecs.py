@@ -64,6 +64,13 @@ def register_scorers(register: Register) -> None:
 
 
 @hookspec
+def register_stages(register: Register) -> None:
+    """Register pipeline stages: classes with ``name``, ``order`` (int; stages run in ascending order)
+    and ``async run(cycle) -> None``. Each stage reads its work from the store and writes its results
+    back, so a cycle can be resumed and stages can run on their own (``dreamcore run --stages``)."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``dreamcore`` command line. ``cli`` is the root ``click.Group``."""
 

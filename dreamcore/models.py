@@ -169,6 +169,22 @@ class DreamGenerationRun:
     model_usage: dict[str, Any] = attrs.Factory(dict)
     status: str = "running"
     finished_at: datetime | None = None
+    seed: int | None = None
+    id: int | None = None
+
+
+@attrs.define(kw_only=True)
+class RejectedDraft:
+    """A generated draft that did not become a dream, kept with the reason it was turned down."""
+
+    base_procedure_id: int
+    dream_type: str
+    model_used: str
+    category: str
+    reason: str
+    code: str = ""
+    run_id: int | None = None
+    created_at: datetime = attrs.Factory(utcnow)
     id: int | None = None
 
 

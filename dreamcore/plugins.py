@@ -40,6 +40,7 @@ KINDS: dict[str, Kind] = {
     "parsers": Kind("register_parsers", "parser", ("parse",)),
     "sandboxes": Kind("register_sandboxes", "sandbox", ("run",)),
     "scorers": Kind("register_scorers", "scorer", ("score",)),
+    "stages": Kind("register_stages", "pipeline stage", ("run",), ("order",)),
 }
 
 
@@ -166,6 +167,15 @@ class Plugins:
             known = ", ".join(sorted(available)) or "none"
             raise PluginError(f"unknown {KINDS[kind].label} {name!r} (known: {known})")
         return available[name]
+
+    def default_configs(self) -> dict[str, Any]:
+        """Each registered component's ``Config`` with its defaults, by component name."""
+        return {
+            name: registration.component.Config()
+            for kind in KINDS
+            for name, registration in sorted(self.components(kind).items())
+            if getattr(registration.component, "Config", None) is not None
+        }
 
     def info(self, include_disabled: bool = False) -> list[PluginInfo]:
         """Name, distribution, version, implemented hooks and enabled flag of each plugin."""

@@ -26,6 +26,7 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from dreamcore.errors import NotFoundError, StoreError
 from dreamcore.models import (
     DreamGenerationRun,
+    RejectedDraft,
     DreamMetrics,
     DreamProcedure,
     DreamStatus,
@@ -36,7 +37,7 @@ from dreamcore.models import (
 )
 
 database = pw.DatabaseProxy()
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EVALUATED_STATES = (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED)
 
 
@@ -49,8 +50,10 @@ class UTCDateTimeField(pw.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value: Any) -> datetime | None:
-        value = super().python_value(value)
-        return value.replace(tzinfo=UTC) if isinstance(value, datetime) else value
+        parsed = super().python_value(value)
+        if parsed is not None and not isinstance(parsed, datetime):
+            raise StoreError(f"store: {self.model._meta.table_name}.{self.name}: invalid stored timestamp {value!r}")
+        return parsed.replace(tzinfo=UTC) if parsed is not None else None
 
 
 class JSONField(pw.TextField):
@@ -96,10 +99,11 @@ class GenerationRunRow(Table):
     total_dreams_generated = pw.IntegerField(default=0)
     dreams_by_type = JSONField()
     rejected_by_reason = JSONField()
-    duration_seconds = pw.FloatField(default=0.0)
+    duration_seconds = pw.DoubleField(default=0.0)
     model_usage = JSONField()
     status = pw.TextField()
     finished_at = UTCDateTimeField(null=True)
+    seed = pw.BigIntegerField(null=True)
 
     class Meta:
         table_name = "dream_generation_runs"
@@ -151,6 +155,25 @@ class DreamRow(Table):
         )
 
 
+class RejectedDraftRow(Table):
+    run_id = pw.ForeignKeyField(
+        GenerationRunRow, null=True, column_name="run_id", object_id_name="run_ref", on_delete="CASCADE"
+    )
+    base_procedure_id = pw.ForeignKeyField(
+        ProcedureRow, column_name="base_procedure_id", object_id_name="base_procedure_ref", on_delete="CASCADE"
+    )
+    dream_type = pw.TextField()
+    model_used = pw.TextField()
+    category = pw.TextField()
+    reason = pw.TextField()
+    code = pw.TextField()
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "rejected_drafts"
+        indexes = ((("run_id", "category"), False), (("model_used", "category"), False))
+
+
 class MetricsRow(Table):
     timestamp = UTCDateTimeField(index=True)
     run_id = pw.ForeignKeyField(
@@ -187,7 +210,7 @@ class SchemaVersionRow(Table):
         table_name = "schema_version"
 
 
-TABLES = [ProcedureRow, GenerationRunRow, DreamRow, MetricsRow, SchemaVersionRow]
+TABLES = [ProcedureRow, GenerationRunRow, DreamRow, RejectedDraftRow, MetricsRow, SchemaVersionRow]
 
 
 def _add_evaluation_attempts(migrator: SchemaMigrator) -> list:
@@ -198,8 +221,22 @@ def _add_evaluation_attempts(migrator: SchemaMigrator) -> list:
     ]
 
 
+def _add_rejections_and_seeds(migrator: SchemaMigrator) -> list:
+    """v3: rejected drafts are kept with their reason; a run records its seed (for resuming)."""
+    RejectedDraftRow.create_table()
+    operations = [migrator.add_column("dream_generation_runs", "seed", pw.BigIntegerField(null=True))]
+    if isinstance(migrator, PostgresqlMigrator):  # v1/v2 kept durations in single precision there
+        operations.append(
+            migrator.alter_column_type("dream_generation_runs", "duration_seconds", pw.DoubleField(default=0.0))
+        )
+    return operations
+
+
 # version reached -> the operations that reach it from the version before
-MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {2: _add_evaluation_attempts}
+MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
+    2: _add_evaluation_attempts,
+    3: _add_rejections_and_seeds,
+}
 
 Model = TypeVar("Model")
 
@@ -389,11 +426,12 @@ class DreamStore:
         A procedure whose code changed (same project, module and qualified name, new fingerprint)
         is stored as a new version linked to the previous one through ``previous_id``.
         """
-        fingerprint = procedure.fingerprint or code_fingerprint(procedure.source)
+        row = _row_from_model(procedure)
+        fingerprint = row["fingerprint"] or code_fingerprint(procedure.source)
         key = (
-            (ProcedureRow.project == procedure.project)
-            & (ProcedureRow.module == procedure.module)
-            & (ProcedureRow.qualname == procedure.qualname)
+            (ProcedureRow.project == row["project"])
+            & (ProcedureRow.module == row["module"])
+            & (ProcedureRow.qualname == row["qualname"])
         )
         with self.db.atomic():
             same = ProcedureRow.select(ProcedureRow.id).where(key & (ProcedureRow.fingerprint == fingerprint))
@@ -401,7 +439,6 @@ class DreamStore:
             if existing is not None:
                 return existing
             previous = ProcedureRow.select(pw.fn.MAX(ProcedureRow.id)).where(key).scalar()
-            row = _row_from_model(procedure)
             row.update(fingerprint=fingerprint, previous_id=previous or procedure.previous_id)
             inserted = ProcedureRow.insert(row).on_conflict_ignore().returning(ProcedureRow.id).tuples().execute()
             ids = [r[0] for r in inserted]
@@ -426,10 +463,15 @@ class DreamStore:
             query = query.where(ProcedureRow.id.not_in(superseded))
         return [_model_from_row(Procedure, row, "procedures") for row in query.order_by(ProcedureRow.id).dicts()]
 
+    @_guarded
+    def count_procedures(self) -> int:
+        """Number of stored procedure versions."""
+        return ProcedureRow.select().count()
+
     # -- dreams: writes ---------------------------------------------------------------------
     def _dream_row(self, dream: DreamProcedure) -> dict[str, Any]:
         row = _row_from_model(dream)
-        row["fingerprint"] = dream.fingerprint or code_fingerprint(dream.code)
+        row["fingerprint"] = row["fingerprint"] or code_fingerprint(dream.code)
         return row
 
     @_guarded
@@ -679,7 +721,7 @@ class DreamStore:
         by_status = self.count_by_status()
         return {
             "total_dreams": sum(by_status.values()),
-            "total_procedures": ProcedureRow.select().count(),
+            "total_procedures": self.count_procedures(),
             "generation_runs": GenerationRunRow.select().count(),
             "by_status": {status.value: count for status, count in by_status.items()},
             "by_tier": {int(tier): count for tier, count in self.count_by_tier().items()},
@@ -700,6 +742,73 @@ class DreamStore:
             return self.db.execute_sql("SELECT pg_database_size(current_database())").fetchone()[0]
         pages = self.db.execute_sql("PRAGMA page_count").fetchone()[0]
         return pages * self.db.execute_sql("PRAGMA page_size").fetchone()[0]
+
+    # -- generation bookkeeping -------------------------------------------------------------
+    def atomic(self):
+        """A transaction (a savepoint when nested): group several store calls into one write."""
+        if database.obj is not self.db:
+            database.initialize(self.db)
+        return self.db.atomic()
+
+    @_guarded
+    def record_rejections(self, drafts: Iterable[RejectedDraft]) -> int:
+        """Keep drafts that did not become dreams, with their reasons; returns how many."""
+        rows = [_row_from_model(draft) for draft in drafts]
+        if rows:
+            with self.db.atomic():
+                for start in range(0, len(rows), 2000):
+                    RejectedDraftRow.insert_many(rows[start : start + 2000]).execute()
+        return len(rows)
+
+    @_guarded
+    def get_rejections(self, run_id: int | None = None, limit: int | None = 100) -> list[RejectedDraft]:
+        """Rejected drafts (of one run, or all), newest first."""
+        query = RejectedDraftRow.select().order_by(RejectedDraftRow.id.desc())
+        if run_id is not None:
+            query = query.where(RejectedDraftRow.run_id == run_id)
+        rows = query.limit(limit).dicts() if limit is not None else query.dicts()
+        return [_model_from_row(RejectedDraft, row, "rejected_drafts") for row in rows]
+
+    @_guarded
+    def run_counts(self, run_id: int) -> dict[str, dict[str, Any]]:
+        """Counted from the tables for one run: ``dreams_by_type``, ``rejected_by_reason`` (by
+        category) and ``model_usage`` (drafts and dreams per model)."""
+        dreams = DreamRow.select(DreamRow.dream_type, DreamRow.model_used, pw.fn.COUNT(DreamRow.id)).where(
+            DreamRow.run_id == run_id
+        )
+        rejected = RejectedDraftRow.select(
+            RejectedDraftRow.category, RejectedDraftRow.model_used, pw.fn.COUNT(RejectedDraftRow.id)
+        ).where(RejectedDraftRow.run_id == run_id)
+        by_type: dict[str, int] = {}
+        by_reason: dict[str, int] = {}
+        usage: dict[str, dict[str, int]] = {}
+        for dream_type, model, count in dreams.group_by(DreamRow.dream_type, DreamRow.model_used).tuples():
+            by_type[dream_type] = by_type.get(dream_type, 0) + count
+            model_counts = usage.setdefault(model, {"drafts": 0, "dreams": 0})
+            model_counts["drafts"] += count
+            model_counts["dreams"] += count
+        for category, model, count in rejected.group_by(RejectedDraftRow.category, RejectedDraftRow.model_used).tuples():
+            by_reason[category] = by_reason.get(category, 0) + count
+            usage.setdefault(model, {"drafts": 0, "dreams": 0})["drafts"] += count
+        return {
+            "dreams_by_type": dict(sorted(by_type.items())),
+            "rejected_by_reason": dict(sorted(by_reason.items())),
+            "model_usage": dict(sorted(usage.items())),
+        }
+
+    @_guarded
+    def procedures_dreamt_in_run(self, run_id: int) -> set[int]:
+        """Ids of procedures that already have dreams or rejected drafts from this run."""
+        dreamt = DreamRow.select(DreamRow.base_procedure_id).where(DreamRow.run_id == run_id)
+        rejected = RejectedDraftRow.select(RejectedDraftRow.base_procedure_id).where(RejectedDraftRow.run_id == run_id)
+        return {row[0] for row in dreamt.union(rejected).tuples()}
+
+    @_guarded
+    def get_unfinished_run(self) -> DreamGenerationRun | None:
+        """The newest run still marked running (one that was interrupted), or None."""
+        query = GenerationRunRow.select().where(GenerationRunRow.status == "running")
+        row = query.order_by(GenerationRunRow.id.desc()).limit(1).dicts().first()
+        return _model_from_row(DreamGenerationRun, row, "dream_generation_runs") if row else None
 
     # -- runs and metrics -------------------------------------------------------------------
     @_guarded

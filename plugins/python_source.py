@@ -30,6 +30,7 @@ import os
 import re
 import sys
 import tokenize
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -89,8 +90,8 @@ def _module_targets(
     """The source files of an installed module or package, found without importing it."""
     try:
         found = _find_spec(name)
-    except (ImportError, ValueError, AttributeError) as exc:
-        return [SourceProblem(shown, f"no such file, folder or importable module ({exc})")]
+    except Exception as exc:  # noqa: BLE001 -- a broken finder or half-imported module: report, never crash
+        return [SourceProblem(shown, f"no such file, folder or importable module ({type(exc).__name__}: {exc})")]
     if found is None:
         return [SourceProblem(shown, f"no such file, folder or importable module {name!r}")]
     if found.submodule_search_locations:  # a package (regular or namespace)
@@ -107,7 +108,7 @@ def _module_targets(
 
 
 def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
-    """find_spec that never executes a parent package: submodules are searched in its folders."""
+    """find_spec that never executes a parent package: submodules are looked up in its folders."""
     parts = name.split(".")
     found = importlib.util.find_spec(parts[0])
     for depth in range(1, len(parts)):
@@ -117,8 +118,34 @@ def _find_spec(name: str) -> importlib.machinery.ModuleSpec | None:
         if fullname in sys.modules:
             found = importlib.util.find_spec(fullname)
         else:
-            found = importlib.machinery.PathFinder.find_spec(fullname, list(found.submodule_search_locations))
+            found = _child_spec(fullname, list(found.submodule_search_locations))
     return found
+
+
+def _child_spec(fullname: str, locations: list[str]) -> importlib.machinery.ModuleSpec | None:
+    """What the path finder would find for ``fullname`` in its package's folders, found by hand.
+
+    (PathFinder itself needs the parent package imported for namespace packages.)
+    """
+    part = fullname.rpartition(".")[2]
+    portions = []
+    for location in locations:
+        folder = os.path.join(location, part)
+        init = os.path.join(folder, "__init__.py")
+        if os.path.isfile(init):
+            spec = importlib.machinery.ModuleSpec(fullname, None, origin=init, is_package=True)
+            spec.submodule_search_locations = [folder]
+            return spec
+        for suffix in importlib.machinery.all_suffixes():
+            if os.path.isfile(os.path.join(location, part + suffix)):
+                return importlib.machinery.ModuleSpec(fullname, None, origin=os.path.join(location, part + suffix))
+        if os.path.isdir(folder):
+            portions.append(folder)
+    if not portions:
+        return None
+    spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+    spec.submodule_search_locations = portions
+    return spec
 
 
 def _walk(root: Path, prefix: str, include: list[str], exclude: list[str]) -> Iterator[tuple[str, str] | SourceProblem]:
@@ -253,7 +280,9 @@ def read_file(file: str, module: str, project: str) -> list[Procedure | SourcePr
         name = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else encoding
         return [SourceProblem(file, f"not valid {name} (byte {exc.start})", raw.count(b"\n", 0, exc.start) + 1)]
     try:
-        tree = ast.parse(text, filename=file)
+        with warnings.catch_warnings():  # invalid escapes warn (or fail under -W error): not our concern
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=file)
     except SyntaxError as exc:
         return [SourceProblem(file, f"syntax error: {exc.msg}", exc.lineno)]
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
@@ -355,7 +384,7 @@ def _procedure(
 ) -> Procedure:
     start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
     end = node.end_lineno or node.lineno
-    used = _used_names(node)
+    used = _used_names(node) if imports else set()
     return Procedure(
         project=project,
         module=module,

@@ -37,17 +37,24 @@ def _worker(url: str, name: str, barrier, results) -> None:
                     break
                 batches.append((started, time.monotonic()))
                 for claimed_dream in batch:
-                    if claimed_dream.claimed_by != name or claimed_dream.status != DreamStatus.PENDING_EVALUATION:
+                    if (
+                        claimed_dream.claimed_by != name
+                        or claimed_dream.status != DreamStatus.PENDING_EVALUATION
+                    ):
                         raise AssertionError(f"{name} got a dream it does not hold: {claimed_dream!r}")
                     claimed.append(claimed_dream.id)
                 for claimed_dream in batch:
                     if store.transition(
-                        claimed_dream.id, DreamStatus.PENDING_EVALUATION, DreamStatus.EVALUATED,
-                        viability_score=0.5, eval_attempts=1, last_error=name,
+                        claimed_dream.id,
+                        DreamStatus.PENDING_EVALUATION,
+                        DreamStatus.EVALUATED,
+                        viability_score=0.5,
+                        eval_attempts=1,
+                        last_error=name,
                     ):
                         moved.append(claimed_dream.id)
         results.put((name, claimed, moved, batches, None))
-    except BaseException:  # report everything to the parent, which fails the test
+    except BaseException:  # noqa: BLE001 - report everything to the parent, which fails the test
         results.put((name, claimed, moved, batches, traceback.format_exc()))
 
 
@@ -56,7 +63,8 @@ def _run_workers(url: str, count: int) -> list[tuple]:
     barrier = ctx.Barrier(count)
     results = ctx.Queue()
     processes = [
-        ctx.Process(target=_worker, args=(url, f"worker-{n}", barrier, results), daemon=True) for n in range(count)
+        ctx.Process(target=_worker, args=(url, f"worker-{n}", barrier, results), daemon=True)
+        for n in range(count)
     ]
     for process in processes:
         process.start()
@@ -92,7 +100,9 @@ def test_concurrent_workers_claim_every_dream_exactly_once(store_url):
     windows = {name: (batches[0][0], batches[-1][1]) for name, _, _, batches, _ in reports if batches}
     assert len(windows) >= 2, {name: len(ids) for name, ids, _, _, _ in reports}
     overlapping = [
-        (a, b) for a in windows for b in windows
+        (a, b)
+        for a in windows
+        for b in windows
         if a < b and windows[a][0] < windows[b][1] and windows[b][0] < windows[a][1]
     ]
     assert overlapping, windows

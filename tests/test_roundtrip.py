@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dreamcore.models import (
@@ -40,9 +40,10 @@ ROUNDTRIP = settings(
 _unique = itertools.count()
 
 # -- strategies -------------------------------------------------------------------------------
-texts = st.text(alphabet=st.characters(blacklist_characters="\x00"))
+# codec="utf-8" leaves out lone surrogates, which no UTF-8 database can hold (plain st.text() does too)
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"))
 optional_texts = st.none() | texts
-nul_texts = st.text(alphabet=st.characters(), min_size=0).map(lambda s: s + "\x00")  # always one NUL
+nul_texts = st.builds(lambda a, b: f"{a}\x00{b}", st.text(st.characters(codec="utf-8")), texts)  # >= 1 NUL
 datetimes = st.datetimes(
     min_value=datetime(1971, 1, 1),
     max_value=datetime(2100, 12, 31, 23, 59, 59, 999999),
@@ -54,17 +55,12 @@ optional_unit_floats = st.none() | unit_floats
 positive_floats = st.floats(min_value=0.0, max_value=1e300, allow_nan=False, allow_infinity=False)
 int32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 optional_int32 = st.none() | int32
+int64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 identifiers = st.from_regex(r"[a-z_][a-z0-9_]{0,30}", fullmatch=True)
 dream_types = st.sampled_from(list(DreamType)) | identifiers
 fingerprints = st.uuids().map(lambda u: f"{u}-{next(_unique)}")
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | int32
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | texts
-)
+json_scalars = st.none() | st.booleans() | int32 | st.floats(allow_nan=False, allow_infinity=False) | texts
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(texts, children, max_size=4),
@@ -73,7 +69,9 @@ json_values = st.recursive(
 counts_by_name = st.dictionaries(texts, st.integers(min_value=0, max_value=2**31 - 1), max_size=6)
 model_usage = st.dictionaries(
     texts,
-    st.dictionaries(texts, int32 | st.floats(allow_nan=False, allow_infinity=False) | texts | json_values, max_size=4)
+    st.dictionaries(
+        texts, int32 | st.floats(allow_nan=False, allow_infinity=False) | texts | json_values, max_size=4
+    )
     | json_values,
     max_size=5,
 )
@@ -143,6 +141,7 @@ def runs():
         model_usage=model_usage,
         status=texts,
         finished_at=optional_datetimes,
+        seed=st.none() | int64,
     )
 
 
@@ -202,7 +201,9 @@ def test_procedure_fingerprint_computed_by_store(store):
         original.project = f"{original.project}{marker}-{next(_unique)}"  # a new key: no previous version
         procedure_id = store.upsert_procedure(original)
         loaded = store.get_procedure(procedure_id)
-        assert loaded == attrs.evolve(original, id=procedure_id, fingerprint=code_fingerprint(original.source))
+        assert loaded == attrs.evolve(
+            original, id=procedure_id, fingerprint=code_fingerprint(original.source)
+        )
 
     check()
 
@@ -268,8 +269,13 @@ def test_dream_fingerprint_computed_by_store(store, base_and_run):
 def test_dream_type_aliases_normalise(store, base_and_run):
     base_id, _ = base_and_run
     dream_id = store.store_dream(
-        DreamProcedure(base_procedure_id=base_id, base_procedure_name="f", dream_type="parameter_exploration",
-                       code="x", fingerprint="alias")
+        DreamProcedure(
+            base_procedure_id=base_id,
+            base_procedure_name="f",
+            dream_type="parameter_exploration",
+            code="x",
+            fingerprint="alias",
+        )
     )
     loaded = store.get_dream(dream_id)
     assert loaded.dream_type is DreamType.PARAMETER
@@ -277,9 +283,16 @@ def test_dream_type_aliases_normalise(store, base_and_run):
 
 
 # -- runs and metrics -------------------------------------------------------------------------
+def _run(**fields) -> DreamGenerationRun:
+    return DreamGenerationRun(strategy="s", timestamp=datetime(2026, 1, 1, tzinfo=UTC), **fields)
+
+
 def test_generation_run_roundtrip_insert_and_update(store):
     @ROUNDTRIP
     @given(first=runs(), second=runs())
+    # doubles a 4-byte float cannot hold: run first, so a failure shows at once, unshrunk
+    @example(first=_run(duration_seconds=0.1), second=_run(duration_seconds=16777217.0))
+    @example(first=_run(duration_seconds=1e39), second=_run(duration_seconds=1e300))
     def check(first: DreamGenerationRun, second: DreamGenerationRun) -> None:
         run_id = store.record_generation_run(first)
         by_id = {run.id: run for run in store.get_generation_runs(limit=None)}
@@ -305,6 +318,13 @@ def test_metrics_roundtrip(store, base_and_run):
     check()
 
 
+@pytest.mark.parametrize("seconds", [0.1, 16777217.0, 1e39, 5e-324])
+def test_generation_run_duration_keeps_double_precision(store, seconds):
+    """duration_seconds is a Python float (a double) and must come back unchanged."""
+    run_id = store.record_generation_run(_run(duration_seconds=seconds))
+    assert [r.duration_seconds for r in store.get_generation_runs() if r.id == run_id] == [seconds]
+
+
 # -- NUL characters ---------------------------------------------------------------------------
 def test_nul_in_dream_text_is_replaced_on_every_backend(store, base_and_run):
     base_id, run_id = base_and_run
@@ -324,6 +344,7 @@ def test_nul_in_run_text_is_replaced_on_every_backend(store):
     @given(original=runs(), strategy=nul_texts, status=nul_texts)
     def check(original: DreamGenerationRun, strategy: str, status: str) -> None:
         original.strategy, original.status = strategy, status
+        original.duration_seconds = 0.5  # exact in any float width: this test is about text only
         run_id = store.record_generation_run(original)
         by_id = {run.id: run for run in store.get_generation_runs(limit=None)}
         assert by_id[run_id] == _scrubbed(attrs.evolve(original, id=run_id))
@@ -336,6 +357,7 @@ def test_nul_in_procedure_text_is_replaced_on_every_backend(store):
 
     @ROUNDTRIP
     @given(original=procedures(text=nul_texts, optional_text=st.none() | nul_texts))
+    @example(original=make_procedure(project="a\x00b", qualname="f\x00", fingerprint="nul-procedure-example"))
     def check(original: Procedure) -> None:
         procedure_id = store.upsert_procedure(original)
         assert procedure_id is not None
@@ -344,3 +366,21 @@ def test_nul_in_procedure_text_is_replaced_on_every_backend(store):
         assert store.upsert_procedure(original) == procedure_id  # same version: same row
 
     check()
+
+
+def test_nul_in_fingerprints_is_replaced_like_other_text(store, base_and_run):
+    """Caller-given fingerprints follow the same NUL rule as every other text field."""
+    base_id, _ = base_and_run
+    procedure_id = store.upsert_procedure(make_procedure(qualname="fp", fingerprint="p\x00q"))
+    assert store.get_procedure(procedure_id).fingerprint == "p\ufffdq"
+    assert store.upsert_procedure(make_procedure(qualname="fp", fingerprint="p\x00q")) == procedure_id
+    original = DreamProcedure(
+        base_procedure_id=base_id,
+        base_procedure_name="f",
+        dream_type="parameter",
+        code="x = 1",
+        fingerprint="d\x00e",
+    )
+    dream_id = store.store_dream(original)
+    assert store.get_dream(dream_id).fingerprint == "d\ufffde"
+    assert store.store_dream(original) == dream_id

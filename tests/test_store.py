@@ -253,12 +253,14 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
         store.count_by_status()
 
 
-def test_migration_from_v1_keeps_every_row(store_url):
+def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
     with DreamStore(store_url) as old:
         base = old.upsert_procedure(procedure())
         ids = old.store_dreams_batch([dream(base, n) for n in range(3)])
         old.db.execute_sql("ALTER TABLE dream_procedures DROP COLUMN eval_attempts")
         old.db.execute_sql("ALTER TABLE dream_procedures DROP COLUMN last_error")
+        old.db.execute_sql("DROP TABLE rejected_drafts")
+        old.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN seed")
         old.db.execute_sql("UPDATE schema_version SET version = 1")
         assert old.schema_version() == 1
     with DreamStore(store_url) as upgraded:
@@ -266,6 +268,9 @@ def test_migration_from_v1_keeps_every_row(store_url):
         loaded = [upgraded.get_dream(i) for i in ids]
         assert [d.generated_description for d in loaded] == ["increment by 2", "increment by 3", "increment by 4"]
         assert all(d.eval_attempts == 0 and d.last_error is None for d in loaded)
+        assert upgraded.get_rejections() == []
+        run_id = upgraded.record_generation_run(DreamGenerationRun(strategy="light", seed=42))
+        assert upgraded.get_generation_runs()[0].seed == 42 and run_id
 
 
 def test_newer_schema_is_refused(store_url):
@@ -273,3 +278,38 @@ def test_newer_schema_is_refused(store_url):
         store.db.execute_sql(f"INSERT INTO schema_version (version, applied_at) VALUES ({SCHEMA_VERSION + 1}, '2026-01-01')")
     with pytest.raises(StoreError, match=f"schema v{SCHEMA_VERSION + 1}, newer than this dreamcore"):
         DreamStore(store_url)
+
+
+def test_rejections_run_counts_and_resume_bookkeeping(store, base_id):
+    from dreamcore.models import RejectedDraft
+
+    other = store.upsert_procedure(procedure())
+    run_id = store.record_generation_run(DreamGenerationRun(strategy="light", seed=7))
+    assert store.get_unfinished_run().id == run_id
+    store.store_dreams_batch([dream(base_id, 1, run_id=run_id), dream(base_id, 2, run_id=run_id, dream_type="conditional")])
+    rejected = [
+        RejectedDraft(base_procedure_id=other, dream_type="parameter", model_used="local", category="unsafe",
+                      reason="imports os", code="import os", run_id=run_id),
+        RejectedDraft(base_procedure_id=other, dream_type="parameter", model_used="qwen", category="syntax",
+                      reason="does not parse", run_id=run_id),
+    ]
+    assert store.record_rejections(rejected) == 2
+    assert [r.reason for r in store.get_rejections(run_id)] == ["does not parse", "imports os"]
+    assert store.procedures_dreamt_in_run(run_id) == {base_id, other}
+    assert store.run_counts(run_id) == {
+        "dreams_by_type": {"conditional": 1, "parameter": 1},
+        "rejected_by_reason": {"syntax": 1, "unsafe": 1},
+        "model_usage": {"local": {"drafts": 3, "dreams": 2}, "qwen": {"drafts": 1, "dreams": 0}},
+    }
+    run = store.get_unfinished_run()
+    run.status = "finished"
+    store.record_generation_run(run)
+    assert store.get_unfinished_run() is None
+
+
+def test_atomic_groups_writes(store, base_id):
+    with pytest.raises(RuntimeError):
+        with store.atomic():
+            store.store_dream(dream(base_id, 1))
+            raise RuntimeError("crash between two writes")
+    assert store.get_statistics()["total_dreams"] == 0

@@ -1,0 +1,974 @@
+"""What dreamcore knows about Python code: parsing, fingerprints, data flow, shape and kinship.
+
+Generators and scorers share these pure functions. Everything works on the AST; no code is ever
+executed or imported. Sources are dedented first, so a method cut out of its class parses like a
+top-level function (a source whose docstring lines sit left of its ``def`` parses too).
+
+- ``canonical_fingerprint``: SHA-256 of the AST with docstrings (module, class, function) removed,
+  so formatting, comments and docstrings do not count; constants, operators, names, defaults,
+  annotations and decorators do.
+- ``analyze_dependencies``: what each top-level statement of a function reads, writes, calls and
+  which side effects it has, and from that which adjacent statements may swap places and which runs
+  of calls could run concurrently.
+- ``structural_distance`` / ``structural_novelty``: how different two pieces of code are in shape.
+- ``RelatedIndex`` / ``related_procedures``: procedures of other projects that do similar things.
+
+Purity is judged by name only (``PURE_BUILTINS``, ``PURE_MODULES``, ``PURE_FUNCTIONS``,
+``PURE_METHODS``); every other call counts as a side effect. Objects passed to a call are assumed
+not to be changed by it, except the receiver of a known mutating method (``MUTATING_METHODS``).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import math
+import re
+import textwrap
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
+
+import attrs
+
+from dreamcore.models import Procedure
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+PURE_BUILTINS = frozenset(
+    "abs all any ascii bin bool bytes callable chr complex dict dir divmod enumerate filter float format "
+    "frozenset getattr hasattr hash hex id int isinstance issubclass iter len list map max min object oct "
+    "ord pow range repr reversed round set slice sorted str sum super tuple type vars zip".split()
+)
+PURE_MODULES = frozenset(
+    "math cmath itertools string textwrap unicodedata statistics keyword os.path posixpath ntpath".split()
+)
+PURE_FUNCTIONS = frozenset(
+    "json.dumps json.loads copy.copy copy.deepcopy re.compile re.match re.search re.fullmatch re.findall "
+    "re.finditer re.sub re.subn re.split re.escape functools.partial functools.reduce operator.itemgetter "
+    "operator.attrgetter operator.methodcaller dataclasses.replace dataclasses.asdict dataclasses.astuple "
+    "dataclasses.fields collections.Counter collections.OrderedDict collections.defaultdict collections.deque "
+    "datetime.timedelta datetime.date datetime.datetime decimal.Decimal fractions.Fraction shlex.quote "
+    "shlex.split html.escape urllib.parse.quote urllib.parse.unquote urllib.parse.urlencode "
+    "urllib.parse.urlsplit urllib.parse.urlparse urllib.parse.urljoin base64.b64encode base64.b64decode "
+    "hashlib.sha256 hashlib.sha1 hashlib.md5".split()
+)
+# method names that do not change their receiver (str, bytes, dict views, sets, numbers, dates, matches)
+PURE_METHODS = frozenset(
+    "join split rsplit splitlines strip lstrip rstrip lower upper casefold title capitalize swapcase "
+    "startswith endswith replace format format_map encode decode find rfind index rindex count partition "
+    "rpartition isdigit isdecimal isnumeric isalpha isalnum isspace isupper islower istitle isidentifier "
+    "isascii zfill ljust rjust center expandtabs removeprefix removesuffix translate keys values items copy "
+    "union intersection difference symmetric_difference issubset issuperset isdisjoint bit_length "
+    "is_integer as_integer_ratio conjugate hexdigest digest total_seconds isoformat strftime weekday "
+    "isoweekday group groups groupdict span most_common".split()
+)
+# a pure-named method on one of these is still a side effect (shutil.copy, os.replace, time.time, ...)
+IMPURE_ROOTS = frozenset(
+    "os sys shutil subprocess socket time random secrets requests httpx urllib asyncio logging threading "
+    "multiprocessing io sqlite3 pathlib tempfile signal select ssl uuid".split()
+)
+MUTATING_METHODS = frozenset(
+    "append extend insert pop remove clear update add discard setdefault sort reverse popitem appendleft "
+    "extendleft popleft rotate difference_update intersection_update symmetric_difference_update put "
+    "put_nowait write writelines".split()
+)
+STEP_KINDS = ("assign", "augassign", "call", "return", "raise", "if", "for", "while", "with", "try", "expr",
+              "assert", "other")
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _parse(source: str) -> ast.Module:
+    """The module parsed from the dedented source; ValueError (mentioning "parse") when it cannot be."""
+    text = textwrap.dedent(source)
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        problem = exc
+    except RecursionError:
+        raise ValueError("source does not parse: nested too deeply") from None
+    if text[:1].isspace():  # e.g. a method whose docstring has lines left of its def
+        try:
+            wrapped = ast.parse("if True:\n" + text)
+        except (SyntaxError, ValueError, RecursionError):
+            pass
+        else:
+            return ast.Module(body=wrapped.body[0].body, type_ignores=[])
+    if isinstance(problem, SyntaxError):
+        raise ValueError(f"source does not parse: {problem.msg} (line {problem.lineno})") from None
+    raise ValueError(f"source does not parse: {problem}") from None
+
+
+def parse_function(source: str, name: str | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    """The function ``name`` defined in ``source`` (top level first, then class bodies, outer first),
+    or the first top-level function when ``name`` is None. ValueError if there is none or no parse."""
+    tree = _parse(source)
+    if name is None:
+        for node in tree.body:
+            if isinstance(node, _Function):
+                return node
+        raise ValueError("the source defines no top-level function")
+    level: list[ast.stmt] = tree.body
+    while level:
+        for node in level:
+            if isinstance(node, _Function) and node.name == name:
+                return node
+        level = [node for cls in level if isinstance(cls, ast.ClassDef) for node in cls.body]
+    raise ValueError(f"the source defines no function named {name!r}")
+
+
+def _docstring_free(body: list[ast.stmt]) -> list[ast.stmt]:
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        if isinstance(body[0].value.value, str):
+            return body[1:]
+    return body
+
+
+def _normalised(source: str) -> ast.Module:
+    """The parsed source without docstrings and string-prefix marks."""
+    tree = _parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, _DOCUMENTED):
+            node.body = _docstring_free(node.body)
+        elif isinstance(node, ast.Constant):
+            node.kind = None
+    return tree
+
+
+def canonical_fingerprint(source: str) -> str:
+    """SHA-256 hex of the normalised AST: equal for code that differs only in formatting, comments,
+    docstrings or indentation. ValueError if the source does not parse."""
+    dump = ast.dump(_normalised(source))
+    return hashlib.sha256(dump.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def signature_of(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """Canonical signature text, e.g. ``"(a, b: int = 3, *args, key=None, **kw) -> bool"``, prefixed
+    with ``"async "`` for coroutines. Names, order, kinds, annotations and defaults all count."""
+    args = function.args
+
+    def param(arg: ast.arg, default: ast.expr | None = None, prefix: str = "") -> str:
+        text = prefix + arg.arg
+        if arg.annotation is not None:
+            text += f": {ast.unparse(arg.annotation)}"
+        if default is not None:
+            text += (" = " if arg.annotation is not None else "=") + ast.unparse(default)
+        return text
+
+    positional = args.posonlyargs + args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    parts = [param(arg, default) for arg, default in zip(positional, defaults)]
+    if args.posonlyargs:
+        parts.insert(len(args.posonlyargs), "/")
+    if args.vararg is not None:
+        parts.append(param(args.vararg, prefix="*"))
+    elif args.kwonlyargs:
+        parts.append("*")
+    parts += [param(arg, default) for arg, default in zip(args.kwonlyargs, args.kw_defaults)]
+    if args.kwarg is not None:
+        parts.append(param(args.kwarg, prefix="**"))
+    type_params = getattr(function, "type_params", None)
+    generics = f"[{', '.join(ast.unparse(p) for p in type_params)}]" if type_params else ""
+    returns = f" -> {ast.unparse(function.returns)}" if function.returns is not None else ""
+    prefix = "async " if isinstance(function, ast.AsyncFunctionDef) else ""
+    return f"{prefix}{generics}({', '.join(parts)}){returns}"
+
+
+def identifiers(source: str) -> frozenset[str]:
+    """Every identifier in the source: names, attributes, parameters, keywords, definitions, imports.
+    ValueError if the source does not parse."""
+    return _identifiers(_parse(source))
+
+
+def _identifiers(tree: ast.AST) -> frozenset[str]:
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, (ast.arg, ast.keyword)) and node.arg:
+            found.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif isinstance(node, ast.alias):
+            found.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            found.update(node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            found.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            found.add(node.rest)
+    return frozenset(found)
+
+
+# -- dependency analysis -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class Step:
+    """One top-level statement of a function body and what it touches.
+
+    ``line`` counts from the ``def`` line (the first body line is usually 1). ``reads`` and
+    ``writes`` are bare names; assigning ``obj.attr`` or ``obj[key]`` reads ``obj`` and is a side
+    effect. ``text`` is the first line of the unparsed statement.
+    """
+
+    index: int
+    line: int
+    kind: str
+    reads: frozenset[str]
+    writes: frozenset[str]
+    calls: tuple[str, ...]
+    side_effect: bool
+    awaits: bool
+    text: str
+
+
+@attrs.frozen
+class DependencyAnalysis:
+    """Data flow of one function (see ``analyze_dependencies``)."""
+
+    name: str
+    params: tuple[str, ...]
+    steps: tuple[Step, ...]
+    reads: frozenset[str]
+    writes: frozenset[str]
+    calls: tuple[str, ...]
+    side_effects: tuple[str, ...]
+    loops: int
+    conditionals: int
+    is_async: bool
+    is_generator: bool
+    reorderable: tuple[tuple[int, int], ...]
+    parallel_groups: tuple[tuple[int, ...], ...]
+
+
+@attrs.frozen
+class _Closure:
+    """What referring to a nested function brings in: its free names, and the outer names it rebinds
+    (nonlocal/global) or mutates when called."""
+
+    reads: frozenset[str]
+    writes: frozenset[str]
+    mutates: frozenset[str]
+
+
+def _short(node: ast.AST, width: int = 48) -> str:
+    text = ast.unparse(node).split("\n", 1)[0]
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _callee(node: ast.expr) -> str:
+    """Dotted name of what is called: ``time.sleep``, ``self.client.get``, ``make()().run``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_callee(node.value)}.{node.attr}"
+    if isinstance(node, ast.Call):
+        return f"{_callee(node.func)}()"
+    if isinstance(node, ast.Subscript):
+        return f"{_callee(node.value)}[]"
+    return _short(node, 32)
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """The variable an attribute/subscript/call chain starts from (``self`` in ``self.a[0].b``)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call, ast.Starred)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_pure(func: ast.expr, name: str) -> bool:
+    if name in PURE_FUNCTIONS or name in PURE_BUILTINS:
+        return True
+    parts = name.split(".")
+    if any(".".join(parts[:k]) in PURE_MODULES for k in range(1, len(parts))):
+        return True
+    return isinstance(func, ast.Attribute) and func.attr in PURE_METHODS and _root_name(func) not in IMPURE_ROOTS
+
+
+def _scope_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """Every node under ``nodes`` that belongs to their scope (nested functions/classes not entered)."""
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _declarations(body: list[ast.stmt]) -> dict[str, str]:
+    """Names the scope declares ``global`` or ``nonlocal``, with the keyword."""
+    declared = {}
+    for node in _scope_nodes(body):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            keyword = "global" if isinstance(node, ast.Global) else "nonlocal"
+            declared.update(dict.fromkeys(node.names, keyword))
+    return declared
+
+
+def _param_names(args: ast.arguments) -> list[str]:
+    every = args.posonlyargs + args.args + [args.vararg] + args.kwonlyargs + [args.kwarg]
+    return [arg.arg for arg in every if arg is not None]
+
+
+class _Scanner(ast.NodeVisitor):
+    """Names, calls and effects of the code of one scope.
+
+    Nested scopes are scanned by their own scanner and folded in: their free names become reads
+    here; calls and effects of lambdas, comprehensions and class bodies count here too (they run, or
+    are usually called, right away) while a nested function's do not (they happen when it is called).
+    """
+
+    def __init__(self, declared: dict[str, str] | None = None, comprehension: bool = False) -> None:
+        self.declared = declared or {}
+        self.comprehension = comprehension
+        self.reads: set[str] = set()
+        self.writes: set[str] = set()
+        self.mutates: set[str] = set()  # names whose object is changed in place (attr/item/mutator)
+        self.escapes: set[str] = set()  # walrus targets in a comprehension: bound in the enclosing scope
+        self.calls: dict[str, None] = {}
+        self.effects: dict[str, None] = {}
+        self.defined: dict[str, _Closure] = {}
+        self.impure_calls = self.awaits = self.yields = self.exits = self.declares = False
+
+    def _effect(self, text: str) -> None:
+        self.effects[text] = None
+
+    def _bind(self, name: str, deleting: bool = False) -> None:
+        self.writes.add(name)
+        if deleting:
+            self._effect(f"deletes {name}")
+        elif name in self.declared:
+            self._effect(f"assigns {self.declared[name]} {name}")
+
+    def _mutate(self, target: ast.expr, deleting: bool) -> None:
+        root = _root_name(target)
+        if root is not None:
+            self.mutates.add(root)
+        self._effect(f"{'deletes' if deleting else 'assigns'} {_short(target)}")
+
+    def _absorb(self, inner: _Scanner, local: set[str], effects: bool = True) -> None:
+        self.reads |= inner.reads - local
+        self.mutates |= inner.mutates - local
+        if effects:
+            self.calls.update(inner.calls)
+            self.effects.update(inner.effects)
+            self.impure_calls |= inner.impure_calls
+            self.awaits |= inner.awaits
+
+    # names and targets
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.reads.add(node.id)
+        else:
+            self._bind(node.id, isinstance(node.ctx, ast.Del))
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self._mutate(node, isinstance(node.ctx, ast.Del))
+        self.visit(node.value)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self._mutate(node, isinstance(node.ctx, ast.Del))
+        self.visit(node.value)
+        self.visit(node.slice)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self.reads.add(node.target.id)
+        self.visit(node.target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        # annotations of local variables are never evaluated; without a value nothing is bound
+        if node.value is not None:
+            self.visit(node.value)
+            self.visit(node.target)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        if self.comprehension:
+            self.escapes.add(node.target.id)
+        else:
+            self._bind(node.target.id)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self._bind(alias.asname or alias.name.split(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+    def visit_Global(self, node: ast.Global | ast.Nonlocal) -> None:
+        self.declares = True
+        keyword = "global" if isinstance(node, ast.Global) else "nonlocal"
+        self._effect(f"declares {keyword} {', '.join(node.names)}")
+
+    visit_Nonlocal = visit_Global
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self._bind(node.name)
+        for stmt in node.body:
+            self.visit(stmt)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self._bind(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self._bind(node.rest)
+        self.generic_visit(node)
+
+    # calls and effects
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _callee(node.func)
+        self.calls[name] = None
+        if not _is_pure(node.func, name):
+            self.impure_calls = True
+            self._effect(f"calls {name}")
+            if isinstance(node.func, ast.Attribute) and node.func.attr in MUTATING_METHODS:
+                root = _root_name(node.func.value)
+                if root is not None:
+                    self.mutates.add(root)
+        self.generic_visit(node)
+
+    def visit_Await(self, node: ast.Await) -> None:
+        self.awaits = True
+        what = _callee(node.value.func) if isinstance(node.value, ast.Call) else _short(node.value)
+        self._effect(f"awaits {what}")
+        self.generic_visit(node)
+
+    def visit_Yield(self, node: ast.Yield | ast.YieldFrom) -> None:
+        self.yields = True
+        self._effect("yields" if isinstance(node, ast.Yield) else f"yields from {_short(node.value)}")
+        self.generic_visit(node)
+
+    visit_YieldFrom = visit_Yield
+
+    def visit_Return(self, node: ast.Return) -> None:
+        self.exits = True
+        self.generic_visit(node)
+
+    def visit_Raise(self, node: ast.Raise) -> None:
+        self.exits = True
+        if node.exc is None:
+            self._effect("re-raises")
+        else:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            self._effect(f"raises {_callee(exc)}")
+        self.generic_visit(node)
+
+    def visit_Assert(self, node: ast.Assert) -> None:
+        self.exits = True
+        self.generic_visit(node)
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        asynchronously = isinstance(node, ast.AsyncWith)
+        self.awaits |= asynchronously
+        for item in node.items:
+            self._effect(f"enters {'asynchronously ' if asynchronously else ''}{_short(item.context_expr)}")
+        self.generic_visit(node)
+
+    visit_AsyncWith = visit_With
+
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> None:
+        self.awaits = True
+        self._effect(f"iterates asynchronously over {_short(node.iter)}")
+        self.generic_visit(node)
+
+    # nested scopes
+
+    def _outer_parts(self, args: ast.arguments, annotations: bool) -> None:
+        """Defaults (and annotations) are evaluated where the function is defined."""
+        for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
+            self.visit(default)
+        if annotations:
+            every = args.posonlyargs + args.args + [args.vararg] + args.kwonlyargs + [args.kwarg]
+            for arg in every:
+                if arg is not None and arg.annotation is not None:
+                    self.visit(arg.annotation)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for decorator in node.decorator_list:
+            self.visit(decorator)
+        self._outer_parts(node.args, annotations=True)
+        if node.returns is not None:
+            self.visit(node.returns)
+        declared = _declarations(node.body)
+        inner = _Scanner(declared)
+        for stmt in node.body:
+            inner.visit(stmt)
+        local = (inner.writes | set(_param_names(node.args))) - declared.keys()
+        self._absorb(inner, local, effects=False)
+        self.defined[node.name] = _Closure(
+            reads=frozenset(inner.reads - local),
+            writes=frozenset(inner.writes & declared.keys()),
+            mutates=frozenset(inner.mutates - local),
+        )
+        self._bind(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        self._outer_parts(node.args, annotations=False)
+        inner = _Scanner()
+        inner.visit(node.body)
+        self._absorb(inner, inner.writes | set(_param_names(node.args)))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in node.decorator_list + node.bases + node.keywords:
+            self.visit(expr)
+        declared = _declarations(node.body)
+        inner = _Scanner(declared)
+        for stmt in node.body:
+            inner.visit(stmt)
+        self._absorb(inner, inner.writes - declared.keys())
+        self._bind(node.name)
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                       parts: Sequence[ast.expr]) -> None:
+        self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
+        inner = _Scanner(comprehension=True)
+        for number, generator in enumerate(node.generators):
+            inner.visit(generator.target)
+            if number:
+                inner.visit(generator.iter)
+            for condition in generator.ifs:
+                inner.visit(condition)
+            self.awaits |= bool(generator.is_async)
+        for part in parts:
+            inner.visit(part)
+        self._absorb(inner, inner.writes)
+        for name in inner.escapes:
+            if self.comprehension:
+                self.escapes.add(name)
+            else:
+                self._bind(name)
+
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self._comprehension(node, [node.elt])
+
+    visit_SetComp = visit_GeneratorExp = visit_ListComp
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comprehension(node, [node.key, node.value])
+
+
+def _step_kind(stmt: ast.stmt) -> str:
+    if isinstance(stmt, ast.Expr):
+        value = stmt.value.value if isinstance(stmt.value, ast.Await) else stmt.value
+        return "call" if isinstance(value, ast.Call) else "expr"
+    kinds = {
+        ast.Assign: "assign", ast.AnnAssign: "assign", ast.AugAssign: "augassign", ast.Return: "return",
+        ast.Raise: "raise", ast.If: "if", ast.For: "for", ast.AsyncFor: "for", ast.While: "while",
+        ast.With: "with", ast.AsyncWith: "with", ast.Try: "try", ast.Assert: "assert",
+    }
+    if isinstance(stmt, getattr(ast, "TryStar", ast.Try)):
+        return "try"
+    return kinds.get(type(stmt), "other")
+
+
+def _counts(body: list[ast.stmt]) -> tuple[int, int]:
+    """(loops, conditionals), counted lexically over the whole body, nested functions included."""
+    loops = conditionals = 0
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, (ast.For, ast.AsyncFor)):
+                loops += 1
+            elif isinstance(node, ast.While):
+                loops += 1
+                conditionals += 1
+            elif isinstance(node, ast.comprehension):
+                loops += 1
+                conditionals += len(node.ifs)
+            elif isinstance(node, (ast.If, ast.IfExp, ast.ExceptHandler, ast.match_case)):
+                conditionals += 1
+    return loops, conditionals
+
+
+@attrs.frozen
+class _Facts:
+    """What the dependency rules need about a step beyond the public ``Step``."""
+
+    touched: frozenset[str]  # writes, and names whose object is changed in place
+    pinned: bool  # can leave the function (return/raise/assert), yields, or declares global/nonlocal
+    parallel: bool  # makes a call that is not known to be pure
+
+
+def _independent(a: Step, fa: _Facts, b: Step, fb: _Facts) -> bool:
+    return not (a.reads & fb.touched or fa.touched & b.reads or fa.touched & fb.touched)
+
+
+def analyze_dependencies(source: str, name: str | None = None) -> DependencyAnalysis:
+    """Data flow of the function ``name`` (see ``parse_function``), one ``Step`` per top-level statement.
+
+    Nested functions and lambdas add their free names to the reads of their step; a step that
+    refers to a nested function also reads its free names and writes what it rebinds or mutates
+    (``nonlocal``). Comprehension variables stay local; walrus targets are writes. ``loops`` counts
+    for/async-for/while statements and comprehension ``for`` clauses; ``conditionals`` counts
+    ``if``/``elif``, conditional expressions, ``while`` conditions, comprehension ``if`` clauses,
+    ``except`` handlers and match ``case``s — both lexically over the body, nested functions included.
+
+    ``reorderable`` holds adjacent pairs (i, i+1) with no data dependency (neither reads what the
+    other writes or mutates in place, no write-write conflict) that are not both side-effecting; a
+    step that can leave the function (return, raise, assert, or containing one), yields, or declares
+    global/nonlocal never moves. ``parallel_groups`` are runs of two or more consecutive steps that
+    are pairwise independent and each make a call not known to be pure (side effects allowed: that is
+    the point of running them concurrently), found greedily from the left without overlap; steps that
+    never move are never in a group. Raises ValueError like ``parse_function``.
+    """
+    function = parse_function(source, name)
+    body = _docstring_free(function.body)
+    declared = _declarations(body)
+    closures: dict[str, _Closure] = {}
+    steps: list[Step] = []
+    facts: list[_Facts] = []
+    effects: dict[str, None] = {}
+    yields = False
+    for index, stmt in enumerate(body):
+        scan = _Scanner(declared)
+        scan.visit(stmt)
+        reads, writes, mutates = set(scan.reads), set(scan.writes), set(scan.mutates)
+        pending, seen = [n for n in reads if n in closures], set()
+        while pending:
+            closure_name = pending.pop()
+            if closure_name not in seen:
+                seen.add(closure_name)
+                closure = closures[closure_name]
+                reads |= closure.reads
+                writes |= closure.writes
+                mutates |= closure.mutates
+                pending += [n for n in closure.reads if n in closures]
+        closures.update(scan.defined)
+        effects.update(scan.effects)
+        yields |= scan.yields
+        kind = _step_kind(stmt)
+        steps.append(Step(
+            index=index,
+            line=stmt.lineno - function.lineno,
+            kind=kind,
+            reads=frozenset(reads),
+            writes=frozenset(writes),
+            calls=tuple(scan.calls),
+            side_effect=bool(scan.effects),
+            awaits=scan.awaits,
+            text=ast.unparse(stmt).split("\n", 1)[0],
+        ))
+        pinned = scan.exits or scan.yields or scan.declares or kind in ("return", "raise")
+        facts.append(_Facts(frozenset(writes | mutates), pinned, scan.impure_calls and not pinned))
+    reorderable = tuple(
+        (i, i + 1)
+        for i in range(len(steps) - 1)
+        if not (facts[i].pinned or facts[i + 1].pinned)
+        and not (steps[i].side_effect and steps[i + 1].side_effect)
+        and _independent(steps[i], facts[i], steps[i + 1], facts[i + 1])
+    )
+    groups: list[tuple[int, ...]] = []
+    run: list[int] = []
+    for i in range(len(steps) + 1):
+        fits = i < len(steps) and facts[i].parallel
+        if fits and all(_independent(steps[j], facts[j], steps[i], facts[i]) for j in run):
+            run.append(i)
+            continue
+        if len(run) >= 2:
+            groups.append(tuple(run))
+        run = [i] if fits else []
+    loops, conditionals = _counts(body)
+    return DependencyAnalysis(
+        name=function.name,
+        params=tuple(_param_names(function.args)),
+        steps=tuple(steps),
+        reads=frozenset().union(*(s.reads for s in steps)),
+        writes=frozenset().union(*(s.writes for s in steps)),
+        calls=tuple(dict.fromkeys(c for s in steps for c in s.calls)),
+        side_effects=tuple(effects),
+        loops=loops,
+        conditionals=conditionals,
+        is_async=isinstance(function, ast.AsyncFunctionDef),
+        is_generator=yields,
+        reorderable=reorderable,
+        parallel_groups=tuple(groups),
+    )
+
+
+# -- structural distance -----------------------------------------------------------------------
+
+STRUCTURE_WEIGHT = 0.75  # node types, parent-field-child edges and node-type bigrams in pre-order
+NAMES_WEIGHT = 0.25  # identifiers and constant values
+
+
+@attrs.frozen
+class _Shape:
+    structure: Counter[str]
+    names: Counter[str]
+    structure_total: int
+    names_total: int
+
+
+_NAMERS = {
+    ast.Name: lambda node: node.id,
+    ast.Attribute: lambda node: node.attr,
+    ast.arg: lambda node: node.arg,
+    ast.keyword: lambda node: node.arg or "**",
+    ast.FunctionDef: lambda node: node.name,
+    ast.AsyncFunctionDef: lambda node: node.name,
+    ast.ClassDef: lambda node: node.name,
+    ast.Constant: lambda node: f"={repr(node.value)[:40]}",
+}
+_SCALARS = frozenset("ctx id name arg attr kind type_comment module level is_async conversion simple rest tag".split())
+_CHILD_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+def _child_fields(cls: type) -> tuple[tuple[str, str], ...]:
+    """(field, "Type.field") for the fields of an AST class that hold nodes, last first."""
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        leaf = cls in (ast.Constant, ast.MatchSingleton)
+        fields = tuple((f, f"{cls.__name__}.{f}") for f in reversed(cls._fields) if not leaf and f not in _SCALARS)
+        _CHILD_FIELDS[cls] = fields
+    return fields
+
+
+@lru_cache(maxsize=4096)
+def _shape(source: str) -> _Shape:
+    """Multisets of structural tokens and of names of the normalised AST (see ``structural_distance``)."""
+    order: list[str] = []
+    edges: list[str] = []
+    names: list[str] = []
+    stack: list[tuple[ast.AST, str]] = [(_parse(source), "")]
+    while stack:  # pre-order, docstrings skipped
+        node, edge = stack.pop()
+        cls = type(node)
+        kind = cls.__name__
+        order.append(kind)
+        edges.append(f"{edge}>{kind}")
+        namer = _NAMERS.get(cls)
+        if namer is not None:
+            names.append(namer(node))
+        for field, label in _child_fields(cls):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                if field == "body" and cls in _DOCUMENTED:
+                    value = _docstring_free(value)
+                stack.extend((item, label) for item in reversed(value) if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                stack.append((value, label))
+    structure = Counter(order)
+    structure.update(edges)
+    structure.update([f"{a}|{b}" for a, b in zip(order, order[1:])])
+    counted = Counter(names)
+    return _Shape(structure, counted, structure.total(), counted.total())
+
+
+def _overlap(a: Counter[str], b: Counter[str], total_a: int, total_b: int) -> float:
+    """Weighted Jaccard of two multisets: sum of minimum counts over sum of maximum counts."""
+    if not total_a and not total_b:
+        return 1.0
+    if len(b) < len(a):
+        a, b = b, a
+    shared = sum(min(count, b[token]) for token, count in a.items() if token in b)
+    return shared / (total_a + total_b - shared)
+
+
+def structural_distance(a: str, b: str) -> float:
+    """How different two pieces of code are in shape, in [0, 1]: 0 for the same canonical AST,
+    1 for nothing in common.
+
+    Each side becomes two multisets over its normalised AST (docstrings dropped, formatting gone):
+    structure (node types, parent.field>child edges and consecutive node-type pairs in pre-order, so
+    operators and statement order count) and names (identifiers and constant values). The distance
+    is 1 - (0.75 * overlap(structure) + 0.25 * overlap(names)), overlap being the weighted Jaccard
+    index. Symmetric and deterministic; results are cached per source. ValueError if either side
+    does not parse.
+    """
+    if a == b:
+        _shape(a)  # still reject what does not parse
+        return 0.0
+    x, y = _shape(a), _shape(b)
+    similarity = STRUCTURE_WEIGHT * _overlap(x.structure, y.structure, x.structure_total, y.structure_total)
+    similarity += NAMES_WEIGHT * _overlap(x.names, y.names, x.names_total, y.names_total)
+    return min(1.0, max(0.0, 1.0 - similarity))
+
+
+def structural_novelty(dream: str, base: str, earlier: Sequence[str] = ()) -> float:
+    """Novelty of a dream in [0, 1]: its structural distance to the nearest of its base and the
+    earlier dreams of the same base, so a dream identical to its base or to an earlier dream scores 0."""
+    return min(structural_distance(dream, other) for other in (base, *earlier))
+
+
+# -- related procedures ------------------------------------------------------------------------
+
+# feature -> weight of its similarity in the score; the weights sum to 1
+RELATED_WEIGHTS = {"calls": 0.35, "identifiers": 0.30, "params": 0.15, "docstring": 0.20}
+_FEATURES = tuple(RELATED_WEIGHTS)
+_PREFIX = {"c": 0, "i": 1, "p": 2, "d": 3}
+STOPWORDS = frozenset(
+    "the and for with that this from into onto are was were been being has have had not but its it's "
+    "then than when where which while who whom what how why all any each every one two some such only "
+    "also may can could should would will shall must does did doing done per via use used uses using "
+    "given returns return value values none true false self cls args kwargs else there their them they "
+    "our out off over under about after before again more most other same very just more your you".split()
+)
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _stem(word: str) -> str:
+    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + replacement
+    return word
+
+
+def _words(text: str) -> set[str]:
+    """Lowercased, crudely stemmed words of a text or identifier (snake_case and camelCase split);
+    stopwords, numbers and words shorter than three letters dropped."""
+    found = set()
+    for word in _WORD.findall(text):
+        word = word.lower()
+        if len(word) >= 3 and word not in STOPWORDS and not word.isdigit():
+            found.add(_stem(word))
+    return found
+
+
+def _signature_function(procedure: Procedure) -> _Function | None:
+    """A stand-in function built from the procedure's recorded signature, if that text parses."""
+    signature = procedure.signature.strip().removeprefix("async ").strip()
+    if not signature.startswith("("):
+        return None
+    try:
+        return parse_function(f"def _{signature}:\n    pass\n")
+    except ValueError:
+        return None
+
+
+def _related_features(procedure: Procedure) -> frozenset[str]:
+    """Prefixed tokens: c: callees, i: identifier words, p: parameter names and annotation types,
+    d: docstring words. A source that does not parse contributes only its qualname, recorded
+    signature and docstring."""
+    tokens = {f"i:{word}" for word in _words(procedure.qualname)}
+    docstring = procedure.docstring
+    function: _Function | None = None
+    for name in (procedure.name, None):
+        try:
+            function = parse_function(procedure.source, name)
+            break
+        except ValueError:
+            continue
+    if function is not None:
+        docstring = docstring or ast.get_docstring(function)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call):
+                callee = _callee(node.func)
+                parts = [p for p in callee.split(".") if p.isidentifier()]
+                if parts and parts[0] in ("self", "cls"):
+                    parts = parts[1:]
+                if parts:
+                    tokens.update((f"c:{'.'.join(parts)}", f"c:{parts[-1]}"))
+        tokens.update(f"i:{word}" for name in _identifiers(function) for word in _words(name))
+    else:
+        function = _signature_function(procedure)
+    if function is not None:
+        args = function.args
+        every = args.posonlyargs + args.args + [args.vararg] + args.kwonlyargs + [args.kwarg]
+        annotations = [function.returns]
+        for arg in every:
+            if arg is not None and arg.arg not in ("self", "cls"):
+                tokens.add(f"p:{arg.arg.lower()}")
+                tokens.update(f"p:{word}" for word in _words(arg.arg))
+                annotations.append(arg.annotation)
+        for annotation in annotations:
+            for node in ast.walk(annotation) if annotation is not None else ():
+                if isinstance(node, (ast.Name, ast.Attribute)):
+                    tokens.add(f"p:~{(node.id if isinstance(node, ast.Name) else node.attr).lower()}")
+    tokens.update(f"d:{word}" for word in _words(docstring or ""))
+    return frozenset(tokens)
+
+
+class RelatedIndex:
+    """Procedures indexed for finding related ones across projects.
+
+    Each procedure's features are computed once. Tokens are weighted by rarity in the index
+    (idf = ln(1 + (N + 1) / (df + 1))); per feature the similarity is the weighted Jaccard index of
+    the two token sets, and the score is the weighted sum over features (``RELATED_WEIGHTS``: shared
+    calls 0.35, identifier words 0.30, parameter names and annotation types 0.15, docstring words
+    0.20), in [0, 1].
+    """
+
+    def __init__(self, procedures: Iterable[Procedure]) -> None:
+        self._procedures = list(procedures)
+        self._position = {id(p): i for i, p in enumerate(self._procedures)}
+        self._tokens = [sorted(_related_features(p)) for p in self._procedures]
+        postings: dict[str, list[int]] = defaultdict(list)
+        for i, tokens in enumerate(self._tokens):
+            for token in tokens:
+                postings[token].append(i)
+        self._postings = dict(postings)
+        self._size = len(self._procedures)
+        self._totals = [self._feature_totals(tokens) for tokens in self._tokens]
+
+    def _idf(self, token: str) -> float:
+        return math.log(1 + (self._size + 1) / (len(self._postings.get(token, ())) + 1))
+
+    def _feature_totals(self, tokens: list[str]) -> list[float]:
+        totals = [0.0] * len(_FEATURES)
+        for token in tokens:
+            totals[_PREFIX[token[0]]] += self._idf(token)
+        return totals
+
+    def related(self, procedure: Procedure, limit: int = 5) -> list[tuple[Procedure, float]]:
+        """Up to ``limit`` procedures of other projects with a score above 0, best first; ties go by
+        (project, module, qualname)."""
+        if limit <= 0:
+            return []
+        position = self._position.get(id(procedure))
+        if position is not None and self._procedures[position] is procedure:
+            tokens, totals = self._tokens[position], self._totals[position]
+        else:
+            tokens = sorted(_related_features(procedure))
+            totals = self._feature_totals(tokens)
+        shared: dict[int, list[float]] = {}
+        for token in tokens:
+            weight, feature = self._idf(token), _PREFIX[token[0]]
+            for i in self._postings.get(token, ()):
+                if self._procedures[i].project != procedure.project:
+                    shared.setdefault(i, [0.0] * len(_FEATURES))[feature] += weight
+        weights = [RELATED_WEIGHTS[f] for f in _FEATURES]
+        scored = []
+        for i, amounts in shared.items():
+            other = self._totals[i]
+            score = sum(
+                weight * amount / (totals[f] + other[f] - amount)
+                for f, (weight, amount) in enumerate(zip(weights, amounts))
+                if amount
+            )
+            candidate = self._procedures[i]
+            scored.append((-min(1.0, score), candidate.project, candidate.module, candidate.qualname, i))
+        scored.sort()
+        return [(self._procedures[row[-1]], -row[0]) for row in scored[:limit]]
+
+
+def related_procedures(
+    procedure: Procedure, candidates: Iterable[Procedure], limit: int = 5
+) -> list[tuple[Procedure, float]]:
+    """The candidates from other projects most related to ``procedure``, scored in [0, 1], best first
+    (see ``RelatedIndex``). Candidates scoring 0 are left out; unparseable ones are scored by name,
+    recorded signature and docstring."""
+    return RelatedIndex(candidates).related(procedure, limit)

@@ -1,0 +1,154 @@
+"""The cycle: run the registered stages in order over one generation run, resumably.
+
+A run is a row in ``dream_generation_runs``. A cycle that dies (kill -9, power loss) leaves its run
+marked ``running``; the next cycle resumes that run with the same seed, skipping the work already
+in the store, so nothing is lost or duplicated. Stages are plugins (``register_stages``): adding
+evaluate, test or score stages needs no change here.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterable
+
+import attrs
+
+from dreamcore.config import StrategyConfig
+from dreamcore.errors import ConfigError
+from dreamcore.models import DreamGenerationRun, Procedure
+from dreamcore.progress import Progress
+
+if TYPE_CHECKING:
+    from dreamcore.analysis import RelatedIndex
+    from dreamcore.core import DreamCore
+
+
+@attrs.define(kw_only=True)
+class Cycle:
+    """One invocation of the pipeline: what stages share while they run.
+
+    ``procedures`` is filled by the mine stage (else later stages read them from the store);
+    ``report`` collects each stage's figures for the summary; ``failures`` makes the exit code 1.
+    """
+
+    core: DreamCore
+    run: DreamGenerationRun
+    strategy: StrategyConfig
+    limit: int | None = None
+    dry_run: bool = False
+    progress: Progress = attrs.field(factory=Progress)
+    procedures: list[Procedure] | None = None
+    report: dict[str, Any] = attrs.field(factory=dict)
+    failures: list[str] = attrs.field(factory=list)
+    resumed: bool = False
+
+    @property
+    def seed(self) -> int:
+        """The run's random seed."""
+        return self.run.seed if self.run.seed is not None else 0
+
+    def current_procedures(self) -> list[Procedure]:
+        """Procedures mined in this cycle, or else every current procedure in the store."""
+        if self.procedures is None:
+            self.procedures = self.core.store.get_procedures()
+        return self.procedures
+
+    @cached_property
+    def related_index(self) -> RelatedIndex:
+        """Index for finding related procedures across projects (built on first use)."""
+        from dreamcore.analysis import RelatedIndex
+
+        return RelatedIndex(self.current_procedures())
+
+
+def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:
+    """The stages to run, in order: every registered stage, or only those named."""
+    available = core.plugins.components("stages")
+    if names is None:
+        chosen = list(available)
+    else:
+        chosen = list(dict.fromkeys(names))
+        unknown = [name for name in chosen if name not in available]
+        if unknown:
+            known = ", ".join(sorted(available, key=lambda n: available[n].component.order))
+            raise ConfigError(f"unknown stage {unknown[0]!r} (known: {known})")
+    stages = [core.create("stages", name) for name in chosen]
+    return sorted(stages, key=lambda stage: stage.order)
+
+
+def _open_run(core: DreamCore, strategy_name: str | None, dry_run: bool) -> tuple[DreamGenerationRun, bool]:
+    if dry_run:
+        name = strategy_name or core.config.cycle.strategy
+        return DreamGenerationRun(strategy=name, seed=core.config.cycle.seed or 0), False
+    unfinished = core.store.get_unfinished_run()
+    if unfinished is not None:
+        return unfinished, True
+    run = DreamGenerationRun(strategy=strategy_name or core.config.cycle.strategy, seed=core.config.cycle.seed)
+    run.id = core.store.record_generation_run(run)
+    if run.seed is None:
+        run.seed = run.id
+        core.store.record_generation_run(run)
+    return run, False
+
+
+async def run_cycle(
+    core: DreamCore,
+    *,
+    strategy: str | None = None,
+    stages: Iterable[str] | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> Cycle:
+    """Run (or resume) a cycle through the selected stages; returns it with its report."""
+    if strategy is not None and strategy not in core.config.strategies:
+        known = ", ".join(sorted(core.config.strategies))
+        raise ConfigError(f"unknown strategy {strategy!r} (known: {known})")
+    selected = select_stages(core, stages)
+    run, resumed = _open_run(core, strategy, dry_run)
+    cycle = Cycle(
+        core=core,
+        run=run,
+        strategy=core.config.strategies[run.strategy],
+        limit=limit,
+        dry_run=dry_run,
+        progress=progress or Progress(),
+        resumed=resumed,
+    )
+    if resumed:
+        cycle.progress.note(f"resuming run {run.id} (interrupted; strategy {run.strategy}, seed {run.seed})")
+    started = time.perf_counter()
+    try:
+        for stage in selected:
+            await stage.run(cycle)
+    finally:
+        cycle.progress.close()
+        run.duration_seconds += time.perf_counter() - started
+    if not dry_run:
+        counts = core.store.run_counts(run.id)
+        run.dreams_by_type = counts["dreams_by_type"]
+        run.rejected_by_reason = counts["rejected_by_reason"]
+        run.total_dreams_generated = sum(run.dreams_by_type.values())
+        run.model_usage = counts["model_usage"]
+        core.finish_run(run, "failed" if cycle.failures else "finished")
+    return cycle
+
+
+def summary(cycle: Cycle) -> dict[str, Any]:
+    """What a cycle did, ready for JSON output or a terminal."""
+    run = cycle.run
+    return {
+        "run_id": run.id,
+        "strategy": run.strategy,
+        "seed": run.seed,
+        "status": "dry-run" if cycle.dry_run else run.status,
+        "resumed": cycle.resumed,
+        "duration_seconds": round(run.duration_seconds, 3),
+        "dreams_by_type": run.dreams_by_type,
+        "total_dreams": run.total_dreams_generated,
+        "rejected_by_reason": run.rejected_by_reason,
+        "model_usage": run.model_usage,
+        "stages": cycle.report,
+        "failures": cycle.failures,
+    }

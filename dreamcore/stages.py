@@ -1,0 +1,162 @@
+"""The core's own pipeline stages, registered like any plugin's: ``mine`` and ``generate``.
+
+mine: every [[sources]] entry's procedures, upserted by fingerprint (an unchanged codebase adds
+nothing; a changed function becomes a new version). generate: each procedure through the
+strategy's generators, every draft checked (see ``dreamcore.generation``), dreams and rejections of
+one procedure stored in one transaction — so a killed run resumes at the next procedure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from dreamcore import hookimpl
+from dreamcore.analysis import canonical_fingerprint
+from dreamcore.generation import DraftChecker, GenerationContext, seeded_rng
+from dreamcore.models import DreamProcedure, Procedure, RejectedDraft, SourceProblem
+from dreamcore.pipeline import Cycle
+
+SHOWN_PROBLEMS = 5
+
+
+class MineStage:
+    """Read procedures from the configured sources into the store."""
+
+    name = "mine"
+    order = 10
+
+    async def run(self, cycle: Cycle) -> None:
+        core = cycle.core
+        found, problems = [], []
+        before = 0 if cycle.dry_run else core.store.count_procedures()
+        cycle.progress.start(self.name, len(core.config.sources))
+        for spec in core.config.sources:
+            source = core.create("sources", spec.plugin)
+            async for item in source.procedures(spec, core.config.base_dir):
+                if isinstance(item, SourceProblem):
+                    problems.append(str(item))
+                    continue
+                item.fingerprint = item.fingerprint or _fingerprint(item.source)
+                if not cycle.dry_run:
+                    item.id = core.store.upsert_procedure(item)
+                found.append(item)
+            cycle.progress.advance(self.name)
+        for problem in problems[:SHOWN_PROBLEMS]:
+            cycle.progress.note(f"warning: {problem}")
+        cycle.procedures = _current_versions(found)
+        cycle.report[self.name] = {"procedures": len(cycle.procedures), "problems": len(problems)}
+        if not cycle.dry_run:
+            cycle.report[self.name]["new"] = core.store.count_procedures() - before
+        cycle.progress.finish(self.name, f"{len(cycle.procedures)} procedures, {len(problems)} problems")
+
+
+def _fingerprint(source: str) -> str:
+    try:
+        return canonical_fingerprint(source)
+    except ValueError:
+        return ""  # the store fingerprints the raw text instead
+
+
+def _current_versions(procedures: list[Procedure]) -> list[Procedure]:
+    unique: dict[Any, Procedure] = {}
+    for procedure in procedures:
+        unique[(procedure.project, procedure.module, procedure.qualname)] = procedure
+    return list(unique.values())
+
+
+class GenerateStage:
+    """Dream: run the strategy's generators over the procedures and keep what passes the checks."""
+
+    name = "generate"
+    order = 20
+
+    async def run(self, cycle: Cycle) -> None:
+        core = cycle.core
+        generators = [core.create("generators", name) for name in cycle.strategy.generators]
+        procedures = cycle.current_procedures()
+        if not cycle.dry_run:
+            done = core.store.procedures_dreamt_in_run(cycle.run.id)
+            procedures = [p for p in procedures if p.id not in done]
+        if cycle.limit is not None:
+            procedures = procedures[: cycle.limit]
+        tally: Counter[str] = Counter()
+        cycle.progress.start(self.name, len(procedures))
+        queue: asyncio.Queue[Procedure] = asyncio.Queue()
+        for procedure in procedures:
+            queue.put_nowait(procedure)
+
+        async def worker() -> None:
+            while not queue.empty():
+                procedure = queue.get_nowait()
+                tally.update(await self._dream(cycle, procedure, generators))
+                cycle.progress.advance(self.name)
+
+        await asyncio.gather(*(worker() for _ in range(min(core.config.cycle.concurrency, len(procedures) or 1))))
+        cycle.report[self.name] = {"procedures": len(procedures), **dict(sorted(tally.items()))}
+        cycle.progress.finish(
+            self.name, f"{tally['dreams']} new dreams, {tally['rejected']} rejected, {tally['known']} already known"
+        )
+
+    async def _dream(self, cycle: Cycle, procedure: Procedure, generators: list[Any]) -> Counter[str]:
+        tally: Counter[str] = Counter()
+        try:
+            checker = DraftChecker(procedure, cycle.core.config.safety, run_id=cycle.run.id)
+        except ValueError as exc:
+            cycle.progress.note(f"warning: {procedure.module}.{procedure.qualname}: skipped ({exc})")
+            tally["skipped"] += 1
+            return tally
+        related = ()
+        dreams: list[DreamProcedure] = []
+        rejections: list[RejectedDraft] = []
+        for generator in generators:
+            if generator.dream_type == "cross_project" and not related:
+                related = tuple(p for p, _ in cycle.related_index.related(procedure, limit=5))
+            context = GenerationContext(
+                procedure=procedure,
+                variants=cycle.strategy.variants,
+                rng=seeded_rng(cycle.seed, procedure, generator.name),
+                seed=cycle.seed,
+                related=related,
+            )
+            try:
+                drafts = await generator.generate(procedure, context)
+            except Exception as exc:  # a plugin's bug must not end the night
+                message = f"generator {generator.name!r} failed on {procedure.qualname}: {type(exc).__name__}: {exc}"
+                cycle.failures.append(message)
+                cycle.progress.note(f"error: {message}")
+                rejections.append(_failed(procedure, generator, cycle, message))
+                continue
+            for draft in drafts[: cycle.strategy.variants]:
+                checked = checker.check(draft, generator.dream_type)
+                (dreams if isinstance(checked, DreamProcedure) else rejections).append(checked)
+        tally["rejected"] += len(rejections)
+        if cycle.dry_run:
+            tally["dreams"] += len(dreams)
+            return tally
+        store = cycle.core.store
+        with store.atomic():
+            ids = cycle.core.store_dreams(dreams)
+            store.record_rejections(rejections)
+        new = sum(1 for dream in dreams if dream.id is not None)
+        tally["dreams"] += new
+        tally["known"] += len(ids) - new
+        return tally
+
+
+def _failed(procedure: Procedure, generator: Any, cycle: Cycle, message: str) -> RejectedDraft:
+    return RejectedDraft(
+        base_procedure_id=procedure.id,
+        dream_type=generator.dream_type,
+        model_used="local",
+        category="generator_error",
+        reason=message,
+        run_id=cycle.run.id,
+    )
+
+
+@hookimpl
+def register_stages(register) -> None:
+    register(MineStage)
+    register(GenerateStage)

@@ -1,0 +1,1230 @@
+"""Generator ``cross_project``: the base combined with a related procedure from another project.
+
+``context.related`` holds procedures of other projects, best match first (nothing related, nothing
+dreamt). A dream must stay one standalone function, so whatever it borrows is *inlined*: the related
+procedure becomes a nested helper (renamed ``_<project>_<name>`` so it cannot clash), the module
+constants, helper functions and stdlib imports it needs are copied into that helper, and its own
+exception classes become their builtin base class. Whatever cannot be resolved that way (another
+module of its project, ``self``) means that combination is not proposed.
+
+Local strategies (offline, deterministic: ``context.rng`` only orders the strategies):
+
+``fallback``
+    try the base's own logic; when it raises, return what the related procedure computes from the
+    same arguments (only when its parameters can be fed from the base's and the return types agree);
+``composition``
+    a call chain: the base's result fed through the related procedure, or a base argument
+    pre-processed by it (only for ``T -> T`` procedures whose ``T`` matches);
+``guard``
+    the related procedure's input validation (``if ...: raise ValueError``) transplanted onto the
+    base parameters with the same name or annotation, when the base does not check them already;
+``retry``
+    the related procedure's retry shape (attempts, backoff growth, caught errors) wrapped around the
+    base's call of a callable it was given (its I/O).
+
+An LLM mode (prompting a model with both procedures) belongs beside :meth:`_local_drafts`.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import itertools
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from dreamcore import hookimpl
+from dreamcore.analysis import parse_function
+from dreamcore.generation import DreamDraft, GenerationContext
+from dreamcore.models import Procedure
+
+STRATEGIES = ("fallback", "composition", "guard", "retry")
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+_Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+_BUILTINS = frozenset(dir(builtins))
+_BUILTIN_EXCEPTIONS = frozenset(
+    name for name in dir(builtins) if isinstance(getattr(builtins, name), type)
+    and issubclass(getattr(builtins, name), BaseException)
+)
+_VALIDATION_ERRORS = frozenset({"ValueError", "TypeError", "KeyError", "IndexError", "OverflowError"})
+_NUMBERS = frozenset({"int", "float"})
+_MAX_INLINED_LINES = 120
+_SHORT = 70
+
+
+def _validate_strategies(instance: Any, attribute: attrs.Attribute, value: list[str]) -> None:
+    unknown = sorted(set(value) - set(STRATEGIES))
+    if unknown:
+        raise ValueError(f"unknown cross-project strategies {unknown} (known: {', '.join(STRATEGIES)})")
+
+
+@attrs.define(kw_only=True)
+class Candidate:
+    """One finished combination before selection."""
+
+    strategy: str
+    code: str
+    description: str
+    reasoning: str
+
+
+class CrossProject:
+    """Dreams that combine the base with what a related procedure of another project does."""
+
+    name = "cross_project"
+    dream_type = "cross_project"
+
+    @attrs.define
+    class Config:
+        """``[plugins.cross_project]``: which strategies to use and how many related procedures."""
+
+        strategies: list[str] = attrs.field(factory=lambda: list(STRATEGIES), validator=_validate_strategies)
+        max_related: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    async def generate(self, procedure, context: GenerationContext) -> list[DreamDraft]:
+        """At most ``context.variants`` drafts; none without related procedures."""
+        if context.variants <= 0 or not context.related:
+            return []
+        return self._local_drafts(context)
+
+    # -- local mode ------------------------------------------------------------------------
+
+    def _local_drafts(self, context: GenerationContext) -> list[DreamDraft]:
+        """Drafts from AST combinations with each related procedure, chosen with ``context.rng``."""
+        base = _parse(context.source, context.procedure.name)
+        if base is None:
+            return []
+        related = [
+            r for r in context.related
+            if r.project != context.procedure.project or not context.procedure.project
+        ][: self.config.max_related]
+        makers: dict[str, Callable[[_Base, _Related], Iterator[Candidate]]] = {
+            "fallback": _fallback,
+            "composition": _composition,
+            "guard": _guard,
+            "retry": _retry,
+        }
+        by_strategy: dict[str, list[Candidate]] = {s: [] for s in self.config.strategies}
+        base_info = _Base(context.procedure, base)
+        seen = {ast.dump(base)}
+        for procedure in related:
+            other = _Related.load(procedure)
+            if other is None:
+                continue
+            for strategy in self.config.strategies:
+                try:
+                    found = list(makers[strategy](base_info, other))
+                except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+                    continue
+                for candidate in found:
+                    try:
+                        dumped = ast.dump(ast.parse(candidate.code))
+                    except SyntaxError:
+                        continue
+                    if dumped in seen or not _passes_gate(candidate.code):
+                        continue
+                    seen.add(dumped)
+                    by_strategy[strategy].append(candidate)
+        order = [s for s in self.config.strategies if by_strategy[s]]
+        context.rng.shuffle(order)
+        chosen: list[Candidate] = []
+        for group in itertools.zip_longest(*(by_strategy[s] for s in order)):  # best related first
+            for candidate in group:
+                if candidate is not None and len(chosen) < context.variants:
+                    chosen.append(candidate)
+        return [
+            DreamDraft(code=c.code, description=c.description, reasoning=c.reasoning, model_used="local")
+            for c in chosen
+        ]
+
+
+# -- the two sides -----------------------------------------------------------------------------
+
+
+class _Base:
+    """The base procedure's function and the facts the strategies need about it."""
+
+    def __init__(self, procedure: Procedure, function: _Function) -> None:
+        self.procedure = procedure
+        self.function = function
+        self.params = _params(function)
+        self.names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {
+            a.arg for a in ast.walk(function) if isinstance(a, ast.arg)
+        } | {n.name for n in ast.walk(function) if isinstance(n, _Function | ast.ClassDef)}
+        self.is_async = isinstance(function, ast.AsyncFunctionDef)
+        self.is_generator = _is_generator(function)
+
+    def fresh(self, wanted: str) -> str:
+        """A name not used anywhere in the base."""
+        name, counter = wanted, 2
+        while name in self.names:
+            name, counter = f"{wanted}_{counter}", counter + 1
+        return name
+
+
+class _Related:
+    """A related procedure, parsed, with what is needed to inline it into another function."""
+
+    def __init__(self, procedure: Procedure, function: _Function, module: ast.Module | None) -> None:
+        self.procedure = procedure
+        self.function = function
+        self.module = module
+        self.params = _params(function)
+        self.label = f"{procedure.project}.{procedure.module}.{procedure.qualname}".replace("..", ".").strip(".")
+        self.is_async = isinstance(function, ast.AsyncFunctionDef)
+        self.is_generator = _is_generator(function)
+        self.decorators = [_dotted(d) for d in function.decorator_list]
+        self._imports = _import_table(procedure, module)
+
+    @classmethod
+    def load(cls, procedure: Procedure) -> _Related | None:
+        function = _parse(textwrap.dedent(procedure.source), procedure.name)
+        if function is None:
+            return None
+        return cls(procedure, function, _module_tree(procedure.file_path or ""))
+
+    @property
+    def uses_instance(self) -> bool:
+        """Whether the body needs its object (an instance or class method reading ``self``/``cls``)."""
+        if "staticmethod" in self.decorators:
+            return False
+        first = (self.function.args.posonlyargs + self.function.args.args)[:1]
+        if not first or first[0].arg not in ("self", "cls") or "." not in self.procedure.qualname:
+            return False
+        return True
+
+    def helper_name(self, base: _Base) -> str:
+        return base.fresh(f"_{_identifier(self.procedure.project)}_{self.function.name}".replace("__", "_"))
+
+    # ---------------------------------------------------------------- inlining
+
+    def inline(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The related function as a self-contained nested def called ``name``, or None."""
+        if self.uses_instance or any(d not in ("staticmethod",) for d in self.decorators):
+            return None
+        helper = copy.deepcopy(self.function)
+        helper.name = name
+        helper.decorator_list = []
+        _strip_annotations(helper)
+        _drop_docstring(helper)
+        if not _substitute_defaults(helper, self):
+            return None
+        prelude = self.prelude(_free_names(helper))
+        if prelude is None:
+            return None
+        helper.body[0:0] = prelude
+        if not helper.body:
+            helper.body = [ast.Pass()]
+        if len(ast.unparse(helper).splitlines()) > _MAX_INLINED_LINES:
+            return None
+        return helper
+
+    def prelude(self, names: set[str]) -> list[ast.stmt] | None:
+        """Statements binding ``names`` inside an inlined body: imports, constants, helpers, aliases."""
+        statements: list[ast.stmt] = []
+        done: set[str] = set()
+        active: set[str] = set()
+
+        def resolve(name: str, depth: int) -> bool:
+            if name in done:
+                return True
+            if name in active or depth > 4:
+                return False
+            active.add(name)
+            made = self._definition(name)
+            if made is None:
+                return False
+            statement, needs = made
+            for need in sorted(needs):
+                if not resolve(need, depth + 1):
+                    return False
+            active.discard(name)
+            done.add(name)
+            statements.append(statement)
+            return True
+
+        for name in sorted(names):
+            if not resolve(name, 0):
+                return None
+        return statements
+
+    def _definition(self, name: str) -> tuple[ast.stmt, set[str]] | None:
+        """(statement binding ``name``, names that statement needs) from the import table or module."""
+        statement = self._imports.get(name)
+        if statement is not None:
+            return (statement, set()) if _import_ok(statement) else None
+        if self.module is None:
+            return None
+        for node in self.module.body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and node.targets[0].id == name:
+                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy.deepcopy(node.value)), \
+                    _free_names(node.value)
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name \
+                    and node.value is not None:
+                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy.deepcopy(node.value)), \
+                    _free_names(node.value)
+            if isinstance(node, _Function) and node.name == name and not node.decorator_list:
+                function = copy.deepcopy(node)
+                _strip_annotations(function)
+                _drop_docstring(function)
+                if not _substitute_defaults(function, self):
+                    return None
+                return function, _free_names(function)
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                base = self._exception_base(node, 0)
+                if base is None:
+                    return None
+                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Name(id=base, ctx=ast.Load())), set()
+        return None
+
+    def _exception_base(self, node: ast.ClassDef, depth: int) -> str | None:
+        """The builtin exception an exception class (docstring-only body) derives from."""
+        if depth > 4 or len(node.bases) != 1 or node.keywords:
+            return None
+        if not all(isinstance(s, ast.Pass) or _is_docstring(s) for s in node.body):
+            return None
+        base = node.bases[0]
+        if isinstance(base, ast.Name) and base.id in _BUILTIN_EXCEPTIONS:
+            return base.id
+        if isinstance(base, ast.Name) and self.module is not None:
+            for other in self.module.body:
+                if isinstance(other, ast.ClassDef) and other.name == base.id:
+                    return self._exception_base(other, depth + 1)
+        return None
+
+    def builtin_exception(self, node: ast.expr) -> str | None:
+        """The builtin (or allowed stdlib) exception an ``except`` clause's class stands for."""
+        text = ast.unparse(node)
+        if text in _BUILTIN_EXCEPTIONS:
+            return text
+        if text in ("asyncio.TimeoutError", "asyncio.CancelledError"):
+            return "TimeoutError" if text == "asyncio.TimeoutError" else None
+        if isinstance(node, ast.Name) and self.module is not None:
+            for other in self.module.body:
+                if isinstance(other, ast.ClassDef) and other.name == node.id:
+                    return self._exception_base(other, 0)
+        return None
+
+    def literal(self, name: str) -> ast.expr | None:
+        """A module constant's value when it is a plain literal (safe to paste where it is used)."""
+        if self.module is None:
+            return None
+        for node in self.module.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+                node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(target, ast.Name) and target.id == name and node.value is not None:
+                try:
+                    ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    return None
+                return copy.deepcopy(node.value)
+        return None
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+
+def _fallback(base: _Base, other: _Related) -> Iterator[Candidate]:
+    """try: <base body> except <what the base raises>: return <related>(<same arguments>)."""
+    if base.is_async != other.is_async and other.is_async:
+        return
+    if base.is_generator != other.is_generator:
+        return
+    if not _returns_fit(base.function.returns, other.function.returns):
+        return
+    mapping = _map_params(base.params, other.params)
+    if not mapping or not _same_job(base.function.name, other.function.name):
+        return
+    name = other.helper_name(base)
+    helper = other.inline(name)
+    if helper is None:
+        return
+    call = _call(name, other.params, mapping)
+    if other.is_async:
+        call = ast.Await(value=call)
+    caught = _raised_builtins(base.function)
+    handler_type: ast.expr = (
+        ast.Name(id=caught[0], ctx=ast.Load()) if len(caught) == 1 else
+        ast.Tuple(elts=[ast.Name(id=c, ctx=ast.Load()) for c in caught], ctx=ast.Load()) if caught else
+        ast.Name(id="Exception", ctx=ast.Load())
+    )
+    fallback: ast.stmt = (
+        ast.Expr(value=ast.YieldFrom(value=call)) if base.is_generator else ast.Return(value=call)
+    )
+    function = copy.deepcopy(base.function)
+    head, body = _split_docstring(function)
+    function.body = head + [
+        helper,
+        ast.Try(body=body or [ast.Pass()], handlers=[ast.ExceptHandler(type=handler_type, name=None, body=[fallback])],
+                orelse=[], finalbody=[]),
+    ]
+    caught_text = ast.unparse(handler_type)
+    arguments = ", ".join(f"{r}={b}" for r, b in mapping.items())
+    yield Candidate(
+        strategy="fallback",
+        code=_unparse(function),
+        description=(
+            f"Fallback chain with {other.label}: runs the base logic and, if it raises {caught_text}, returns "
+            f"what {other.label} computes instead (inlined as nested `{name}`, called with {arguments})."
+        ),
+        reasoning=(
+            f"{_purpose(other)} It takes the same input ({_describe_inputs(mapping)}) and returns "
+            f"{_describe_types(base.function.returns, other.function.returns)}, so where the base gives up the "
+            f"{other.procedure.project} project's approach may still produce an answer. Violates the assumption "
+            f"that a failure of the base logic means there is no answer, and assumes both projects' results mean "
+            f"the same thing for the same input."
+        ),
+    )
+
+
+def _composition(base: _Base, other: _Related) -> Iterator[Candidate]:
+    """The base's result piped through the related procedure, or a base argument pre-processed by it."""
+    if other.is_async or other.is_generator or base.is_generator:
+        return
+    required = [p for p in other.params if p.required and p.name not in ("self", "cls")]
+    if len(required) != 1:
+        return
+    single = required[0]
+    domain, codomain = _annotation_key(single.annotation), _annotation_key(other.function.returns)
+    if domain is None or domain != codomain:
+        return
+    if not _same_job(base.function.name, other.function.name) and not _is_normaliser(other.function.name):
+        return
+    name = other.helper_name(base)
+    # post: every result of the base goes through the related procedure
+    if _annotation_key(base.function.returns) == domain and _has_value_returns(base.function) and (
+        _same_job(base.function.name, other.function.name)
+        or _name_words(other.function.name) & _name_words(base.function.name)
+    ):
+        helper = other.inline(name)
+        if helper is not None:
+            function = copy.deepcopy(base.function)
+            head, body = _split_docstring(function)
+            for node in _scope_nodes_of(body):
+                if isinstance(node, ast.Return) and node.value is not None and not _is_none(node.value):
+                    node.value = _call_one(name, single, node.value)
+            function.body = head + [helper] + body
+            yield Candidate(
+                strategy="composition",
+                code=_unparse(function),
+                description=(
+                    f"Composition with {other.label}: every value the base returns is passed through it "
+                    f"(inlined as nested `{name}`) before being returned."
+                ),
+                reasoning=(
+                    f"{_purpose(other)} The base returns `{_unparse_annotation(base.function.returns)}` and this maps "
+                    f"`{domain}` to `{domain}`, so the call chain fits and callers get the post-processed value "
+                    f"directly. Violates the assumption that the base's raw result is what callers want."
+                ),
+            )
+    # pre: a parameter of the base is normalised by the related procedure first
+    for param in base.params:
+        if param.kind not in ("positional", "keyword") or param.name in ("self", "cls"):
+            continue
+        if _annotation_key(param.annotation) != domain:
+            continue
+        if not _same_job(base.function.name, other.function.name) and not (
+            _name_words(other.function.name) & (_name_words(param.name) | _name_words(base.function.name))
+        ):
+            continue  # normalize_email may pre-process an `email`, not any string
+        helper = other.inline(name)
+        if helper is None:
+            return
+        function = copy.deepcopy(base.function)
+        head, body = _split_docstring(function)
+        assign = ast.Assign(
+            targets=[ast.Name(id=param.name, ctx=ast.Store())],
+            value=_call_one(name, single, ast.Name(id=param.name, ctx=ast.Load())),
+        )
+        function.body = head + [helper, assign] + body
+        yield Candidate(
+            strategy="composition",
+            code=_unparse(function),
+            description=(
+                f"Composition with {other.label}: `{param.name}` is first passed through it (inlined as nested "
+                f"`{name}`), then the base logic runs on the result."
+            ),
+            reasoning=(
+                f"{_purpose(other)} It turns a `{domain}` into a `{domain}`, the type of `{param.name}`, so it can run "
+                f"as a pre-processing step and input the base would reject or mis-handle arrives normalised. Violates "
+                f"the assumption that `{param.name}` already comes in the form the base expects."
+            ),
+        )
+        return
+
+
+def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
+    """The related procedure's ``if ...: raise ValueError`` checks, adapted to the base's parameters."""
+    mapping = _map_params(base.params, other.params, partial=True) or {}
+    renames = {r: b for r, b in mapping.items() if b not in ("self", "cls")}
+    if not renames:
+        return
+    checked = _checked_params(base.function)
+    borrowed: list[ast.If] = []
+    imports: list[ast.stmt] = []
+    notes: list[str] = []
+    for guard in _guards(other.function):
+        raised = _raised_name(guard.body[0])
+        if raised not in _VALIDATION_ERRORS:
+            continue
+        parts = guard.test.values if isinstance(guard.test, ast.BoolOp) and isinstance(guard.test.op, ast.Or) \
+            else [guard.test]
+        kept = []
+        for part in parts:
+            by_type = {r for r in _read_names(part) if r in renames and renames[r] != r}
+            if any(not _name_words(r) & _name_words(renames[r]) for r in by_type) and not _emptiness_check(part):
+                continue  # a limit only transfers between like-named parameters; emptiness checks transfer by type
+            adapted = _adapt(part, renames, other, imports)
+            if adapted is None:
+                continue
+            reads = _read_names(adapted) & {p.name for p in base.params}
+            if not reads or reads <= checked:
+                continue
+            kept.append(adapted)
+        if not kept:
+            continue
+        message = _adapt(guard.body[0], renames, other, imports)
+        if message is None:
+            continue
+        test = kept[0] if len(kept) == 1 else ast.BoolOp(op=ast.Or(), values=kept)
+        borrowed.append(ast.If(test=test, body=[message], orelse=[]))
+        notes.append(f"`if {_short(test, 50)}: raise {raised}(...)`")
+    if not borrowed:
+        return
+    function = copy.deepcopy(base.function)
+    head, body = _split_docstring(function)
+    leading = 0
+    while leading < len(body) and _is_guard(body[leading]):
+        leading += 1
+    unique_imports = list({ast.dump(i): i for i in imports}.values())
+    function.body = head + unique_imports + body[:leading] + borrowed + body[leading:]
+    renamed = ", ".join(f"its `{r}` checked as `{b}`" if r != b else f"same parameter `{r}`"
+                        for r, b in renames.items() if any(b in _read_names(g.test) for g in borrowed))
+    yield Candidate(
+        strategy="guard",
+        code=_unparse(function),
+        description=(
+            f"Borrows input validation from {other.label}: {', '.join(notes)} now "
+            f"run{'s' if len(notes) == 1 else ''} before the base logic ({renamed})."
+        ),
+        reasoning=(
+            f"{_purpose(other)} It rejects such input up front, while the base lets it through to fail later or to "
+            f"return a wrong value quietly. Violates the base's assumption that its callers never pass such values, "
+            f"and assumes the mapped parameters mean the same thing in both projects."
+        ),
+    )
+
+
+def _retry(base: _Base, other: _Related) -> Iterator[Candidate]:
+    """Wrap the base's call of a callable parameter in the related procedure's retry shape."""
+    shape = _retry_shape(other)
+    if shape is None or _retry_shape_of(base.function):
+        return
+    target = _io_statement(base)
+    if target is None:
+        return
+    statement, callee = target
+    attempts_name, error_name = base.fresh("_attempt"), None
+    retries, backoff, growth, caught = shape
+    function = copy.deepcopy(base.function)
+    copied = _same_node(function, base.function, statement)
+    owner_list, index = _owner(function, copied)
+    if base.is_async:
+        sleep: ast.stmt = ast.Expr(value=ast.Await(value=ast.Call(
+            func=ast.Attribute(value=ast.Name(id="asyncio", ctx=ast.Load()), attr="sleep", ctx=ast.Load()),
+            args=[_delay(growth, backoff, attempts_name)], keywords=[])))
+        module = "asyncio"
+    else:
+        sleep = ast.Expr(value=ast.Call(
+            func=ast.Attribute(value=ast.Name(id="time", ctx=ast.Load()), attr="sleep", ctx=ast.Load()),
+            args=[_delay(growth, backoff, attempts_name)], keywords=[]))
+        module = "time"
+    handler_type: ast.expr = (
+        ast.Name(id=caught[0], ctx=ast.Load()) if len(caught) == 1 else
+        ast.Tuple(elts=[ast.Name(id=c, ctx=ast.Load()) for c in caught], ctx=ast.Load())
+    )
+    loop = ast.For(
+        target=ast.Name(id=attempts_name, ctx=ast.Store()),
+        iter=ast.Call(func=ast.Name(id="range", ctx=ast.Load()), args=[ast.Constant(retries + 1)], keywords=[]),
+        body=[ast.Try(
+            body=[copied],
+            handlers=[ast.ExceptHandler(type=handler_type, name=error_name, body=[
+                ast.If(test=ast.Compare(left=ast.Name(id=attempts_name, ctx=ast.Load()), ops=[ast.Eq()],
+                                        comparators=[ast.Constant(retries)]),
+                       body=[ast.Raise(exc=None, cause=None)], orelse=[]),
+                sleep,
+            ])],
+            orelse=[ast.Break()],
+            finalbody=[],
+        )],
+        orelse=[],
+    )
+    owner_list[index] = loop
+    head, body = _split_docstring(function)
+    function.body = head + [ast.Import(names=[ast.alias(name=module)])] + body
+    growth_text = {
+        "exponential": f"{backoff}s doubling each time",
+        "linear": f"{backoff}s growing by {backoff}s each time",
+    }[growth]
+    yield Candidate(
+        strategy="retry",
+        code=_unparse(function),
+        description=(
+            f"Borrows the retry shape of {other.label}: `{_short(statement, 50)}` (the call of `{callee}`) is "
+            f"retried up to {retries} times on {ast.unparse(handler_type)}, waiting {growth_text}."
+        ),
+        reasoning=(
+            f"{_purpose(other)} The {other.procedure.project} project treats this kind of injected I/O call as "
+            f"unreliable and retries it; the base gives up on the first failure. Violates the assumption that "
+            f"`{callee}` either works or fails for good, and assumes repeating the call is harmless (idempotent)."
+        ),
+    )
+
+
+# -- strategy helpers ---------------------------------------------------------------------------
+
+
+@attrs.define
+class _Param:
+    name: str
+    kind: str  # "positional_only", "positional", "keyword", "varargs", "kwargs"
+    annotation: ast.expr | None
+    required: bool
+    position: int
+
+
+def _params(function: _Function) -> list[_Param]:
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    params = []
+    for index, (arg, default) in enumerate(zip(positional, defaults)):
+        kind = "positional_only" if index < len(args.posonlyargs) else "positional"
+        params.append(_Param(arg.arg, kind, arg.annotation, default is None, index))
+    if args.vararg:
+        params.append(_Param(args.vararg.arg, "varargs", args.vararg.annotation, False, -1))
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        params.append(_Param(arg.arg, "keyword", arg.annotation, default is None, -1))
+    if args.kwarg:
+        params.append(_Param(args.kwarg.arg, "kwargs", args.kwarg.annotation, False, -1))
+    return params
+
+
+def _map_params(base: list[_Param], other: list[_Param], *, partial: bool = False) -> dict[str, str] | None:
+    """Related parameter -> base parameter, by name, then annotation, then position; None if a required
+    related parameter cannot be fed (unless ``partial``)."""
+    usable = [p for p in base if p.kind not in ("varargs", "kwargs") and p.name not in ("self", "cls")]
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    wanted = [p for p in other if p.kind not in ("varargs", "kwargs") and p.name not in ("self", "cls")]
+    for param in wanted:
+        match = next((b for b in usable if b.name == param.name and b.name not in taken), None)
+        if match is not None:
+            mapping[param.name] = match.name
+            taken.add(match.name)
+    for param in wanted:
+        if param.name in mapping:
+            continue
+        key = _annotation_key(param.annotation)
+        if key is None:
+            continue
+        same = [b for b in usable if b.name not in taken and _annotation_key(b.annotation) == key]
+        others_same = [o for o in wanted if o.name not in mapping and _annotation_key(o.annotation) == key]
+        match = None
+        if len(same) == 1 and len(others_same) == 1:
+            match = same[0]
+        else:
+            rank = others_same.index(param)
+            if rank < len(same):
+                match = same[rank]
+        if match is not None and (param.required or not partial):
+            mapping[param.name] = match.name
+            taken.add(match.name)
+    if not partial:
+        mapping = {r: b for r, b in mapping.items()
+                   if next(p for p in other if p.name == r).required or r == b}
+        if any(p.required and p.name not in mapping for p in wanted):
+            return None
+        if any(p.kind == "positional_only" and p.name not in mapping for p in wanted if p.required):
+            return None
+    return mapping
+
+
+def _annotation_key(annotation: ast.expr | None) -> str | None:
+    """A loose type key: the outer name of an annotation (``dict[str, Any]`` -> ``dict``)."""
+    if annotation is None:
+        return None
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            annotation = ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return None
+    if isinstance(annotation, ast.Subscript):
+        annotation = annotation.value
+    text = ast.unparse(annotation).split(".")[-1]
+    return {"Dict": "dict", "List": "list", "Tuple": "tuple", "Set": "set"}.get(text, text)
+
+
+def _returns_fit(base: ast.expr | None, other: ast.expr | None) -> bool:
+    """Whether the related result can stand in for the base's: same outer type, both numbers, or unknown."""
+    a, b = _annotation_key(base), _annotation_key(other)
+    if a is None or b is None or "Any" in (a, b) or a == b:
+        return True
+    return a in _NUMBERS and b in _NUMBERS
+
+
+def _call(name: str, params: list[_Param], mapping: dict[str, str]) -> ast.Call:
+    args: list[ast.expr] = []
+    keywords: list[ast.keyword] = []
+    for param in params:
+        if param.name not in mapping:
+            continue
+        value = ast.Name(id=mapping[param.name], ctx=ast.Load())
+        if param.kind == "positional_only":
+            args.append(value)
+        else:
+            keywords.append(ast.keyword(arg=param.name, value=value))
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=args, keywords=keywords)
+
+
+def _call_one(name: str, param: _Param, value: ast.expr) -> ast.Call:
+    if param.kind == "positional_only" or param.kind == "positional":
+        return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=[value], keywords=[])
+    return ast.Call(func=ast.Name(id=name, ctx=ast.Load()), args=[], keywords=[ast.keyword(arg=param.name, value=value)])
+
+
+def _raised_builtins(function: _Function) -> list[str]:
+    """Builtin exception classes the function raises itself, in source order; [] if any other kind."""
+    found: list[str] = []
+    for node in _scope_nodes_of(function.body):
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            name = _raised_name(node)
+            if name not in _BUILTIN_EXCEPTIONS:
+                return []
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _guards(function: _Function) -> Iterator[ast.If]:
+    for node in _scope_nodes_of(function.body):
+        if _is_guard(node):
+            yield node
+
+
+def _is_guard(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and not node.orelse and len(node.body) == 1 \
+        and isinstance(node.body[0], ast.Raise) and node.body[0].exc is not None
+
+
+def _checked_params(function: _Function) -> set[str]:
+    """Parameters the base already validates in an ``if ...: raise`` of its own."""
+    names = {p.name for p in _params(function)}
+    checked: set[str] = set()
+    for guard in _guards(function):
+        checked |= _read_names(guard.test) & names
+    return checked
+
+
+def _adapt(node: ast.AST, renames: dict[str, str], other: _Related, imports: list[ast.stmt]) -> Any:
+    """A copy of a guard part with related parameters renamed to the base's, literals pasted for module
+    constants and stdlib modules imported; None when it reads anything else of the related procedure."""
+    params = {p.name for p in other.params}
+    adapted = copy.deepcopy(node)
+    needed: list[ast.stmt] = []
+    for child in list(ast.walk(adapted)):
+        for field, value in ast.iter_fields(child):
+            if isinstance(value, ast.Name) and isinstance(value.ctx, ast.Load):
+                replacement = _adapt_name(value, renames, params, other, needed)
+                if replacement is None:
+                    return None
+                setattr(child, field, replacement)
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    if isinstance(item, ast.Name) and isinstance(item.ctx, ast.Load):
+                        replacement = _adapt_name(item, renames, params, other, needed)
+                        if replacement is None:
+                            return None
+                        value[index] = replacement
+    if isinstance(adapted, ast.Name):
+        adapted = _adapt_name(adapted, renames, params, other, needed)
+        if adapted is None:
+            return None
+    if any(isinstance(n, ast.Name) and n.id in ("self", "cls") for n in ast.walk(adapted)):
+        return None
+    for child in ast.walk(adapted):  # messages name the parameters too: "customer_id is required"
+        if isinstance(child, ast.Constant) and isinstance(child.value, str):
+            for old, new in renames.items():
+                child.value = re.sub(rf"(?<![A-Za-z0-9_]){re.escape(old)}(?![A-Za-z0-9_])", new, child.value)
+    if any(isinstance(n, ast.NamedExpr | ast.Await | ast.Yield | ast.YieldFrom | ast.Lambda) for n in ast.walk(adapted)):
+        return None
+    imports.extend(needed)
+    return adapted
+
+
+def _adapt_name(name: ast.Name, renames: dict[str, str], params: set[str], other: _Related,
+                needed: list[ast.stmt]) -> ast.expr | None:
+    if name.id in renames:
+        return ast.Name(id=renames[name.id], ctx=ast.Load())
+    if name.id in params:
+        return None  # a related parameter the base has no counterpart for
+    if name.id in _BUILTINS:
+        return name
+    literal = other.literal(name.id)
+    if literal is not None:
+        return literal
+    statement = other._imports.get(name.id)
+    if statement is not None and isinstance(statement, ast.Import) and _import_ok(statement):
+        needed.append(copy.deepcopy(statement))
+        return name
+    return None
+
+
+def _retry_shape(other: _Related) -> tuple[int, float, str, list[str]] | None:
+    """(retries, backoff seconds, "exponential"|"linear", caught builtin exceptions) of a retry loop."""
+    function = other.function
+    loops = [n for n in _scope_nodes_of(function.body) if isinstance(n, ast.For | ast.While)]
+    for loop in loops:
+        tries = [n for n in ast.walk(loop) if isinstance(n, ast.Try) and n.handlers]
+        sleeps = [n for n in ast.walk(loop) if isinstance(n, ast.Call) and _dotted(n.func).split(".")[-1] == "sleep"]
+        if not tries or not sleeps:
+            continue
+        caught: list[str] = []
+        for handler in tries[0].handlers:
+            types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            for node in types:
+                if node is None:
+                    continue
+                name = other.builtin_exception(node) or "Exception"
+                if name not in caught:
+                    caught.append(name)
+        if not caught:
+            caught = ["Exception"]
+        if "Exception" in caught:
+            caught = ["Exception"]
+        defaults = _defaults(function)
+        retries = next((defaults[n] for n in ("retries", "max_retries", "attempts", "max_attempts", "tries")
+                        if isinstance(defaults.get(n), int) and not isinstance(defaults.get(n), bool)), 3)
+        backoff = next((defaults[n] for n in ("backoff", "delay", "base_delay", "backoff_factor", "wait")
+                        if isinstance(defaults.get(n), int | float) and not isinstance(defaults.get(n), bool)), 0.5)
+        growth = "exponential" if _grows_exponentially(other, loop) else "linear"
+        retries = max(1, min(int(retries), 10))
+        backoff = float(min(max(backoff, 0.0), 60.0))
+        return retries, backoff, growth, caught
+    return None
+
+
+def _retry_shape_of(function: _Function) -> bool:
+    """Whether the function already retries (a loop with a try and a sleep)."""
+    for loop in (n for n in _scope_nodes_of(function.body) if isinstance(n, ast.For | ast.While | ast.AsyncFor)):
+        if any(isinstance(n, ast.Try) for n in ast.walk(loop)) and any(
+            isinstance(n, ast.Call) and _dotted(n.func).split(".")[-1] == "sleep" for n in ast.walk(loop)
+        ):
+            return True
+    return False
+
+
+def _grows_exponentially(other: _Related, loop: ast.AST) -> bool:
+    nodes = list(ast.walk(other.function))
+    called = {_dotted(n.func) for n in nodes if isinstance(n, ast.Call)}
+    if other.module is not None:  # helpers the loop calls, e.g. a backoff schedule
+        for node in other.module.body:
+            if isinstance(node, _Function) and node.name in called:
+                nodes.extend(ast.walk(node))
+    for node in nodes:
+        if isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Mult):
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return True
+    return False
+
+
+def _delay(growth: str, backoff: float, attempt: str) -> ast.expr:
+    counter = ast.Name(id=attempt, ctx=ast.Load())
+    if growth == "exponential":
+        grown = ast.BinOp(left=ast.Constant(backoff), op=ast.Mult(),
+                          right=ast.BinOp(left=ast.Constant(2), op=ast.Pow(), right=counter))
+    else:
+        grown = ast.BinOp(left=ast.Constant(backoff), op=ast.Mult(),
+                          right=ast.BinOp(left=counter, op=ast.Add(), right=ast.Constant(1)))
+    return ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=[grown, ast.Constant(30.0)], keywords=[])
+
+
+def _io_statement(base: _Base) -> tuple[ast.stmt, str] | None:
+    """The first simple statement of the base's own scope that calls one of its callable parameters."""
+    params = {p.name for p in base.params if p.name not in ("self", "cls")}
+    for node in _scope_nodes_of(base.function.body):
+        if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Expr | ast.Return):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Yield | ast.YieldFrom | ast.Constant):
+            continue
+        if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
+            continue
+        for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+            if isinstance(call.func, ast.Name) and call.func.id in params:
+                if isinstance(node, ast.Return) and base.is_generator:
+                    continue
+                return node, call.func.id
+    return None
+
+
+def _owner(function: _Function, node: ast.stmt) -> tuple[list[ast.stmt], int]:
+    for parent in ast.walk(function):
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(parent, field, None)
+            if isinstance(statements, list):
+                for index, statement in enumerate(statements):
+                    if statement is node:
+                        return statements, index
+    raise ValueError("statement not found")
+
+
+def _same_node(copy_root: ast.AST, original_root: ast.AST, node: ast.AST) -> Any:
+    """The node of a deep copy at the same walk position as ``node`` in the original."""
+    for original, copied in zip(ast.walk(original_root), ast.walk(copy_root)):
+        if original is node:
+            return copied
+    raise ValueError("node not found")
+
+
+def _has_value_returns(function: _Function) -> bool:
+    return any(isinstance(n, ast.Return) and n.value is not None and not _is_none(n.value)
+               for n in _scope_nodes_of(function.body))
+
+
+_GENERIC_WORDS = frozenset(
+    "get set put make do run with for new from into value values data item items info the and can has"
+    .split()
+)
+_NORMALISERS = frozenset({"normalize", "normalise", "clean", "sanitize", "sanitise", "canonical", "canonicalize",
+                          "strip", "round", "clamp", "trim"})
+
+
+def _name_words(name: str) -> set[str]:
+    words = set()
+    for word in name.replace("-", "_").split("_"):
+        word = word.lower()
+        if len(word) < 3 or word in _GENERIC_WORDS:
+            continue
+        words.add(word[:-1] if word.endswith("s") and len(word) > 3 else word)
+    return words
+
+
+def _same_job(a: str, b: str) -> bool:
+    """Whether two function names share a meaningful word (parse_amount / parse_coordinate)."""
+    return bool(_name_words(a) & _name_words(b))
+
+
+def _is_normaliser(name: str) -> bool:
+    first = name.lstrip("_").split("_")[0].lower()
+    return first in _NORMALISERS
+
+
+def _emptiness_check(node: ast.expr) -> bool:
+    """``not x``, ``x is None``, ``not x.strip()``, ``len(x) == 0``: meaningful for any parameter of the same type,
+    unlike a limit such as ``status > 599`` or ``rate <= 0`` whose sense depends on what the parameter means."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        inner = node.operand
+        if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and not inner.args:
+            inner = inner.func.value  # not x.strip()
+        return isinstance(inner, ast.Name)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        left, op, right = node.left, node.ops[0], node.comparators[0]
+        if isinstance(op, ast.Is | ast.IsNot) and isinstance(right, ast.Constant) and right.value is None:
+            return isinstance(left, ast.Name)
+        if isinstance(left, ast.Call) and _dotted(left.func) == "len" and isinstance(right, ast.Constant):
+            return right.value in (0, 1) and isinstance(op, ast.Eq | ast.Lt | ast.LtE)
+    return False
+
+
+def _purpose(other: _Related) -> str:
+    """``label: "docstring summary"`` — what the related procedure is for, in its own words."""
+    doc = ast.get_docstring(other.function) or other.procedure.docstring or ""
+    summary = " ".join(doc.strip().split("\n\n")[0].split())
+    if len(summary) > 140:
+        summary = summary[:137] + "..."
+    if not summary:
+        return f"{other.label} does the same kind of work in the {other.procedure.project} project."
+    return f"{other.label}: \"{summary.rstrip('.')}.\""
+
+
+def _describe_types(base: ast.expr | None, other: ast.expr | None) -> str:
+    if base is None and other is None:
+        return "a result"
+    if base is None or other is None or ast.unparse(base) == ast.unparse(other):
+        return f"`{ast.unparse(base if base is not None else other)}` too"
+    return f"`{ast.unparse(other)}` where the base returns `{ast.unparse(base)}`"
+
+
+def _describe_inputs(mapping: dict[str, str]) -> str:
+    names = sorted(set(mapping.values()))
+    return "`" + "`, `".join(names) + "`" if names else "no arguments"
+
+
+def _unparse_annotation(annotation: ast.expr | None) -> str:
+    return ast.unparse(annotation) if annotation is not None else "value"
+
+
+def _defaults(function: _Function) -> dict[str, Any]:
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    values: dict[str, Any] = {}
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        values[arg.arg] = _literal(default)
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        if default is not None:
+            values[arg.arg] = _literal(default)
+    return values
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+# -- inlining helpers ---------------------------------------------------------------------------
+
+
+def _module_tree(path: str) -> ast.Module | None:
+    """The parsed module a related procedure came from, when its file is still readable."""
+    if not path:
+        return None
+    try:
+        stamp = Path(path).stat().st_mtime_ns
+    except OSError:
+        return None
+    return _parse_module(path, stamp)
+
+
+@lru_cache(maxsize=64)
+def _parse_module(path: str, stamp: int) -> ast.Module | None:
+    try:
+        return ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
+        return None
+
+
+def _import_table(procedure: Procedure, module: ast.Module | None) -> dict[str, ast.stmt]:
+    """Bound name -> a one-name import statement, from the procedure's imports and its module's."""
+    table: dict[str, ast.stmt] = {}
+    statements: list[ast.stmt] = []
+    for text in procedure.imports:
+        try:
+            statements.extend(ast.parse(text).body)
+        except SyntaxError:
+            continue
+    if module is not None:
+        statements.extend(n for n in module.body if isinstance(n, ast.Import | ast.ImportFrom))
+    for statement in statements:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                table.setdefault(alias.asname or alias.name.partition(".")[0], ast.Import(names=[alias]))
+        elif isinstance(statement, ast.ImportFrom) and statement.module != "__future__":
+            for alias in statement.names:
+                if alias.name != "*":
+                    table.setdefault(alias.asname or alias.name,
+                                     ast.ImportFrom(module=statement.module, names=[alias], level=statement.level))
+    return table
+
+
+def _import_ok(statement: ast.stmt) -> bool:
+    """A standard-library import the default safety policy allows inside a dream."""
+    if isinstance(statement, ast.ImportFrom):
+        if statement.level or not statement.module:
+            return False
+        module = statement.module
+    elif isinstance(statement, ast.Import):
+        module = statement.names[0].name
+    else:
+        return False
+    if module.partition(".")[0] not in sys.stdlib_module_names:
+        return False
+    probe = ast.unparse(statement)
+    bound = [a.asname or a.name.partition(".")[0] for a in statement.names]
+    return _passes_gate(f"def _probe():\n    {probe}\n    return ({', '.join(bound)},)\n")
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    """Names read in ``node`` that it neither binds itself nor gets from builtins."""
+    bound: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store | ast.Del):
+            bound.add(child.id)
+        elif isinstance(child, ast.arg):
+            bound.add(child.arg)
+        elif isinstance(child, _Function | ast.ClassDef):
+            bound.add(child.name)
+        elif isinstance(child, ast.ExceptHandler) and child.name:
+            bound.add(child.name)
+        elif isinstance(child, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).partition(".")[0] for a in child.names}
+        elif isinstance(child, ast.MatchAs | ast.MatchStar) and child.name:
+            bound.add(child.name)
+    reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    if isinstance(node, _Function):
+        reads -= {node.name}
+    return reads - bound - _BUILTINS
+
+
+def _strip_annotations(function: ast.AST) -> None:
+    """Parameter and return annotations are evaluated when a nested def runs: drop them all."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, _Function):
+            node.returns = None
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if not isinstance(statements, list) or not statements:
+                continue
+            replaced: list[ast.stmt] = []
+            for statement in statements:
+                if isinstance(statement, ast.AnnAssign):
+                    if statement.value is not None:
+                        replaced.append(ast.Assign(targets=[statement.target], value=statement.value))
+                else:
+                    replaced.append(statement)
+            statements[:] = replaced or [ast.Pass()]
+
+
+def _drop_docstring(function: _Function) -> None:
+    if function.body and _is_docstring(function.body[0]):
+        function.body = function.body[1:] or [ast.Pass()]
+
+
+def _substitute_defaults(function: _Function, other: _Related) -> bool:
+    """Defaults are evaluated where the helper is defined: module constants must become literals."""
+    args = function.args
+    for defaults in (args.defaults, args.kw_defaults):
+        for index, default in enumerate(defaults):
+            if default is None:
+                continue
+            for name in sorted(_free_names(default)):
+                literal = other.literal(name)
+                if literal is None:
+                    return False
+                default = _replace_name(default, name, literal)
+            defaults[index] = default
+    return True
+
+
+def _replace_name(node: ast.expr, name: str, value: ast.expr) -> ast.expr:
+    class Replace(ast.NodeTransformer):
+        def visit_Name(self, child: ast.Name) -> ast.expr:
+            return copy.deepcopy(value) if child.id == name and isinstance(child.ctx, ast.Load) else child
+
+    return Replace().visit(node)
+
+
+# -- small AST helpers ------------------------------------------------------------------------
+
+
+def _parse(source: str, name: str) -> _Function | None:
+    try:
+        return parse_function(source, name)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+        and isinstance(statement.value.value, str)
+
+
+def _split_docstring(function: _Function) -> tuple[list[ast.stmt], list[ast.stmt]]:
+    if function.body and _is_docstring(function.body[0]):
+        return function.body[:1], function.body[1:]
+    return [], list(function.body)
+
+
+def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
+    for child in ast.iter_child_nodes(node):
+        yield child
+        if not isinstance(child, _Scope):
+            yield from _walk_scope(child)
+
+
+def _scope_nodes_of(body: list[ast.stmt]) -> list[ast.AST]:
+    nodes: list[ast.AST] = []
+    for statement in body:
+        nodes.append(statement)
+        if not isinstance(statement, _Scope):
+            nodes.extend(_walk_scope(statement))
+    return nodes
+
+
+def _is_generator(function: _Function) -> bool:
+    return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _scope_nodes_of(function.body))
+
+
+def _read_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _raised_name(statement: ast.Raise) -> str:
+    exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
+    return ast.unparse(exc) if exc is not None else ""
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _dotted(node: ast.expr) -> str:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Call):
+        return _dotted(node.func)
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _identifier(text: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in text).strip("_")
+    return cleaned or "other"
+
+
+def _unparse(function: _Function) -> str:
+    ast.fix_missing_locations(function)
+    return ast.unparse(function) + "\n"
+
+
+def _short(node: ast.AST, limit: int = _SHORT) -> str:
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _passes_gate(code: str) -> bool:
+    """Whether the default safety policy accepts the code (the run's own policy decides later)."""
+    try:
+        from dreamcore.safety import SafetyPolicy, check_code
+    except ImportError:  # pragma: no cover - the core always ships the gate
+        return True
+    try:
+        return bool(check_code(code, SafetyPolicy()).ok)
+    except Exception:  # noqa: BLE001 - a gate crash means "not provably safe"
+        return False
+
+
+@hookimpl
+def register_generators(register) -> None:
+    register(CrossProject)
