@@ -753,8 +753,9 @@ def _shape(source: str) -> _Shape:
     order: list[str] = []
     edges: list[str] = []
     names: list[str] = []
-    stack: list[tuple[ast.AST, str]] = [(_parse(source), "")]
-    while stack:  # pre-order, docstrings skipped
+    body = _docstring_free(_parse(source).body)
+    stack: list[tuple[ast.AST, str]] = [(stmt, "Module.body") for stmt in reversed(body)]
+    while stack:  # pre-order, docstrings skipped; the module node itself is left out
         node, edge = stack.pop()
         cls = type(node)
         kind = cls.__name__

@@ -82,7 +82,10 @@ def _dream_type_name(value: str | DreamType) -> str:
 
 @attrs.define(kw_only=True)
 class Procedure:
-    """A function or method mined from a codebase: the base a dream varies."""
+    """A function or method mined from a codebase: the base a dream varies.
+
+    ``qualname`` is unique within its module: a name defined twice there carries ``@2``, ``@3``.
+    """
 
     project: str
     module: str
@@ -102,8 +105,8 @@ class Procedure:
 
     @property
     def name(self) -> str:
-        """The bare function name (last part of the qualified name)."""
-        return self.qualname.rsplit(".", 1)[-1]
+        """The bare function name (last part of the qualified name, without a ``@2`` repeat suffix)."""
+        return self.qualname.rsplit(".", 1)[-1].split("@", 1)[0]
 
 
 @attrs.frozen

@@ -38,7 +38,7 @@ from typing import Any
 
 import attrs
 
-MAX_SOURCE_CHARS = 200_000
+MAX_SOURCE_CHARS = 100_000
 """Longer sources are refused unparsed ("too large"): a dream is one function, not a library."""
 
 
@@ -72,12 +72,11 @@ _DENIED_IMPORTS = (
     "shelve", "codecs", "warnings", "traceback",
     # the interpreter: builtins, frames, objects, importing and compiling other code
     "builtins", "enum.bltns", "__main__", "ctypes", "_ctypes", "cffi", "gc", "inspect", "types",
-    "sysconfig", "site",
-    "importlib", "imp", "pkgutil", "zipimport", "runpy", "code", "codeop", "compileall",
-    "py_compile", "timeit", "doctest", "pydoc", "pdb", "bdb", "trace", "tracemalloc",
+    "sysconfig", "site", "importlib", "imp", "pkgutil", "zipimport", "runpy", "code", "codeop",
+    "compileall", "py_compile", "timeit", "doctest", "pydoc", "pdb", "bdb", "trace", "tracemalloc",
     # serialisation that runs code when loading
     "pickle", "_pickle", "marshal", "copyreg", "dill", "cloudpickle",
-    # threads and processes (they outlive the call the sandbox times)
+    # threads and processes (they outlive the call the sandbox times and limits)
     "threading", "_thread", "multiprocessing", "concurrent", "asyncio.subprocess",
     # the network
     "socket", "_socket", "ssl", "select", "selectors", "socketserver", "asyncore", "asynchat",
@@ -104,19 +103,19 @@ _DENIED_CALLS = (
 
 _DENIED_ATTRIBUTES = (
     # the class graph: ().__class__.__bases__[0].__subclasses__() reaches every loaded class
-    "__class__", "__bases__", "__base__", "__mro__", "__subclasses__",
+    # (__class__ itself is allowed: x.__class__ is type(x), which no gate can take away)
+    "__bases__", "__base__", "__mro__", "__subclasses__",
     # function internals: globals (and so builtins), bytecode, closure cells, bound objects
     "__globals__", "__builtins__", "__code__", "__closure__", "cell_contents", "__func__", "__self__",
-    # namespaces and the attribute and pickling machinery
-    "__dict__", "__getattribute__", "__annotations__", "__reduce__", "__reduce_ex__",
+    # namespaces: a module's __dict__ holds __builtins__; @dataclass execs the keys of
+    # __annotations__ as parameter names; and the attribute and pickling machinery
+    "__dict__", "__annotations__", "__getattribute__", "__reduce__", "__reduce_ex__",
     # the import system
     "__loader__", "__spec__",
     # frames, generators, coroutines, tracebacks and code objects
     "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace", "gi_frame", "gi_code",
     "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "co_code", "co_consts",
 )  # fmt: skip
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def _entries(kind: str, pattern: str, example: str):
@@ -266,24 +265,28 @@ class _Rules:
             return self._judged[dotted]
         except KeyError:
             reason = self._judge_import(dotted)
-        if len(self._judged) < 4096:
+        if len(self._judged) < 4096 and len(dotted) <= 200:
             self._judged[dotted] = reason
         return reason
 
     def _judge_import(self, dotted: str) -> str | None:
         parts = dotted.split(".")
-        prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
         for end in range(1, len(parts) + 1):
-            length = _ends_with(parts[:end], self.denied)
+            length = _ends_with(parts, self.denied, end)
             if length:  # `import os.path` imports os; `from typing import sys` imports typing.sys
-                return f"imports {prefixes[end - 1] if length == end else dotted}"
+                return f"imports {'.'.join(parts[:end]) if length == end else dotted}"
         if any(_private(part) for part in parts):
             return f"imports private name {dotted}"
-        if any(_ends_with(parts[:end], self.dotted_calls) for end in range(2, len(parts) + 1)):
+        if any(_ends_with(parts, self.dotted_calls, end) for end in range(2, len(parts) + 1)):
             return f"imports {dotted}"
-        if not any(prefix in self.allowed for prefix in prefixes):
-            return f"imports {dotted} (not in allowed_imports)"
-        return None
+        prefix = ""
+        for part in parts:
+            prefix = f"{prefix}.{part}" if prefix else part
+            if prefix in self.allowed:
+                return None
+            if len(prefix) > 200:  # no allowed module has a longer name
+                break
+        return f"imports {dotted} (not in allowed_imports)"
 
 
 def _by_last_part(entries: Any) -> dict[str, list[list[str]]]:
@@ -295,12 +298,14 @@ def _by_last_part(entries: Any) -> dict[str, list[list[str]]]:
     return index
 
 
-def _ends_with(parts: list[str], index: dict[str, list[list[str]]]) -> int:
-    """The length of the longest indexed entry ``parts`` ends with (0 if none): a.b.c ends with b.c."""
-    entries = index.get(parts[-1])
+def _ends_with(parts: list[str], index: dict[str, list[list[str]]], end: int | None = None) -> int:
+    """The length of the longest indexed entry that ``parts[:end]`` ends with (0 if none):
+    a.b.c ends with b.c."""
+    end = len(parts) if end is None else end
+    entries = index.get(parts[end - 1])
     if entries is None:
         return 0
-    return max((len(entry) for entry in entries if parts[-len(entry) :] == entry), default=0)
+    return max((len(e) for e in entries if len(e) <= end and parts[end - len(e) : end] == e), default=0)
 
 
 @functools.lru_cache(maxsize=16)
@@ -323,6 +328,7 @@ def _rules(policy: SafetyPolicy | None) -> _Rules:
 
 # --------------------------------------------------------------------------------- the checker
 
+_MAX_REASON = 160
 _MODULE, _FUNCTION, _CLASS, _COMPREHENSION = "module", "function", "class", "comprehension"
 _BARE, _CALLED, _ROOT = 0, 1, 2  # how a name is used: as a value, as what is called, as x in x.y
 
@@ -375,6 +381,20 @@ def _is_str(node: ast.AST) -> bool:
     return node.__class__ is ast.Constant and node.value.__class__ is str
 
 
+def _string_parts(expr: ast.expr) -> list[ast.Constant]:
+    """The string constants a string expression is built from ('a' + x, f'...', 'a' % x)."""
+    parts, todo = [], [expr]
+    while todo:
+        node = todo.pop()
+        if _is_str(node):
+            parts.append(node)
+        elif node.__class__ is ast.BinOp:
+            todo += (node.left, node.right)  # type: ignore[attr-defined]
+        elif node.__class__ is ast.JoinedStr:
+            todo += node.values  # type: ignore[attr-defined]
+    return parts
+
+
 def _open_mode(call: ast.Call) -> str | None:
     mode = call.args[1] if len(call.args) > 1 else None
     for keyword in call.keywords:
@@ -400,7 +420,7 @@ class _Checker:
         self.module = self.scope = _Scope(_MODULE, None)
         self.stack: list[Any] = []
         self.quiet: set[int] = set()  # ids of string constants already judged in context
-        self.pending: list[tuple[str, _Scope, ast.Name, ast.Call | None, int]] = []
+        self.pending: list[tuple[str, _Scope, ast.Name, ast.Call | None]] = []
         self.chains: list[tuple[str, list[str], ast.Call | None, ast.AST]] = []
         self.bare: list[ast.Name] = []
         self.name_calls: list[tuple[str, ast.Call]] = []
@@ -439,6 +459,8 @@ class _Checker:
             line, column = node.end_lineno or 0, (node.end_col_offset or 0) - len(node.attr)
         else:
             line, column = getattr(node, "lineno", 0) or 0, getattr(node, "col_offset", 0) or 0
+        if len(reason) > _MAX_REASON:  # a 20,000-part dotted name makes a short reason too
+            reason = reason[: _MAX_REASON - 3] + "..."
         self.found.append((line, column, len(self.found), reason))
 
     def _enter(self, marker: _Enter) -> None:
@@ -449,9 +471,11 @@ class _Checker:
         scope = self.scope
         if name in self.rules.sensitive:
             scope.bound.add(name)
+        if not rebinding:  # a def or class: `def filter(...)` or a `__reduce__` method is fine
+            return
         if name in self.rules.attributes:
             self.flag(node, f"assigns {name}")
-        elif rebinding and scope is self.module and name in _BUILTIN_NAMES:
+        elif scope is self.module and name in _BUILTIN_NAMES:
             self.flag(node, f"rebinds builtin {name}")
         elif name == "__match_args__" and id(node) not in self.quiet:  # checked in _match_args
             self.flag(node, "computes __match_args__")
@@ -467,7 +491,7 @@ class _Checker:
                 self.bare.append(node)
             if name in rules.watched:
                 if name in rules.sensitive:
-                    self.pending.append((name, self.scope, node, call, how))
+                    self.pending.append((name, self.scope, node, call))
                 if name in rules.attributes:
                     self.flag(node, f"accesses {name}")
         elif ctx is ast.Store:
@@ -532,7 +556,7 @@ class _Checker:
         if name in ("format", "format_map"):
             if method:
                 receiver = call.func.value  # type: ignore[attr-defined]
-                strings = [n for n in ast.walk(receiver) if _is_str(n)]
+                strings = _string_parts(receiver)
                 if receiver.__class__ is ast.Name and receiver.id == "str" and args and _is_str(args[0]):
                     strings.append(args[0])
                 dunders = [s for s in strings if "__" in s.value]
@@ -747,9 +771,13 @@ class _Checker:
     def _match_args(self, targets: list[ast.expr], value: ast.expr | None) -> None:
         """``__match_args__`` names attributes that ``case C(x)`` reads: they must be constants."""
         for target in targets:
-            if target.__class__ is ast.Name and target.id == "__match_args__":
-                if value.__class__ in (ast.Tuple, ast.List) and all(map(_is_str, value.elts)):  # type: ignore[union-attr]
-                    self.quiet.add(id(target))
+            if (
+                target.__class__ is ast.Name
+                and target.id == "__match_args__"
+                and value.__class__ in (ast.Tuple, ast.List)
+                and all(map(_is_str, value.elts))  # type: ignore[union-attr]
+            ):
+                self.quiet.add(id(target))
 
     def _assign(self, node: ast.Assign) -> None:
         self._match_args(node.targets, node.value)
@@ -829,7 +857,7 @@ class _Checker:
 
     def _finish(self) -> None:
         rules = self.rules
-        for name, scope, node, call, how in self.pending:
+        for name, scope, node, call in self.pending:
             if self._bound(name, scope):
                 continue
             if name in rules.bare_calls:

@@ -38,6 +38,7 @@ where another mode (a model writing the branch) would sit beside it.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -156,7 +157,7 @@ class Subject:
                     return True
         return False
 
-    def compared_to_literal(self, name: str) -> bool:
+    def already_checked(self, name: str) -> bool:
         """Whether the body already checks ``name``: compares it against a number, or tests its truth
         (``if length:``, ``x and ...``, ``not x``)."""
         def is_name(node: ast.AST) -> bool:
@@ -246,7 +247,7 @@ class ConditionalGenerator:
                 if group:
                     ordered.append(group.pop(0))
         drafts: list[DreamDraft] = []
-        seen = {ast.unparse(tree)}
+        seen = {ast.unparse(tree) + "\n"}
         for candidate in ordered:
             code = _build(context, candidate)
             if code is None or code in seen:
@@ -368,7 +369,7 @@ class ConditionalGenerator:
                     value = int(value)
                 else:
                     continue
-            if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            if isinstance(value, float) and not math.isfinite(value):
                 continue
             literal = repr(value)
             position = len(body) - 1
@@ -489,7 +490,7 @@ class ConditionalGenerator:
         for arg, default in s.params():
             name = arg.arg
             tokens = _tokens(name)
-            if not tokens & NONNEGATIVE or s.compared_to_literal(name) or s.reassigned(name):
+            if not tokens & NONNEGATIVE or s.already_checked(name) or s.reassigned(name):
                 continue
             names = _annotation_names(arg.annotation)
             numeric_default = _number(default) is not None
@@ -536,7 +537,7 @@ class ConditionalGenerator:
             if not isinstance(divisor, ast.Name) or divisor.id not in params or divisor.id in seen:
                 continue
             name = divisor.id
-            if s.reassigned(name) or s.compared_to_literal(name):
+            if s.reassigned(name) or s.already_checked(name):
                 continue
             annotation = _annotation_names(next(a.annotation for a, _ in s.params() if a.arg == name))
             if annotation and not annotation <= {"int", "float", "None", "Decimal", "Fraction"}:
@@ -687,7 +688,7 @@ def _comprehension_neutral(value: ast.expr, params: dict[str, ast.arg]) -> tuple
 _UNKNOWN = object()
 
 
-def _fold(node: ast.AST, name: str, zero: int | float) -> tuple[int | float, bool] | object | None:
+def _fold(node: ast.AST, name: str, zero: float) -> tuple[int | float, bool] | object | None:
     """``node`` evaluated at ``name == zero``: (value, whether unknown factors were multiplied by zero),
     ``_UNKNOWN`` when it depends on other values, None when it cannot be evaluated (division by zero)."""
     number = _number(node)
@@ -706,7 +707,6 @@ def _fold(node: ast.AST, name: str, zero: int | float) -> tuple[int | float, boo
             return None
         if isinstance(node.op, ast.Mult) and (left is _UNKNOWN or right is _UNKNOWN):
             known = right if left is _UNKNOWN else left
-            other = left if left is _UNKNOWN else right
             if known is not _UNKNOWN and known[0] == 0 and not _has_call(node.left if left is _UNKNOWN else node.right):
                 return 0, True
             return _UNKNOWN
@@ -844,7 +844,7 @@ def _side_effects(s: Subject) -> list[str] | None:
     module-level constant mapping, or ``next`` over a generator expression."""
     try:
         analysis = s.context.analysis
-    except Exception:  # the analysis cannot read this procedure: treat it as impure
+    except (ValueError, RecursionError):  # the analysis cannot read this procedure: treat it as impure
         return None
     effects = getattr(analysis, "side_effects", None)
     if effects is None:
@@ -891,11 +891,10 @@ def _parents(function: _Function) -> dict[int, ast.AST]:
 
 def _already_retries(function: _Function) -> bool:
     """A try statement inside a loop: the function has its own retry or fallback logic."""
-    for node in ast.walk(function):
-        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
-            if any(isinstance(inner, ast.Try) for inner in ast.walk(node)):
-                return True
-    return False
+    return any(
+        isinstance(node, ast.For | ast.AsyncFor | ast.While) and any(isinstance(inner, ast.Try) for inner in ast.walk(node))
+        for node in ast.walk(function)
+    )
 
 
 def _io_call(node: ast.AST, params: set[str]) -> ast.Call | None:
@@ -970,20 +969,16 @@ def _index_of(tree: ast.Module, node: ast.AST) -> int:
 
 
 def _replace_statement(tree: ast.Module, old: ast.stmt, new: ast.stmt) -> None:
+    """Put ``new`` where ``old`` stands, in whatever statement list holds it (handlers and match
+    cases included: ``ast.walk`` reaches them and they have a ``body``)."""
     for node in ast.walk(tree):
         for field in ("body", "orelse", "finalbody"):
             statements = getattr(node, field, None)
-            if isinstance(statements, list) and any(s is old for s in statements):
-                statements[[i for i, s in enumerate(statements) if s is old][0]] = new
-                return
-        for handler in getattr(node, "handlers", []):
-            if any(s is old for s in handler.body):
-                handler.body[[i for i, s in enumerate(handler.body) if s is old][0]] = new
-                return
-        for case in getattr(node, "cases", []):
-            if any(s is old for s in case.body):
-                case.body[[i for i, s in enumerate(case.body) if s is old][0]] = new
-                return
+            if isinstance(statements, list):
+                for index, statement in enumerate(statements):
+                    if statement is old:
+                        statements[index] = new
+                        return
     raise ValueError("statement not found")
 
 

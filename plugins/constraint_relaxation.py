@@ -14,8 +14,8 @@ computed in a fixed order and ``context.rng`` alone picks which of them become d
     swap two adjacent top-level steps the dependency analysis marks as reorderable.
 ``concurrency``
     in an ``async def``, await independent calls together with ``asyncio.gather`` (adjacent awaited
-    statements, or a loop awaiting one call per item); in a plain function, submit independent calls
-    to a ``concurrent.futures`` thread pool — only when the safety policy allows that import.
+    statements the analysis puts in one parallel group, or a loop awaiting one call per item). Plain
+    functions are left alone: the safety gate refuses ``threading`` and ``concurrent``.
 ``lenient_error``
     an ``except`` that re-raises continues with the next item or returns a default instead.
 ``relax_validation``
@@ -38,6 +38,7 @@ import ast
 import builtins
 import copy
 import itertools
+import logging
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -65,10 +66,13 @@ _STATEMENT_FIELDS = ("body", "orelse", "finalbody")
 _SLEEPS = {"sleep"}
 _LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 _LOGGER_NAMES = re.compile(r"(^|_)(log|logger|logging|_log|_logger)$")
-_COUNTERS = re.compile(r"(^|_)(hits|misses|count|counter|calls|requests|errors|failures|stats|retries_used)$")
+_COUNTERS = re.compile(r"(^|_)(hits|misses|count|counter|calls|requests|errors|failures|stats|reads|writes|sent|received)$")
 _FLIP_POSITIVE = {ast.LtE: ast.Lt, ast.GtE: ast.Gt}  # guard rejects x <= b: now only x < b
 _FLIP_NEGATIVE = {ast.Lt: ast.LtE, ast.Gt: ast.GtE}  # guard rejects not (x < b): now not (x <= b)
 _SHORT = 70
+_log = logging.getLogger(__name__)
+_COMPOUND_WITHOUT_HEADER = (ast.With, ast.AsyncWith, ast.Try, getattr(ast, "TryStar", ast.Try), ast.Match,
+                            ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _VALIDATION_ERRORS = frozenset({"ValueError", "TypeError", "KeyError", "IndexError", "OverflowError", "AssertionError"})
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
@@ -179,11 +183,6 @@ def _passes_gate(code: str) -> bool:
         return False
 
 
-def _import_allowed(module: str) -> bool:
-    """Whether the default safety policy lets a dream import ``module`` inside its body."""
-    return _passes_gate(f"def _probe():\n    import {module}\n    return {module.partition('.')[0]}\n")
-
-
 # -- candidates ------------------------------------------------------------------------------
 
 
@@ -202,7 +201,8 @@ def _candidates(function: _Function, context: GenerationContext, kinds: list[str
         try:
             found.extend(makers[kind](function, context))
         except (ValueError, TypeError, AttributeError, RecursionError, IndexError, KeyError):
-            continue  # one analysis that cannot cope with an odd shape must not cost the others
+            # one transform that cannot cope with an odd shape must not cost the others
+            _log.debug("relaxation %r failed on %s", kind, context.procedure.qualname, exc_info=True)
     return found
 
 
@@ -298,12 +298,12 @@ def _is_terminal(statement: ast.stmt) -> bool:
 
 
 def _concurrency(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
-    groups = _analysis_groups(function, context)
+    """Async functions only: the default safety gate refuses ``threading`` and ``concurrent`` (threads
+    outlive the call the sandbox times), so a plain function has no sanctioned way to overlap calls."""
     if isinstance(function, ast.AsyncFunctionDef):
+        groups = _analysis_groups(function, context)
         yield from _gather_adjacent(function, groups)
         yield from _gather_loop(function)
-    else:
-        yield from _thread_pool_adjacent(function, groups)
 
 
 def _analysis_groups(function: _Function, context: GenerationContext) -> list[tuple[int, int]]:
@@ -321,11 +321,12 @@ def _runs(
     function: _Function, groups: list[tuple[int, int]], pick: Callable[[ast.stmt], ast.Call | None]
 ) -> Iterator[tuple[ast.AST, str, list[ast.stmt], int, int]]:
     """Runs of >= 2 adjacent independent picked statements: in the body, inside the analysis's parallel
-    groups; in nested blocks (which the analysis does not split into steps), by the own check."""
+    groups; in nested blocks (which the analysis does not split into steps), by a stricter own check
+    that also treats every method call as changing its receiver."""
     for owner, field, statements in _statement_lists(function):
         if owner is function:
             for start, end in groups:
-                for sub_start, sub_end in _independent_runs(statements[start:end], pick):
+                for sub_start, sub_end in _independent_runs(statements[start:end], pick, trusted=True):
                     yield owner, field, statements, start + sub_start, start + sub_end
         else:
             for start, end in _independent_runs(statements, pick):
@@ -338,9 +339,7 @@ def _awaited_call(statement: ast.stmt) -> ast.Call | None:
         value, target = statement.value, statement.targets[0]
         if not isinstance(target, ast.Name | ast.Tuple):
             return None
-    elif isinstance(statement, ast.AnnAssign) and statement.value is not None and isinstance(statement.target, ast.Name):
-        value = statement.value
-    elif isinstance(statement, ast.Expr):
+    elif isinstance(statement, ast.AnnAssign) and statement.value is not None and isinstance(statement.target, ast.Name) or isinstance(statement, ast.Expr):
         value = statement.value
     else:
         return None
@@ -349,34 +348,20 @@ def _awaited_call(statement: ast.stmt) -> ast.Call | None:
     return None
 
 
-def _plain_call(statement: ast.stmt) -> ast.Call | None:
-    """The call of ``x = f(...)`` / ``f(...)`` when the whole value is one call, else None."""
-    if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
-        value = statement.value
-    elif isinstance(statement, ast.Expr):
-        value = statement.value
-    else:
-        return None
-    if not isinstance(value, ast.Call) or _is_sleep(value) or _is_logging(value):
-        return None
-    if any(isinstance(node, ast.Await | ast.Yield | ast.YieldFrom | ast.NamedExpr) for node in ast.walk(value)):
-        return None
-    return value
-
-
 def _independent_runs(
-    statements: list[ast.stmt], pick: Callable[[ast.stmt], ast.Call | None]
+    statements: list[ast.stmt], pick: Callable[[ast.stmt], ast.Call | None], *, trusted: bool = False
 ) -> Iterator[tuple[int, int]]:
-    """(start, end) of maximal runs of >= 2 adjacent picked statements that are pairwise independent."""
+    """(start, end) of maximal runs of >= 2 adjacent picked statements that are pairwise independent
+    (``trusted``: the dependency analysis already established that; only the picking is left)."""
     start = 0
     while start < len(statements):
         if pick(statements[start]) is None:
             start += 1
             continue
         end = start + 1
-        while end < len(statements) and pick(statements[end]) is not None and all(
+        while end < len(statements) and pick(statements[end]) is not None and (trusted or all(
             _independent(statements[k], statements[end]) for k in range(start, end)
-        ):
+        )):
             end += 1
         if end - start >= 2:
             yield start, end
@@ -502,95 +487,6 @@ def _append_of_await(statement: ast.stmt) -> tuple[ast.expr, ast.Call] | None:
     if _is_sleep(argument.value):
         return None
     return outer.func.value, argument.value
-
-
-def _thread_pool_adjacent(function: ast.FunctionDef, groups: list[tuple[int, int]]) -> Iterator[Candidate]:
-    """Adjacent independent plain calls -> submitted to a ThreadPoolExecutor (if the gate allows it)."""
-    if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _scope_nodes(function)):
-        return
-    if _uses_name(function, "_pool") or not _import_allowed("concurrent.futures"):
-        return
-    for owner, field, statements, start, end in _runs(function, groups, _plain_call):
-        run = statements[start:end]
-        if not _calls_worth_threading(run):
-            continue
-
-        def edit(copy_fn: _Function, owner=owner, field=field, start=start, end=end) -> None:
-            target_list = _same_list(copy_fn, function, owner, field)
-            group = target_list[start:end]
-            futures = []
-            submits: list[ast.stmt] = []
-            for k, statement in enumerate(group):
-                call = _plain_call(statement)
-                future = f"_future_{k}"
-                futures.append((future, statement))
-                submits.append(
-                    ast.Assign(
-                        targets=[ast.Name(id=future, ctx=ast.Store())],
-                        value=ast.Call(
-                            func=ast.Attribute(value=ast.Name(id="_pool", ctx=ast.Load()), attr="submit", ctx=ast.Load()),
-                            args=[call.func, *call.args],
-                            keywords=call.keywords,
-                        ),
-                    )
-                )
-            results: list[ast.stmt] = []
-            for future, statement in futures:
-                result = ast.Call(
-                    func=ast.Attribute(value=ast.Name(id=future, ctx=ast.Load()), attr="result", ctx=ast.Load()),
-                    args=[],
-                    keywords=[],
-                )
-                if isinstance(statement, ast.Assign):
-                    results.append(ast.Assign(targets=statement.targets, value=result))
-                else:
-                    results.append(ast.Expr(value=result))
-            pool = ast.With(
-                items=[
-                    ast.withitem(
-                        context_expr=ast.Call(
-                            func=ast.Attribute(
-                                value=ast.Attribute(
-                                    value=ast.Name(id="concurrent", ctx=ast.Load()), attr="futures", ctx=ast.Load()
-                                ),
-                                attr="ThreadPoolExecutor",
-                                ctx=ast.Load(),
-                            ),
-                            args=[],
-                            keywords=[ast.keyword(arg="max_workers", value=ast.Constant(len(group)))],
-                        ),
-                        optional_vars=ast.Name(id="_pool", ctx=ast.Store()),
-                    )
-                ],
-                body=submits + results,
-            )
-            target_list[start:end] = [pool]
-            _ensure_import(copy_fn, "concurrent.futures")
-
-        code = _transformed(function, edit)
-        names = ", ".join(f"`{_call_name(_plain_call(s))}()`" for s in run)
-        yield Candidate(
-            kind="concurrency",
-            code=code,
-            description=f"Submits {names} to a thread pool together and then collects their results.",
-            reasoning=(
-                "Violates the assumption that these calls run one after the other on the caller's thread. They "
-                "share no variables, so if they block on I/O the pool overlaps their waits; this assumes the "
-                "callees are thread-safe and do not rely on running in order."
-            ),
-        )
-
-
-def _calls_worth_threading(run: list[ast.stmt]) -> bool:
-    """Only calls that are plausibly I/O: not builtins, not obvious pure helpers on literals."""
-    cheap = {"len", "int", "float", "str", "bool", "list", "dict", "set", "tuple", "sorted", "min", "max", "sum",
-             "abs", "round", "repr", "print", "isinstance", "range", "enumerate", "zip", "format"}
-    for statement in run:
-        call = _plain_call(statement)
-        name = _call_name(call) if call is not None else ""
-        if not name or name.split(".")[-1] in cheap or name in cheap:
-            return False
-    return True
 
 
 # lenient_error -------------------------------------------------------------------------------
@@ -779,9 +675,7 @@ def _first_use(function: _Function, after: ast.stmt, names: set[str]) -> str:
             header: ast.AST = node.test
         elif isinstance(node, ast.For | ast.AsyncFor):
             header = node.iter
-        elif isinstance(node, ast.With | ast.AsyncWith | ast.Try | getattr(ast, "TryStar", ast.Try) | ast.Match):
-            continue
-        elif isinstance(node, _Scope):
+        elif isinstance(node, _COMPOUND_WITHOUT_HEADER):
             continue
         else:
             header = node
@@ -892,7 +786,7 @@ def _number(node: ast.expr) -> int | float | None:
     return None
 
 
-def _number_node(value: int | float) -> ast.expr:
+def _number_node(value: float) -> ast.expr:
     if value < 0:
         return ast.UnaryOp(op=ast.USub(), operand=ast.Constant(-value))
     return ast.Constant(value)
@@ -1410,14 +1304,14 @@ def _enclosing_loop(function: _Function, node: ast.AST) -> _Loop | None:
     def visit(current: ast.AST, loop: _Loop | None) -> bool:
         nonlocal found
         for child in ast.iter_child_nodes(current):
+            inner = loop
+            if isinstance(current, _Loop) and any(child is s for s in current.body):
+                inner = current
             if child is node:
-                found = loop
+                found = inner
                 return True
             if isinstance(child, _Scope):
                 continue
-            inner = loop
-            if isinstance(current, _Loop) and child in (*current.body,):
-                inner = current
             if visit(child, inner):
                 return True
         return False
@@ -1550,9 +1444,9 @@ def _read_names_after(function: _Function, node: ast.stmt) -> set[str]:
         return names
     end = getattr(node, "end_lineno", None) or 0
     for candidate in ast.walk(function):
-        if isinstance(candidate, ast.Name) and isinstance(candidate.ctx, ast.Load):
-            if (getattr(candidate, "lineno", 0) or 0) > end:
-                names.add(candidate.id)
+        if isinstance(candidate, ast.Name) and isinstance(candidate.ctx, ast.Load) \
+                and (getattr(candidate, "lineno", 0) or 0) > end:
+            names.add(candidate.id)
     return names
 
 

@@ -31,6 +31,7 @@ import ast
 import builtins
 import copy
 import itertools
+import logging
 import re
 import sys
 import textwrap
@@ -59,6 +60,7 @@ _VALIDATION_ERRORS = frozenset({"ValueError", "TypeError", "KeyError", "IndexErr
 _NUMBERS = frozenset({"int", "float"})
 _MAX_INLINED_LINES = 120
 _SHORT = 70
+_log = logging.getLogger(__name__)
 
 
 def _validate_strategies(instance: Any, attribute: attrs.Attribute, value: list[str]) -> None:
@@ -127,6 +129,8 @@ class CrossProject:
                 try:
                     found = list(makers[strategy](base_info, other))
                 except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+                    _log.debug("strategy %r failed on %s with %s", strategy, context.procedure.qualname,
+                               other.label, exc_info=True)
                     continue
                 for candidate in found:
                     try:
@@ -201,9 +205,7 @@ class _Related:
         if "staticmethod" in self.decorators:
             return False
         first = (self.function.args.posonlyargs + self.function.args.args)[:1]
-        if not first or first[0].arg not in ("self", "cls") or "." not in self.procedure.qualname:
-            return False
-        return True
+        return bool(first) and first[0].arg in ("self", "cls") and "." in self.procedure.qualname
 
     def helper_name(self, base: _Base) -> str:
         return base.fresh(f"_{_identifier(self.procedure.project)}_{self.function.name}".replace("__", "_"))
@@ -227,6 +229,7 @@ class _Related:
         helper.body[0:0] = prelude
         if not helper.body:
             helper.body = [ast.Pass()]
+        ast.fix_missing_locations(helper)
         if len(ast.unparse(helper).splitlines()) > _MAX_INLINED_LINES:
             return None
         return helper
@@ -346,8 +349,11 @@ def _fallback(base: _Base, other: _Related) -> Iterator[Candidate]:
     if not _returns_fit(base.function.returns, other.function.returns):
         return
     mapping = _map_params(base.params, other.params)
-    if not mapping or not _same_job(base.function.name, other.function.name):
+    if not mapping:
         return
+    same_inputs = all(mapping.get(p.name) == p.name for p in other.params if p.required)
+    if not _same_job(base.function.name, other.function.name) and not same_inputs:
+        return  # related by name (parse_a / parse_b), or taking exactly the same named inputs
     name = other.helper_name(base)
     helper = other.inline(name)
     if helper is None:
@@ -817,9 +823,20 @@ def _retry_shape(other: _Related) -> tuple[int, float, str, list[str]] | None:
             caught = ["Exception"]
         defaults = _defaults(function)
         retries = next((defaults[n] for n in ("retries", "max_retries", "attempts", "max_attempts", "tries")
-                        if isinstance(defaults.get(n), int) and not isinstance(defaults.get(n), bool)), 3)
+                        if isinstance(defaults.get(n), int) and not isinstance(defaults.get(n), bool)), None)
+        if retries is None:  # for attempt in range(3): three attempts, two retries
+            count = _literal(loop.iter.args[0]) if isinstance(loop, ast.For) and isinstance(loop.iter, ast.Call) \
+                and _dotted(loop.iter.func) == "range" and len(loop.iter.args) == 1 else None
+            retries = count - 1 if isinstance(count, int) and not isinstance(count, bool) and count > 1 else 3
         backoff = next((defaults[n] for n in ("backoff", "delay", "base_delay", "backoff_factor", "wait")
-                        if isinstance(defaults.get(n), int | float) and not isinstance(defaults.get(n), bool)), 0.5)
+                        if isinstance(defaults.get(n), int | float) and not isinstance(defaults.get(n), bool)), None)
+        if backoff is None:  # time.sleep(0.1 * 2 ** attempt): the first factor is the base delay
+            argument = sleeps[0].args[0] if sleeps[0].args else None
+            while isinstance(argument, ast.BinOp):
+                argument = argument.left
+            backoff = _literal(argument) if isinstance(argument, ast.Constant) else None
+            if not isinstance(backoff, int | float) or isinstance(backoff, bool):
+                backoff = 0.5
         growth = "exponential" if _grows_exponentially(other, loop) else "linear"
         retries = max(1, min(int(retries), 10))
         backoff = float(min(max(backoff, 0.0), 60.0))
@@ -863,22 +880,46 @@ def _delay(growth: str, backoff: float, attempt: str) -> ast.expr:
     return ast.Call(func=ast.Name(id="min", ctx=ast.Load()), args=[grown, ast.Constant(30.0)], keywords=[])
 
 
+_DATA_TYPES = frozenset({"str", "bytes", "int", "float", "bool", "complex", "list", "dict", "tuple", "set",
+                         "frozenset", "Sequence", "Mapping", "Iterable", "Iterator", "Decimal", "Fraction"})
+
+
 def _io_statement(base: _Base) -> tuple[ast.stmt, str] | None:
-    """The first simple statement of the base's own scope that calls one of its callable parameters."""
-    params = {p.name for p in base.params if p.name not in ("self", "cls")}
+    """The first simple statement of the base's own scope that calls an injected collaborator: a callable
+    parameter (``fetch(url)``) or a method of a parameter that is not plain data (``client.get(url)``)."""
+    from dreamcore.analysis import PURE_METHODS
+
+    callables = {p.name for p in base.params if p.name not in ("self", "cls")}
+    objects = {p.name for p in base.params if p.name not in ("self", "cls")
+               and _annotation_key(p.annotation) not in _DATA_TYPES}
     for node in _scope_nodes_of(base.function.body):
         if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Expr | ast.Return):
             continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Yield | ast.YieldFrom | ast.Constant):
-            continue
         if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
             continue
+        if isinstance(node, ast.Return) and base.is_generator:
+            continue
         for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
-            if isinstance(call.func, ast.Name) and call.func.id in params:
-                if isinstance(node, ast.Return) and base.is_generator:
-                    continue
-                return node, call.func.id
+            func = call.func
+            if isinstance(func, ast.Name) and func.id in callables and _io_words(func.id):
+                return node, func.id
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in objects \
+                    and func.attr not in PURE_METHODS and not func.attr.startswith("_") \
+                    and _io_words(f"{func.value.id}_{func.attr}"):
+                return node, f"{func.value.id}.{func.attr}"
     return None
+
+
+_IO_WORDS = frozenset(
+    "fetch get load read write send recv receive request call charge pay post put delete download upload query "
+    "client session conn connection transport http api probe sink source reader writer stream socket remote "
+    "service server backend store publish poll submit".split()
+)
+
+
+def _io_words(name: str) -> bool:
+    """Whether a callee's name sounds like I/O (``fetch_page``, ``client.get_orders``), not a hook or key."""
+    return any(word in _IO_WORDS for word in name.lower().split("_"))
 
 
 def _owner(function: _Function, node: ast.stmt) -> tuple[list[ast.stmt], int]:
@@ -906,8 +947,7 @@ def _has_value_returns(function: _Function) -> bool:
 
 
 _GENERIC_WORDS = frozenset(
-    "get set put make do run with for new from into value values data item items info the and can has"
-    .split()
+    ["get", "set", "put", "make", "do", "run", "with", "for", "new", "from", "into", "value", "values", "data", "item", "items", "info", "the", "and", "can", "has"]
 )
 _NORMALISERS = frozenset({"normalize", "normalise", "clean", "sanitize", "sanitise", "canonical", "canonicalize",
                           "strip", "round", "clamp", "trim"})
@@ -1054,9 +1094,7 @@ def _import_ok(statement: ast.stmt) -> bool:
         return False
     if module.partition(".")[0] not in sys.stdlib_module_names:
         return False
-    probe = ast.unparse(statement)
-    bound = [a.asname or a.name.partition(".")[0] for a in statement.names]
-    return _passes_gate(f"def _probe():\n    {probe}\n    return ({', '.join(bound)},)\n")
+    return _passes_gate(f"def _probe():\n    {ast.unparse(statement)}\n")
 
 
 def _free_names(node: ast.AST) -> set[str]:
@@ -1067,9 +1105,7 @@ def _free_names(node: ast.AST) -> set[str]:
             bound.add(child.id)
         elif isinstance(child, ast.arg):
             bound.add(child.arg)
-        elif isinstance(child, _Function | ast.ClassDef):
-            bound.add(child.name)
-        elif isinstance(child, ast.ExceptHandler) and child.name:
+        elif isinstance(child, _Function | ast.ClassDef) or isinstance(child, ast.ExceptHandler) and child.name:
             bound.add(child.name)
         elif isinstance(child, ast.Import | ast.ImportFrom):
             bound |= {(a.asname or a.name).partition(".")[0] for a in child.names}

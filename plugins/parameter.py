@@ -1,16 +1,25 @@
 """Dream generator ``parameter``: the same function with one or two of its tuning knobs moved.
 
 A *knob* is a literal the behaviour is tuned by: a keyword argument of a call (``timeout=30``), the
-delay of a sleep, the bound of a retry loop (``range(retries + 1)``), a literal compared against
-(``len(items) > 100``), a head/tail slice size, the multiplier of a backoff (``delay *= 2``), a
-literal assigned to a knob-like name (``max_attempts = 5``), and the defaults of parameters.
-Each knob gets a *kind* (timeout, retries, delay, ttl, size, threshold, ratio, flag, other) from the
-names around it; the kind decides how it is varied and what the draft's reasoning says.
+delay of a sleep (``asyncio.sleep(0)`` becomes a short real pause), the stop of a ``range`` and the
+offset of a retry-loop bound (``range(retries + 1)``), a literal an ordering comparison tests
+against (``len(items) > 100``), a head/tail slice size of a collection, the growth factor of a
+backoff (``delay *= 2``, ``backoff * 2 ** attempt``), a rounding precision, an entry of a numeric
+lookup table (``{10_000: 5.0, ...}``), a literal assigned to a knob-like name (``max_attempts = 5``),
+and the defaults of parameters. Each knob gets a *kind* (timeout, retries, delay, ttl, size,
+threshold, ratio, flag, other) from the names around it; the kind decides how it is varied and what
+the draft's reasoning says.
+
+Left alone: protocol and calendar constants (``200 <= status < 300``), 0 and ±1 in comparisons (sign
+and emptiness checks), negative comparison literals (physical floors such as -273.15), slice offsets
+of text being parsed (``token[:2]``), unit conversions (``timeout * 1000.0``), sentinels and counter
+starts (``count = 0``), and diagnostics keywords (``exc_info=``, ``stacklevel=``).
 
 Values explored: numbers scaled by the configured factors (ints stay ints and must change; a
-non-zero count never becomes 0 unless zero is meaningful, as for retries or delays), ``n - 1`` and
-``n + 1`` for small ints, booleans flipped. Most variants move one knob; some move two (up to
-``max_knobs_per_variant``). Choices use only ``context.rng``, so a run is reproducible.
+non-zero count never becomes 0 unless zero is meaningful, as for retries or delays; boundaries and
+table entries only move within x0.5..x2), ``n - 1`` and ``n + 1`` for small ints, booleans flipped.
+Most variants move one knob; some move two (up to ``max_knobs_per_variant``). Choices use only
+``context.rng``, so a run is reproducible.
 
 Parameter defaults are part of the signature the draft checker compares, so they are knobs only
 when ``dreamcore.analysis.signature_of`` leaves defaults out (probed once); otherwise they are left
@@ -64,7 +73,7 @@ SMALL_INT = 10
 # keyword arguments that steer diagnostics or encoding, not behaviour worth exploring
 NOT_KNOBS = frozenset({"exc_info", "stack_info", "stacklevel", "flush", "sep", "end", "file", "encoding", "errors",
                        "newline", "closefd", "indent", "sort_keys", "ensure_ascii", "mode", "level"})
-BOUNDARY_ROLES = ("comparison", "slice")
+BOUNDARY_ROLES = ("comparison", "slice", "table")
 BOUNDARY_FACTORS = (0.5, 2.0)
 # names of sliced values that hold text being parsed: their slice bounds are offsets, not sizes
 TEXT_TOKENS = frozenset({"text", "token", "line", "string", "str", "s", "raw", "name", "word", "cleaned", "stripped",
@@ -78,13 +87,13 @@ class Knob:
     index: int
     value: int | float | bool
     kind: str
-    role: str  # default, keyword, comparison, sleep, range, range-offset, slice, multiplier, assignment
+    role: str  # default keyword comparison sleep range range-offset slice multiplier precision table assignment
     label: str  # e.g. "`timeout=`", "threshold", "default of `retries`"
     where: str  # e.g. "in the call to fetch", "in `len(digits) < 12`"
     line: int
     named: bool  # the kind came from a name, not only from the knob's position
     effect: str = ""  # comparisons: what follows when the condition holds ("rejects", "returns", ...)
-    detail: str = ""  # comparisons: the raised exception, the return statement, ...
+    detail: str = ""  # comparisons: the raised exception, the return statement...; tables: the key
     rises_when_larger: bool | None = None  # comparisons: does a larger literal make the condition hold more often
     target: str = ""  # the call or name the knob belongs to, for the reasoning
     floor: int | None = None  # values must stay above this (the start of range(start, stop))
@@ -149,9 +158,8 @@ class ParameterGenerator:
         if not knobs:
             return []
         plan = self._plan(knobs, moves, context)
-        base = ast.unparse(tree)
         drafts: list[DreamDraft] = []
-        seen = {base}
+        seen = {ast.unparse(tree) + "\n"}
         for chosen in plan:
             code = _apply(source, context.procedure.name, chosen)
             if code is None or code in seen:
@@ -167,6 +175,8 @@ class ParameterGenerator:
         if isinstance(knob.value, bool):
             return [Move(knob, not knob.value, "flipped")]
         value = knob.value
+        if value == 0 and knob.role == "sleep":  # asyncio.sleep(0) only yields: try a short real pause
+            return [Move(knob, 0.01, "+0.01s"), Move(knob, 0.1, "+0.1s")]
         if value == 0 or not math.isfinite(value):
             return []
         zero_ok = knob.kind in ("retries", "delay") and knob.role != "comparison"
@@ -181,7 +191,7 @@ class ParameterGenerator:
             if knob.role in BOUNDARY_ROLES and not BOUNDARY_FACTORS[0] <= factor <= BOUNDARY_FACTORS[1]:
                 continue  # a boundary moved tenfold is a different rule, not a tuning
             scaled = magnitude * factor
-            new = int(math.floor(scaled + 0.5)) if isinstance(value, int) else _round_float(scaled)
+            new = math.floor(scaled + 0.5) if isinstance(value, int) else _round_float(scaled)
             candidates.append((new, f"x{factor:g}"))
         moves: list[Move] = []
         values: set[int | float] = set()
@@ -374,6 +384,13 @@ def _knobs(tree: ast.Module, function: _Function, offset: int, *, include_defaul
                                     f"in the call to {callee or _snippet(node.func)}", [keyword.arg], target=callee)
         elif isinstance(node, ast.Compare):
             yield from _compare_knobs(node, parents, knob)
+        elif isinstance(node, ast.Dict) and len(node.keys) >= 2 and all(
+            isinstance(_literal(k), int | float) and not isinstance(_literal(k), bool) for k in node.keys
+        ) and all(isinstance(_literal(v), int | float) and not isinstance(_literal(v), bool) for v in node.values):
+            owner = _owner_name(node, parents)
+            for key, value in zip(node.keys, node.values):
+                yield from knob(value, "table", f"entry for {ast.unparse(key)} of the table `{owner}`",
+                                f"in `{_snippet(node, 60)}`", [owner], target=owner, detail=ast.unparse(key))
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _is_collection(node.value):
             piece, sliced = node.slice, _snippet(node.value, 30)
             if piece.lower is None and piece.step is None and (_literal(piece.upper) or 0) > 1:
@@ -409,6 +426,18 @@ def _knobs(tree: ast.Module, function: _Function, offset: int, *, include_defaul
             for arg, default in pairs:
                 yield from knob(default, "default", f"default of `{arg.arg}`", f"of {owner}", [arg.arg],
                                 target=arg.arg)
+
+
+def _owner_name(node: ast.AST, parents: dict[int, ast.AST]) -> str:
+    """The name a literal is assigned to, looking through ``x if c else {...}``: "tiers"."""
+    parent = parents.get(id(node))
+    while isinstance(parent, ast.IfExp | ast.BoolOp):
+        parent = parents.get(id(parent))
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+        return ast.unparse(parent.targets[0])
+    if isinstance(parent, ast.AnnAssign | ast.AugAssign):
+        return ast.unparse(parent.target)
+    return "table"
 
 
 def _is_collection(node: ast.AST) -> bool:
@@ -544,7 +573,7 @@ def _apply(source: str, name: str, moves: list[Move]) -> str | None:
 # -- describing moves --------------------------------------------------------------------------
 
 
-def _show(value: int | float | bool) -> str:
+def _show(value: float | bool) -> str:
     return repr(value)
 
 
@@ -599,6 +628,10 @@ def _reason_one(move: Move) -> str:
                     f"absorbed now surfaces.")
         return (f"Running the loop {'one more' if up else 'one fewer'} time (`{knob.target}` offset {old} -> {new}) "
                 f"probes an off-by-one at the loop bound: whether the last iteration is needed or one is missing.")
+    if knob.role == "table":
+        return (f"The table `{knob.target}` maps {knob.detail} to {old}; {'raising' if up else 'lowering'} "
+                f"that entry to {new} changes the result only for inputs that land on it, probing whether the "
+                f"table was tuned to real data or copied from somewhere.")
     reason = _KIND_REASONS.get(knob.kind, _KIND_REASONS["other"])
     return reason(knob, old, new, up)
 
@@ -652,7 +685,9 @@ def _retries_reason(knob: Knob, old: Any, new: Any, up: bool) -> str:
 
 def _delay_reason(knob: Knob, old: Any, new: Any, up: bool) -> str:
     if knob.role == "sleep" and old == 0:
-        return "A real pause instead of a bare yield gives other tasks and the remote side time to make progress."
+        return (f"`{knob.target}(0)` only yields to the event loop; a real pause of {new}s between iterations "
+                f"acts as a crude rate limit, giving the other side and other tasks room at the cost of "
+                f"{new}s per iteration.")
     if up:
         return (f"A longer {knob.label.strip('`=')} ({old}s -> {new}s) gives an overloaded or rate-limiting service "
                 f"more time to recover between attempts and avoids retry storms; each wait adds latency.")

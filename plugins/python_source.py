@@ -15,7 +15,8 @@ that matches a folder matches everything under it (exclude ``tests`` or ``legacy
 A file named directly in ``paths`` is always read.
 
 Every top-level function, method (``Class.method``, ``Outer.Inner.method``) and async function
-becomes a ``Procedure``; functions defined inside functions belong to their enclosing function.
+becomes a ``Procedure``; a qualname met again in the same file (a property's setter, a function
+defined in both branches of an ``if``) is suffixed ``@2``, ``@3``, ...; functions defined inside functions belong to their enclosing function.
 Definitions under module- or class-level ``if``/``try``/``with``/loops count as top level. A file
 that cannot be read, decoded or parsed, and a path that does not exist, become ``SourceProblem``s.
 """
@@ -290,12 +291,20 @@ def read_file(file: str, module: str, project: str) -> list[Procedure | SourcePr
     lines = _LINE_BREAK.split(text)
     imports = _module_imports(tree)
     procedures: list[Procedure | SourceProblem] = []
-    for qualname, node in _functions(tree.body, ""):
+    for qualname, node in _distinct(_functions(tree.body, "")):
         try:
             procedures.append(_procedure(node, qualname, module, project, file, lines, imports))
         except RecursionError:
             procedures.append(SourceProblem(file, f"{qualname}: too deeply nested to read", node.lineno))
     return procedures
+
+
+def _distinct(functions: Iterator[tuple[str, _Function]]) -> Iterator[tuple[str, _Function]]:
+    """Repeated qualnames (a property's setter, a def in both branches of an if) get ``@2``, ``@3``."""
+    seen: dict[str, int] = {}
+    for qualname, node in functions:
+        seen[qualname] = seen.get(qualname, 0) + 1
+        yield (qualname if seen[qualname] == 1 else f"{qualname}@{seen[qualname]}"), node
 
 
 def _nested_bodies(statement: ast.stmt) -> Iterator[list[ast.stmt]]:

@@ -26,10 +26,12 @@ BAD_CONFIGS = [
     ('[[sources]]\nproject = " "\n', "sources[0].project: must not be empty"),
     ('[sources]\nproject = "x"\n', "sources: expected an array, got a table"),
     ('[[sources]]\nproject = "x"\ninclude = "*.py"\n', "sources[0].include: expected an array, got a string"),
-    ('[[sources]]\nproject = "x"\nplugin = "pyton"\n', "sources[0].plugin: unknown procedure source 'pyton' (known: jsonl, python)"),
+    ('[[sources]]\nproject = "x"\nplugin = "pyton"\n',
+     "sources[0].plugin: unknown procedure source 'pyton' (known: jsonl, python)"),
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
-    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: jsonl, python)"),
+    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: conditional, constraint_relaxation, "
+                          "core-stages, cross_project, generate, jsonl, mine, parameter, python)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]

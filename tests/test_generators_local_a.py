@@ -13,14 +13,14 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from dreamcore_plugins.conditional import ConditionalGenerator
+from dreamcore_plugins.parameter import ParameterGenerator, defaults_in_signature
 
 from dreamcore import DreamCore
 from dreamcore.errors import ConfigError
 from dreamcore.generation import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
 from dreamcore.safety import SafetyPolicy
-from dreamcore_plugins.conditional import ConditionalGenerator
-from dreamcore_plugins.parameter import ParameterGenerator, defaults_in_signature
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -367,7 +367,7 @@ def test_variants_is_an_upper_bound_and_filled_when_possible(name):
 
 
 def test_unparseable_or_missing_functions_produce_nothing():
-    for name, cls in GENERATORS.items():
+    for cls in GENERATORS.values():
         assert run(cls(), make("broken", "def broken(:\n    pass\n")) == []
         assert run(cls(), make("absent", "x = 1\n")) == []
 
@@ -396,6 +396,12 @@ def test_parameter_finds_the_knobs_of_the_examples():
     assert described == ["`last=` False -> True in the call to popitem (line 117)"]
     described = all_descriptions(generator, example("fetch_many"))
     assert "`return_exceptions=` True -> False in the call to gather (line 79)" in described
+    described = all_descriptions(generator, example("tiered_discount"))
+    assert ("entry for 50000 of the table `tiers` 10.0 -> 20.0 (x2) in `{10000: 5.0, 50000: 10.0, 100000: 15.0}` "
+            "(line 125)") in described
+    described = all_descriptions(generator, example("collect_invoice_pages"))
+    assert sorted(described) == ["sleep 0 -> 0.01 (+0.01s) in `asyncio.sleep(0)` (line 168)",
+                                 "sleep 0 -> 0.1 (+0.1s) in `asyncio.sleep(0)` (line 168)"]
     described = all_descriptions(generator, example("moving_average"))
     assert "rounding precision 6 -> 5 (-1) in `round(sum(recent) / window, 6)` (line 100)" in described
 
@@ -485,7 +491,7 @@ def test_parameter_keeps_decorators_docstring_and_comment_free_shape():
     for draft in drafts:
         node = function_node(draft.code, "fib")
         assert ast.get_docstring(node) == "The n-th Fibonacci number."
-        assert [ast.unparse(d) for d in node.decorator_list][0].startswith("functools.lru_cache(maxsize=")
+        assert ast.unparse(node.decorator_list[0]).startswith("functools.lru_cache(maxsize=")
     assert any("`maxsize=` 256 -> 128 (x0.5)" in d.description for d in drafts)
 
 

@@ -324,7 +324,7 @@ def test_real_world_shapes(corpus):
         ("pkg.shapes", "stream"),
         ("pkg.shapes", "Account.__init__"),
         ("pkg.shapes", "Account.balance"),
-        ("pkg.shapes", "Account.balance"),  # the property's setter shares the getter's qualname
+        ("pkg.shapes", "Account.balance@2"),  # the property's setter: a repeated qualname gets @2
         ("pkg.shapes", "Account.empty"),
         ("pkg.shapes", "Account.fee"),
         ("pkg.shapes", "Account.refresh"),
@@ -352,7 +352,8 @@ def test_real_world_shapes(corpus):
     assert shapes["Account.empty"].signature == "(cls) -> 'Account'"
     assert shapes["Account.Meta.Deeper.deepest"].signature == "(self, *args, **kwargs)"
     assert shapes["Account.Meta.Deeper.deepest"].source.startswith(" " * 12 + "def deepest(")
-    getter, setter = [p for p in procedures if p.qualname == "Account.balance"]
+    getter, setter = [p for p in procedures if p.qualname in ("Account.balance", "Account.balance@2")]
+    assert setter.name == "balance"
     assert (getter.decorators, setter.decorators) == (["property"], ["balance.setter"])
     assert getter.docstring == "The balance in cents." and setter.docstring is None
     for procedure in procedures:

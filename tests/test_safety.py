@@ -29,8 +29,15 @@ DANGEROUS = [
     ("from typing import sys", "imports typing.sys", "import"),
     ("import importlib\nimportlib.import_module('os')", "imports importlib", "import"),
     ("import ctypes", "imports ctypes", "import"),
+    ("import gc\nobjects = gc.get_objects()", "imports gc", "import"),
+    ("import codecs\ncodecs.open('/etc/passwd').read()", "imports codecs", "import"),
+    ("import types\ntypes.FunctionType(code, {})", "imports types", "import"),
     ("import pickle\npickle.loads(blob)", "imports pickle", "import"),
-    ("import xml.etree.ElementTree as ET", "imports xml.etree.ElementTree (not in allowed_imports)", "import"),
+    (
+        "import xml.etree.ElementTree as ET",
+        "imports xml.etree.ElementTree (not in allowed_imports)",
+        "import",
+    ),
     ("from . import helpers", "uses a relative import", "import"),
     ("from math import *", "imports * from math", "import"),
     ("from random import _os", "imports private name random._os", "import"),
@@ -39,7 +46,11 @@ DANGEROUS = [
     ("import random\nrandom._os.system('id')", "uses private module attribute random._os", "module"),
     ("import typing\ntyping.sys.modules['os']", "reaches denied module typing.sys", "module"),
     ("import enum\nenum.bltns.eval('1')", "reaches denied module enum.bltns", "module"),
-    ("import asyncio\nasyncio.base_events.os.system('id')", "reaches denied module asyncio.base_events.os", "module"),
+    (
+        "import asyncio\nasyncio.base_events.os.system('id')",
+        "reaches denied module asyncio.base_events.os",
+        "module",
+    ),
     ("import json\njson.codecs.open('/etc/passwd')", "reaches denied module json.codecs", "module"),
     ("import math\ndef area(r, m=math):\n    return m.pi * r * r", "uses module math as a value", "module"),
     # builtins that run code, read the terminal or open files
@@ -47,6 +58,8 @@ DANGEROUS = [
     ("exec(source)", "calls exec", "call"),
     ("code = compile(src, '<dream>', 'exec')", "calls compile", "call"),
     ("__import__('os').system('id')", "calls __import__", "call"),
+    ("def f(mod):\n    return mod.__import__('os')", "calls __import__", "call"),
+    ("loader = __loader__.load_module('os')", "accesses __loader__", "attribute"),
     ("run = eval\nrun('1')", "refers to eval", "call"),
     ("def f(x, run=exec):\n    run(x)", "refers to exec", "call"),
     ("class A:\n    input = 1\n    def ask(self):\n        return input()", "calls input", "call"),
@@ -69,23 +82,33 @@ DANGEROUS = [
     ("import typing\nhints = typing.get_type_hints(f)", "calls typing.get_type_hints", "call"),
     ("import uuid\nnode_id = uuid.uuid1()", "calls uuid.uuid1", "call"),
     ("import logging\nlogging.FileHandler('/tmp/x.log')", "calls logging.FileHandler", "call"),
-    ("import functools\n@functools.singledispatch\ndef show(x):\n    return x", "refers to functools.singledispatch", "call"),
+    (
+        "import functools\n@functools.singledispatch\ndef show(x):\n    return x",
+        "refers to functools.singledispatch",
+        "call",
+    ),
     # files
     ("with open(path, 'w') as fh:\n    fh.write(text)", "writes a file: open(..., 'w')", "file"),
     ("open(path, mode='ab').write(b'x')", "writes a file: open(..., 'ab')", "file"),
     ("print('report', file=handle)", "writes a file: print(..., file=...)", "file"),
     # attribute names: dunder escapes, frames, computed names
-    ("().__class__.__bases__[0].__subclasses__()", "accesses __class__", "attribute"),
+    ("().__class__.__bases__[0].__subclasses__()", "accesses __bases__", "attribute"),
     ("().__class__.__bases__[0].__subclasses__()", "accesses __subclasses__", "attribute"),
+    ("type(x).__mro__[-1].__subclasses__()", "accesses __mro__", "attribute"),
     ("(lambda: 0).__globals__['__builtins__']", "accesses __globals__", "attribute"),
     ("__builtins__['eval']('1')", "accesses __builtins__", "attribute"),
     ("table['__builtins__']", "accesses __builtins__", "attribute"),
     ("len.__self__.open('x')", "accesses __self__", "attribute"),
     ("def peek(gen):\n    return gen.gi_frame.f_back.f_globals", "accesses gi_frame", "attribute"),
-    ("try:\n    1 / 0\nexcept Exception as e:\n    frame = e.__traceback__.tb_frame", "accesses tb_frame", "attribute"),
+    (
+        "try:\n    1 / 0\nexcept Exception as e:\n    frame = e.__traceback__.tb_frame",
+        "accesses tb_frame",
+        "attribute",
+    ),
     ("x = f.__code__.co_code", "accesses __code__", "attribute"),
     ("self.__dict__.update(kw)", "accesses __dict__", "attribute"),
-    ("match obj:\n    case object(__class__=cls):\n        pass", "accesses __class__", "attribute"),
+    ("match f:\n    case object(__globals__=g):\n        pass", "accesses __globals__", "attribute"),
+    ("C.__annotations__ = {key: int}", "accesses __annotations__", "attribute"),
     ("getattr(obj, '__globals__')", "accesses __globals__", "attribute"),
     ("getattr(obj, name)", "getattr with a computed name", "attribute"),
     ("setattr(obj, '__cl' + 'ass__', Evil)", "setattr with a computed name", "attribute"),
@@ -94,9 +117,17 @@ DANGEROUS = [
     ("object.__setattr__(obj, name, value)", "__setattr__ with a computed name", "attribute"),
     ("import functools\nfunctools.reduce(getattr, path, root)", "refers to getattr", "call"),
     ("import operator\noperator.attrgetter('f.__globals__')(obj)", "accesses __globals__", "attribute"),
-    ("from operator import attrgetter\nattrgetter(name)(obj)", "attrgetter with a computed name", "attribute"),
+    (
+        "from operator import attrgetter\nattrgetter(name)(obj)",
+        "attrgetter with a computed name",
+        "attribute",
+    ),
     ("from operator import attrgetter as ag\nget = ag(name)", "attrgetter with a computed name", "attribute"),
-    ("import operator\noperator.methodcaller('__reduce_ex__', 2)(obj)", "accesses __reduce_ex__", "attribute"),
+    (
+        "import operator\noperator.methodcaller('__reduce_ex__', 2)(obj)",
+        "accesses __reduce_ex__",
+        "attribute",
+    ),
     ("x = 'see f.__globals__ for the rest'", "mentions __globals__ in a string", "attribute"),
     ("class P:\n    __match_args__ = tuple(names)", "computes __match_args__", "attribute"),
     ("class P:\n    for __match_args__ in [(a + b,)]:\n        pass", "computes __match_args__", "attribute"),
@@ -119,12 +150,15 @@ DANGEROUS = [
     # input the parser refuses
     ("def f(:\n    pass", "does not parse: invalid syntax (line 1)", "syntax"),
     ("x = 1\x00", None, "syntax"),
-    ("-" * 100_000 + "1", "too deeply nested", "limit"),
+    ("-" * 50_000 + "1", "too deeply nested", "limit"),
+    ("x = " + " + ".join(["a"] * 20_000), "too deeply nested", "limit"),
     ("x = 1\n" * (MAX_SOURCE_CHARS // 6 + 1), f"too large (over {MAX_SOURCE_CHARS:,} characters)", "limit"),
 ]
 
 
-@pytest.mark.parametrize(("code", "reason", "category"), DANGEROUS, ids=[f"{i}" for i in range(len(DANGEROUS))])
+@pytest.mark.parametrize(
+    ("code", "reason", "category"), DANGEROUS, ids=[f"{i}" for i in range(len(DANGEROUS))]
+)
 def test_dangerous_code_is_refused_with_its_specific_reason(code, reason, category):
     verdict = check_code(code)
     assert not verdict.ok
@@ -539,7 +573,13 @@ BENIGN = {
                 return hash(self.cents)
 
             def __add__(self, other):
-                return Money(self.cents + other.cents)
+                return self.__class__(self.cents + other.cents)
+
+            def __repr__(self):
+                return f"{self.__class__.__name__}({self.cents})"
+
+            def __reduce__(self):
+                return (Money, (self.cents,))
     """,
     "type checks and memoryview": """
         def describe(value):
@@ -597,8 +637,8 @@ def test_enough_benign_snippets():
 
 
 def test_reasons_come_earliest_first_and_once():
-    verdict = check_code("import os\nx = eval(a)\ny = eval(b)\nz = ().__class__.__bases__")
-    assert verdict.reasons == ("imports os", "calls eval", "accesses __class__", "accesses __bases__")
+    verdict = check_code("import os\nx = eval(a)\ny = eval(b)\nz = ().__class__.__base__.__subclasses__")
+    assert verdict.reasons == ("imports os", "calls eval", "accesses __base__", "accesses __subclasses__")
     assert verdict.category == "import"
 
 
@@ -618,7 +658,10 @@ def test_names_the_dream_binds_itself_are_not_the_builtins():
     assert check_code("def help(topic):\n    return topic.upper()").ok  # defining is fine, calling is not
     assert check_code("for input in range(3):\n    pass").reasons == ("rebinds builtin input",)
     # a class body does not enclose its methods: there `input` is the builtin again
-    assert "calls input" in check_code("class A:\n    input = 1\n    def m(self):\n        return input()").reasons
+    assert (
+        "calls input"
+        in check_code("class A:\n    input = 1\n    def m(self):\n        return input()").reasons
+    )
     # defaults and decorators run outside the function
     assert "refers to eval" in check_code("def f(eval=eval):\n    return eval").reasons
 
@@ -644,7 +687,7 @@ def test_checking_never_runs_the_code(tmp_path):
     marker = tmp_path / "ran"
     code = f"import math\nraise SystemExit(math.floor(3.5))\nopen({str(marker)!r}, 'w')"
     verdict = check_code(code)
-    assert verdict.reasons == (f"writes a file: open(..., 'w')",)
+    assert verdict.reasons == ("writes a file: open(..., 'w')",)
     assert not marker.exists()
 
 
@@ -678,18 +721,22 @@ def test_a_policy_can_deny_more_calls_and_attributes():
 
 
 def test_a_policy_can_relax_an_attribute():
-    policy = SafetyPolicy(denied_attributes=[a for a in SafetyPolicy().denied_attributes if a != "__class__"])
-    code = "def name(self):\n    return self.__class__.__name__"
+    policy = SafetyPolicy(denied_attributes=[a for a in SafetyPolicy().denied_attributes if a != "__dict__"])
+    code = "def update(self, **changes):\n    self.__dict__.update(changes)"
     assert check_code(code, policy).ok
-    assert check_code(code).reasons == ("accesses __class__",)
+    assert check_code(code).reasons == ("accesses __dict__",)
 
 
 def test_the_safety_table_structures_into_the_policy():
-    policy = config.structure({"allowed_imports": ["math"]}, SafetyPolicy, source="dreams.toml", path="safety")
+    policy = config.structure(
+        {"allowed_imports": ["math"]}, SafetyPolicy, source="dreams.toml", path="safety"
+    )
     assert policy.allowed_imports == ["math"]
     assert policy.denied_calls == SafetyPolicy().denied_calls
     assert check_code("import json", policy).reasons == ("imports json (not in allowed_imports)",)
-    with pytest.raises(ConfigError, match=r"^dreams.toml: safety.denied_calls\[0\]: 'eval\(' is not a builtin"):
+    with pytest.raises(
+        ConfigError, match=r"^dreams.toml: safety.denied_calls\[0\]: 'eval\(' is not a builtin"
+    ):
         config.structure({"denied_calls": ["eval("]}, SafetyPolicy, source="dreams.toml", path="safety")
 
 
@@ -764,27 +811,38 @@ ATTRIBUTES = st.sampled_from(
 STRINGS = st.sampled_from(["''", "'a'", "'__globals__'", "'{0.__class__}'", "'w'", "\"eval('1')\"", "'_os'"])
 
 
+def _fstring(expr: str) -> str:
+    return expr if "'" in expr or '"' in expr else f"f'{{{expr}}}'"  # before 3.12 no quotes inside
+
+
 def _expressions():
     leaves = NAMES | STRINGS | st.integers(-5, 5).map(str)
     return st.recursive(
         leaves,
         lambda inner: st.one_of(
-            st.tuples(inner, ATTRIBUTES).map(lambda t: f"{t[0]}.{t[1]}"),
-            st.tuples(inner, st.lists(inner, max_size=3)).map(lambda t: f"{t[0]}({', '.join(t[1])})"),
+            st.tuples(inner, ATTRIBUTES).map(lambda t: f"({t[0]}).{t[1]}"),
+            st.tuples(inner, st.lists(inner | inner.map("*{}".format), max_size=3)).map(
+                lambda t: f"{t[0]}({', '.join(t[1])})"
+            ),
             st.tuples(inner, inner).map(lambda t: f"{t[0]}[{t[1]}]"),
             st.tuples(inner, st.sampled_from(["+", "|", "and", "==", "%"]), inner).map(" ".join),
             st.tuples(NAMES, inner).map(lambda t: f"(lambda {t[0]}: {t[1]})"),
             st.tuples(inner, NAMES, inner).map(lambda t: f"[{t[0]} for {t[1]} in {t[2]}]"),
             st.tuples(NAMES, inner).map(lambda t: f"({t[0]} := {t[1]})"),
-            inner.map(lambda e: f"f'{{{e}}}'"),
-            inner.map(lambda e: f"*{e}"),
+            inner.map(_fstring),
         ),
         max_leaves=12,
     )
 
 
 EXPRESSIONS = _expressions()
-MODULES = st.sampled_from(["os", "math", "json", "typing", "asyncio.subprocess", "random", ".", "enum", "operator"])
+MODULES = st.sampled_from(
+    ["os", "math", "json", "typing", "asyncio.subprocess", "random", "enum", "operator"]
+)
+
+
+def _block(body: list[str]) -> str:
+    return "\n".join("    " + line for text in body for line in text.splitlines()) or "    pass"
 
 
 def _statements():
@@ -793,31 +851,35 @@ def _statements():
         st.tuples(NAMES, EXPRESSIONS).map(lambda t: f"{t[0]} = {t[1]}"),
         st.tuples(NAMES, EXPRESSIONS).map(lambda t: f"{t[0]}: {t[1]} = 1"),
         MODULES.map(lambda m: f"import {m}"),
-        st.tuples(MODULES, NAMES | ATTRIBUTES).map(lambda t: f"from {t[0]} import {t[1]}"),
-        NAMES.map(lambda n: f"global {n}"),
+        st.tuples(MODULES | st.just("."), NAMES | ATTRIBUTES).map(lambda t: f"from {t[0]} import {t[1]}"),
         NAMES.map(lambda n: f"del {n}"),
-        EXPRESSIONS.map(lambda e: f"return {e}"),
         st.just("pass"),
     )
-
-    def block(body: list[str]) -> str:
-        return "\n".join("    " + line for text in body for line in text.splitlines()) or "    pass"
-
     return st.recursive(
         simple,
         lambda inner: st.one_of(
-            st.tuples(NAMES, st.lists(NAMES, max_size=3), EXPRESSIONS, st.lists(inner, max_size=3)).map(
-                lambda t: f"def {t[0]}({', '.join(t[1])}) -> {t[2]}:\n{block(t[3])}"
-            ),
+            st.tuples(
+                NAMES,
+                st.lists(NAMES, max_size=3, unique=True),
+                EXPRESSIONS,
+                st.lists(NAMES.map("global {}".format), max_size=1),
+                st.lists(inner, max_size=3),
+                st.lists(EXPRESSIONS.map("return {}".format), max_size=1),
+            ).map(lambda t: f"def {t[0]}({', '.join(t[1])}) -> {t[2]}:\n{_block(t[3] + t[4] + t[5])}"),
             st.tuples(NAMES, st.lists(EXPRESSIONS, max_size=2), st.lists(inner, max_size=3)).map(
-                lambda t: f"class {t[0]}({', '.join(t[1])}):\n{block(t[2])}"
+                lambda t: f"class {t[0]}({', '.join(t[1])}):\n{_block(t[2])}"
             ),
-            st.tuples(EXPRESSIONS, st.lists(inner, max_size=3)).map(lambda t: f"with {t[0]} as h:\n{block(t[1])}"),
+            st.tuples(EXPRESSIONS, st.lists(inner, max_size=3)).map(
+                lambda t: f"with {t[0]} as h:\n{_block(t[1])}"
+            ),
             st.tuples(st.lists(inner, max_size=2), NAMES).map(
-                lambda t: f"try:\n{block(t[0])}\nexcept Exception as {t[1]}:\n    pass"
+                lambda t: f"try:\n{_block(t[0])}\nexcept Exception as {t[1]}:\n    pass"
             ),
             st.tuples(EXPRESSIONS, st.lists(inner, max_size=2)).map(
-                lambda t: f"match {t[0]}:\n    case C(__class__=c) | [*rest]:\n{block([block(t[1])])}"
+                lambda t: (
+                    f"match {t[0]}:\n    case C(__class__=c):\n{_block([_block(t[1])])}"
+                    "\n    case [*rest, {'k': v, **kw}]:\n        pass"
+                )
             ),
         ),
         max_leaves=8,
@@ -830,20 +892,59 @@ def test_generated_python_gets_a_well_formed_verdict(code):
     verdict = check_code(code)
     _assert_well_formed(verdict)
     assert check_code(code) == verdict  # deterministic
+    # whatever came before, a dangerous statement after it is still found
+    assert "calls __import__" in check_code(f"{code}\n__import__('os')").reasons
 
 
 # ------------------------------------------------------------------------------------------ speed
 
 
+TYPICAL = '''
+import json
+import time
+from decimal import ROUND_HALF_UP, Decimal
+
+
+def settle_order(fetch, order_id: str, attempts: int = 3, delay: float = 0.5) -> dict:
+    """Fetch an order, total its lines in exact money and retry on transient errors."""
+    if not order_id.strip():
+        raise ValueError("order_id must not be empty")
+    last_error = None
+    seen: set[str] = set()
+    for attempt in range(attempts):
+        seen.add(f"{order_id}#{attempt}")
+        try:
+            order = json.loads(fetch(f"/orders/{order_id}"))
+            if not isinstance(order, dict):
+                raise ValueError(f"expected an object, got {type(order).__name__}")
+            lines = [line for line in order.get("lines", []) if line.get("qty", 0) > 0]
+            total = sum((Decimal(str(line["price"])) * line["qty"] for line in lines), Decimal("0"))
+            order["total"] = str(total.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+            order["skus"] = sorted({line["sku"].strip().upper() for line in lines})
+            return order
+        except (ConnectionError, KeyError, ValueError) as exc:
+            last_error = exc
+            time.sleep(delay * 2 ** attempt)
+        finally:
+            counts = {}
+    for key in sorted(counts):
+        counts[key] = counts.get(key, 0) + 1
+    raise RuntimeError(f"order {order_id}: gave up after {attempts} attempts: {last_error}")
+'''
+
+
 def test_a_thousand_functions_are_checked_quickly(capsys):
-    template = textwrap.dedent(BENIGN["retry with time.sleep"]) + textwrap.dedent(BENIGN["comprehensions"])
-    template += textwrap.dedent(BENIGN["decimal money math"])
-    assert 25 <= template.count("\n") <= 40
-    sources = [template.replace("fetch_with_retry", f"fetch_{i}").replace("0.5", f"0.{i}") for i in range(1000)]
-    start = time.perf_counter()
-    verdicts = [check_code(source) for source in sources]
-    elapsed = time.perf_counter() - start
-    assert all(v.ok for v in verdicts)
+    assert 28 <= TYPICAL.strip().count("\n") + 1 <= 32
+    sources = [
+        TYPICAL.replace("settle_order", f"settle_order_{i}").replace("0.01", f"0.{i:03}") for i in range(1000)
+    ]
+    rounds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        verdicts = [check_code(source) for source in sources]
+        rounds.append(time.perf_counter() - start)
+        assert all(verdict.ok for verdict in verdicts)
     with capsys.disabled():
-        print(f"\nsafety gate: 1,000 checks of {template.count(chr(10))}-line code in {elapsed:.3f} s")
-    assert elapsed < 5.0  # about 0.3 s on a developer machine; generous for a loaded CI box
+        shown = ", ".join(f"{seconds:.3f}" for seconds in rounds)
+        print(f"\nsafety gate: 1,000 checks of a 30-line function: best {min(rounds):.3f} s (rounds {shown})")
+    assert min(rounds) < 2.0  # about 0.3 s on an idle developer machine; generous for a busy CI box
