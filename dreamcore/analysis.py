@@ -14,8 +14,10 @@ top-level function (a source whose docstring lines sit left of its ``def`` parse
 - ``RelatedIndex`` / ``related_procedures``: procedures of other projects that do similar things.
 
 Purity is judged by name only (``PURE_BUILTINS``, ``PURE_MODULES``, ``PURE_FUNCTIONS``,
-``PURE_METHODS``); every other call counts as a side effect. Objects passed to a call are assumed
-not to be changed by it, except the receiver of a known mutating method (``MUTATING_METHODS``).
+``PURE_METHODS``); every other call counts as a side effect, and so do assigning an attribute or
+item, ``del``, ``global``/``nonlocal``, ``raise``, ``yield``, ``await`` and entering a ``with``
+block. Objects passed to a call are assumed not to be changed by it, except the receiver of a known
+mutating method (``MUTATING_METHODS``), so a step's data dependencies are exact only up to aliasing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import attrs
 
@@ -37,46 +40,52 @@ _Function = ast.FunctionDef | ast.AsyncFunctionDef
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
-PURE_BUILTINS = frozenset(
-    "abs all any ascii bin bool bytes callable chr complex dict dir divmod enumerate filter float format "
-    "frozenset getattr hasattr hash hex id int isinstance issubclass iter len list map max min object oct "
-    "ord pow range repr reversed round set slice sorted str sum super tuple type vars zip".split()
-)
-PURE_MODULES = frozenset(
-    "math cmath itertools string textwrap unicodedata statistics keyword os.path posixpath ntpath".split()
-)
-PURE_FUNCTIONS = frozenset(
-    "json.dumps json.loads copy.copy copy.deepcopy re.compile re.match re.search re.fullmatch re.findall "
-    "re.finditer re.sub re.subn re.split re.escape functools.partial functools.reduce operator.itemgetter "
-    "operator.attrgetter operator.methodcaller dataclasses.replace dataclasses.asdict dataclasses.astuple "
-    "dataclasses.fields collections.Counter collections.OrderedDict collections.defaultdict collections.deque "
-    "datetime.timedelta datetime.date datetime.datetime decimal.Decimal fractions.Fraction shlex.quote "
-    "shlex.split html.escape urllib.parse.quote urllib.parse.unquote urllib.parse.urlencode "
-    "urllib.parse.urlsplit urllib.parse.urlparse urllib.parse.urljoin base64.b64encode base64.b64decode "
-    "hashlib.sha256 hashlib.sha1 hashlib.md5".split()
-)
+PURE_BUILTINS = frozenset({
+    "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "dir",
+    "divmod", "enumerate", "filter", "float", "format", "frozenset", "getattr", "hasattr", "hash", "hex",
+    "id", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "object", "oct",
+    "ord", "pow", "range", "repr", "reversed", "round", "set", "slice", "sorted", "str", "sum", "super",
+    "tuple", "type", "vars", "zip",
+})
+PURE_MODULES = frozenset({
+    "math", "cmath", "itertools", "string", "textwrap", "unicodedata", "statistics", "keyword", "os.path",
+    "posixpath", "ntpath",
+})
+PURE_FUNCTIONS = frozenset({
+    "json.dumps", "json.loads", "copy.copy", "copy.deepcopy", "re.compile", "re.match", "re.search",
+    "re.fullmatch", "re.findall", "re.finditer", "re.sub", "re.subn", "re.split", "re.escape",
+    "functools.partial", "functools.reduce", "operator.itemgetter", "operator.attrgetter",
+    "operator.methodcaller", "dataclasses.replace", "dataclasses.asdict", "dataclasses.astuple",
+    "dataclasses.fields", "collections.Counter", "collections.OrderedDict", "collections.defaultdict",
+    "collections.deque", "datetime.timedelta", "datetime.date", "datetime.datetime", "decimal.Decimal",
+    "fractions.Fraction", "shlex.quote", "shlex.split", "html.escape", "urllib.parse.quote",
+    "urllib.parse.unquote", "urllib.parse.urlencode", "urllib.parse.urlsplit", "urllib.parse.urlparse",
+    "urllib.parse.urljoin", "base64.b64encode", "base64.b64decode", "hashlib.sha256", "hashlib.sha1",
+    "hashlib.md5",
+})
 # method names that do not change their receiver (str, bytes, dict views, sets, numbers, dates, matches)
-PURE_METHODS = frozenset(
-    "join split rsplit splitlines strip lstrip rstrip lower upper casefold title capitalize swapcase "
-    "startswith endswith replace format format_map encode decode find rfind index rindex count partition "
-    "rpartition isdigit isdecimal isnumeric isalpha isalnum isspace isupper islower istitle isidentifier "
-    "isascii zfill ljust rjust center expandtabs removeprefix removesuffix translate keys values items copy "
-    "union intersection difference symmetric_difference issubset issuperset isdisjoint bit_length "
-    "is_integer as_integer_ratio conjugate hexdigest digest total_seconds isoformat strftime weekday "
-    "isoweekday group groups groupdict span most_common".split()
-)
+PURE_METHODS = frozenset({
+    "join", "split", "rsplit", "splitlines", "strip", "lstrip", "rstrip", "lower", "upper", "casefold",
+    "title", "capitalize", "swapcase", "startswith", "endswith", "replace", "format", "format_map", "encode",
+    "decode", "find", "rfind", "index", "rindex", "count", "partition", "rpartition", "isdigit", "isdecimal",
+    "isnumeric", "isalpha", "isalnum", "isspace", "isupper", "islower", "istitle", "isidentifier", "isascii",
+    "zfill", "ljust", "rjust", "center", "expandtabs", "removeprefix", "removesuffix", "translate", "keys",
+    "values", "items", "copy", "union", "intersection", "difference", "symmetric_difference", "issubset",
+    "issuperset", "isdisjoint", "bit_length", "is_integer", "as_integer_ratio", "conjugate", "hexdigest",
+    "digest", "total_seconds", "isoformat", "strftime", "weekday", "isoweekday", "group", "groups",
+    "groupdict", "span", "most_common",
+})
 # a pure-named method on one of these is still a side effect (shutil.copy, os.replace, time.time, ...)
-IMPURE_ROOTS = frozenset(
-    "os sys shutil subprocess socket time random secrets requests httpx urllib asyncio logging threading "
-    "multiprocessing io sqlite3 pathlib tempfile signal select ssl uuid".split()
-)
-MUTATING_METHODS = frozenset(
-    "append extend insert pop remove clear update add discard setdefault sort reverse popitem appendleft "
-    "extendleft popleft rotate difference_update intersection_update symmetric_difference_update put "
-    "put_nowait write writelines".split()
-)
-STEP_KINDS = ("assign", "augassign", "call", "return", "raise", "if", "for", "while", "with", "try", "expr",
-              "assert", "other")
+IMPURE_ROOTS = frozenset({
+    "os", "sys", "shutil", "subprocess", "socket", "time", "random", "secrets", "requests", "httpx", "urllib",
+    "asyncio", "logging", "threading", "multiprocessing", "io", "sqlite3", "pathlib", "tempfile", "signal",
+    "select", "ssl", "uuid",
+})
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "add", "discard", "setdefault", "sort",
+    "reverse", "popitem", "appendleft", "extendleft", "popleft", "rotate", "difference_update",
+    "intersection_update", "symmetric_difference_update", "put", "put_nowait", "write", "writelines",
+})
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -87,10 +96,12 @@ def _parse(source: str) -> ast.Module:
     text = textwrap.dedent(source)
     try:
         return ast.parse(text)
-    except (SyntaxError, ValueError) as exc:
-        problem = exc
+    except SyntaxError as exc:
+        problem = f"{exc.msg} (line {exc.lineno})"
+    except ValueError as exc:  # e.g. null bytes
+        problem = str(exc)
     except RecursionError:
-        raise ValueError("source does not parse: nested too deeply") from None
+        problem = "nested too deeply"
     if text[:1].isspace():  # e.g. a method whose docstring has lines left of its def
         try:
             wrapped = ast.parse("if True:\n" + text)
@@ -98,9 +109,7 @@ def _parse(source: str) -> ast.Module:
             pass
         else:
             return ast.Module(body=wrapped.body[0].body, type_ignores=[])
-    if isinstance(problem, SyntaxError):
-        raise ValueError(f"source does not parse: {problem.msg} (line {problem.lineno})") from None
-    raise ValueError(f"source does not parse: {problem}") from None
+    raise ValueError(f"source does not parse: {problem}")
 
 
 def parse_function(source: str, name: str | None = None) -> ast.FunctionDef | ast.AsyncFunctionDef:
@@ -122,10 +131,9 @@ def parse_function(source: str, name: str | None = None) -> ast.FunctionDef | as
 
 
 def _docstring_free(body: list[ast.stmt]) -> list[ast.stmt]:
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        if isinstance(body[0].value.value, str):
-            return body[1:]
-    return body
+    first = body[0] if body else None
+    is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    return body[1:] if is_docstring and isinstance(first.value.value, str) else body
 
 
 def _normalised(source: str) -> ast.Module:
@@ -214,8 +222,9 @@ class Step:
     """One top-level statement of a function body and what it touches.
 
     ``line`` counts from the ``def`` line (the first body line is usually 1). ``reads`` and
-    ``writes`` are bare names; assigning ``obj.attr`` or ``obj[key]`` reads ``obj`` and is a side
-    effect. ``text`` is the first line of the unparsed statement.
+    ``writes`` are bare names (builtins and modules read included); assigning ``obj.attr`` or
+    ``obj[key]`` reads ``obj`` and is a side effect. ``text`` is the first line of the unparsed
+    statement.
     """
 
     index: int
@@ -289,7 +298,9 @@ def _is_pure(func: ast.expr, name: str) -> bool:
     parts = name.split(".")
     if any(".".join(parts[:k]) in PURE_MODULES for k in range(1, len(parts))):
         return True
-    return isinstance(func, ast.Attribute) and func.attr in PURE_METHODS and _root_name(func) not in IMPURE_ROOTS
+    if not isinstance(func, ast.Attribute):
+        return False
+    return func.attr in PURE_METHODS and _root_name(func) not in IMPURE_ROOTS
 
 
 def _scope_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
@@ -353,10 +364,12 @@ class _Scanner(ast.NodeVisitor):
             self.mutates.add(root)
         self._effect(f"{'deletes' if deleting else 'assigns'} {_short(target)}")
 
-    def _absorb(self, inner: _Scanner, local: set[str], effects: bool = True) -> None:
+    def _absorb(self, inner: _Scanner, local: set[str], runs_now: bool = True) -> None:
+        """Fold in a nested scope: its free names always, its mutations, calls and effects only if it
+        runs (or is usually called) right away."""
         self.reads |= inner.reads - local
-        self.mutates |= inner.mutates - local
-        if effects:
+        if runs_now:
+            self.mutates |= inner.mutates - local
             self.calls.update(inner.calls)
             self.effects.update(inner.effects)
             self.impure_calls |= inner.impure_calls
@@ -517,7 +530,7 @@ class _Scanner(ast.NodeVisitor):
         for stmt in node.body:
             inner.visit(stmt)
         local = (inner.writes | set(_param_names(node.args))) - declared.keys()
-        self._absorb(inner, local, effects=False)
+        self._absorb(inner, local, runs_now=False)
         self.defined[node.name] = _Closure(
             reads=frozenset(inner.reads - local),
             writes=frozenset(inner.writes & declared.keys()),
@@ -672,7 +685,7 @@ def analyze_dependencies(source: str, name: str | None = None) -> DependencyAnal
             awaits=scan.awaits,
             text=ast.unparse(stmt).split("\n", 1)[0],
         ))
-        pinned = scan.exits or scan.yields or scan.declares or kind in ("return", "raise")
+        pinned = scan.exits or scan.yields or scan.declares
         facts.append(_Facts(frozenset(writes | mutates), pinned, scan.impure_calls and not pinned))
     reorderable = tuple(
         (i, i + 1)
@@ -733,7 +746,10 @@ _NAMERS = {
     ast.ClassDef: lambda node: node.name,
     ast.Constant: lambda node: f"={repr(node.value)[:40]}",
 }
-_SCALARS = frozenset("ctx id name arg attr kind type_comment module level is_async conversion simple rest tag".split())
+_SCALARS = frozenset({
+    "ctx", "id", "name", "arg", "attr", "kind", "type_comment", "module", "level", "is_async", "conversion",
+    "simple", "rest", "tag",
+})
 _CHILD_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
@@ -741,8 +757,8 @@ def _child_fields(cls: type) -> tuple[tuple[str, str], ...]:
     """(field, "Type.field") for the fields of an AST class that hold nodes, last first."""
     fields = _CHILD_FIELDS.get(cls)
     if fields is None:
-        leaf = cls in (ast.Constant, ast.MatchSingleton)
-        fields = tuple((f, f"{cls.__name__}.{f}") for f in reversed(cls._fields) if not leaf and f not in _SCALARS)
+        names = () if cls in (ast.Constant, ast.MatchSingleton) else reversed(cls._fields)
+        fields = tuple((f, f"{cls.__name__}.{f}") for f in names if f not in _SCALARS)
         _CHILD_FIELDS[cls] = fields
     return fields
 
@@ -774,7 +790,7 @@ def _shape(source: str) -> _Shape:
                 stack.append((value, label))
     structure = Counter(order)
     structure.update(edges)
-    structure.update([f"{a}|{b}" for a, b in zip(order, order[1:])])
+    structure.update([f"{a}|{b}" for a, b in pairwise(order)])
     counted = Counter(names)
     return _Shape(structure, counted, structure.total(), counted.total())
 
@@ -820,19 +836,22 @@ def structural_novelty(dream: str, base: str, earlier: Sequence[str] = ()) -> fl
 # feature -> weight of its similarity in the score; the weights sum to 1
 RELATED_WEIGHTS = {"calls": 0.35, "identifiers": 0.30, "params": 0.15, "docstring": 0.20}
 _FEATURES = tuple(RELATED_WEIGHTS)
-_PREFIX = {"c": 0, "i": 1, "p": 2, "d": 3}
-STOPWORDS = frozenset(
-    "the and for with that this from into onto are was were been being has have had not but its it's "
-    "then than when where which while who whom what how why all any each every one two some such only "
-    "also may can could should would will shall must does did doing done per via use used uses using "
-    "given returns return value values none true false self cls args kwargs else there their them they "
-    "our out off over under about after before again more most other same very just more your you".split()
-)
+_PREFIX = {"c": 0, "i": 1, "p": 2, "d": 3}  # token prefix -> position of its feature in _FEATURES
+STOPWORDS = frozenset({
+    "the", "and", "for", "with", "that", "this", "from", "into", "onto", "are", "was", "were", "been",
+    "being", "has", "have", "had", "not", "but", "its", "it's", "then", "than", "when", "where", "which",
+    "while", "who", "whom", "what", "how", "why", "all", "any", "each", "every", "one", "two", "some", "such",
+    "only", "also", "may", "can", "could", "should", "would", "will", "shall", "must", "does", "did", "doing",
+    "done", "per", "via", "use", "used", "uses", "using", "given", "returns", "return", "value", "values",
+    "none", "true", "false", "self", "cls", "args", "kwargs", "else", "there", "their", "them", "they", "our",
+    "out", "off", "over", "under", "about", "after", "before", "again", "more", "most", "other", "same",
+    "very", "just", "your", "you",
+})
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
 def _stem(word: str) -> str:
-    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for suffix, replacement in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
             return word[: -len(suffix)] + replacement
     return word
@@ -883,7 +902,7 @@ def _related_features(procedure: Procedure) -> frozenset[str]:
                     parts = parts[1:]
                 if parts:
                     tokens.update((f"c:{'.'.join(parts)}", f"c:{parts[-1]}"))
-        tokens.update(f"i:{word}" for name in _identifiers(function) for word in _words(name))
+        tokens.update(f"i:{word}" for ident in _identifiers(function) for word in _words(ident))
     else:
         function = _signature_function(procedure)
     if function is not None:

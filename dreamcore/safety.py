@@ -11,7 +11,8 @@ The rules are general and walk every node:
 * imports: every module a dream imports must be in ``allowed_imports`` and in none of
   ``denied_imports`` (``import a.b`` is judged by ``a`` and ``a.b``; ``from a import b`` also by
   ``a.b``); relative and star imports are refused, and so is reaching a denied or private module
-  through an allowed one (``typing.sys``, ``random._os``) or passing a module around as a value;
+  through an allowed one (``typing.sys``, ``random._os``, ``enum.bltns``) or passing a module
+  around as a value;
 * names and attributes: every ``x.name``, ``getattr(x, "name")``, ``attrgetter("a.name")``,
   ``obj["name"]``, class pattern ``case C(name=...)``, bare name and string constant is held
   against ``denied_attributes``; attribute names that cannot be read from the source (computed
@@ -414,6 +415,10 @@ def _parse_annotation(text: str) -> ast.expr | None:
 
 
 class _Checker:
+    """One walk over one tree. Nodes go through an explicit stack (no recursion, so any depth the
+    parser accepts is fine); what needs the whole tree (which names are the dream's own, which
+    are modules) is collected on the way and judged in ``_finish``."""
+
     def __init__(self, rules: _Rules) -> None:
         self.rules = rules
         self.found: list[tuple[int, int, int, str]] = []

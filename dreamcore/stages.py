@@ -9,6 +9,7 @@ one procedure stored in one transaction — so a killed run resumes at the next 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from typing import Any
 
@@ -19,6 +20,7 @@ from dreamcore.models import DreamProcedure, Procedure, RejectedDraft, SourcePro
 from dreamcore.pipeline import Cycle
 
 SHOWN_PROBLEMS = 5
+SPLIT = ("generators", "checks", "store")  # where the generate stage's time goes, in seconds
 
 
 class MineStage:
@@ -94,7 +96,8 @@ class GenerateStage:
                 cycle.progress.advance(self.name)
 
         await asyncio.gather(*(worker() for _ in range(min(core.config.cycle.concurrency, len(procedures) or 1))))
-        cycle.report[self.name] = {"procedures": len(procedures), **dict(sorted(tally.items()))}
+        seconds = {key: round(tally.pop(key), 3) for key in SPLIT if key in tally}
+        cycle.report[self.name] = {"procedures": len(procedures), **dict(sorted(tally.items())), "seconds": seconds}
         cycle.progress.finish(
             self.name, f"{tally['dreams']} new dreams, {tally['rejected']} rejected, {tally['known']} already known"
         )
@@ -120,6 +123,7 @@ class GenerateStage:
                 seed=cycle.seed,
                 related=related,
             )
+            started = time.perf_counter()
             try:
                 drafts = await generator.generate(procedure, context)
             except Exception as exc:  # a plugin's bug must not end the night
@@ -128,17 +132,22 @@ class GenerateStage:
                 cycle.progress.note(f"error: {message}")
                 rejections.append(_failed(procedure, generator, cycle, message))
                 continue
+            checked_at = time.perf_counter()
+            tally["generators"] += checked_at - started
             for draft in drafts[: cycle.strategy.variants]:
                 checked = checker.check(draft, generator.dream_type)
                 (dreams if isinstance(checked, DreamProcedure) else rejections).append(checked)
+            tally["checks"] += time.perf_counter() - checked_at
         tally["rejected"] += len(rejections)
         if cycle.dry_run:
             tally["dreams"] += len(dreams)
             return tally
         store = cycle.core.store
+        stored_at = time.perf_counter()
         with store.atomic():
             ids = cycle.core.store_dreams(dreams)
             store.record_rejections(rejections)
+        tally["store"] += time.perf_counter() - stored_at
         new = sum(1 for dream in dreams if dream.id is not None)
         tally["dreams"] += new
         tally["known"] += len(ids) - new

@@ -35,7 +35,6 @@ An LLM mode (prompting a model with ``context.analysis``) belongs beside :meth:`
 from __future__ import annotations
 
 import ast
-import builtins
 import copy
 import itertools
 import logging
@@ -46,7 +45,7 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis import parse_function
+from dreamcore.analysis import Step, parse_function
 from dreamcore.generation import DreamDraft, GenerationContext
 
 KINDS = (
@@ -66,15 +65,18 @@ _STATEMENT_FIELDS = ("body", "orelse", "finalbody")
 _SLEEPS = {"sleep"}
 _LOG_METHODS = {"debug", "info", "warning", "warn", "error", "exception", "critical", "log"}
 _LOGGER_NAMES = re.compile(r"(^|_)(log|logger|logging|_log|_logger)$")
-_COUNTERS = re.compile(r"(^|_)(hits|misses|count|counter|calls|requests|errors|failures|stats|reads|writes|sent|received)$")
+_COUNTERS = re.compile(
+    r"(^|_)(hits|misses|count|counter|calls|requests|errors|failures|stats|reads|writes|sent|received)$"
+)
 _FLIP_POSITIVE = {ast.LtE: ast.Lt, ast.GtE: ast.Gt}  # guard rejects x <= b: now only x < b
 _FLIP_NEGATIVE = {ast.Lt: ast.LtE, ast.Gt: ast.GtE}  # guard rejects not (x < b): now not (x <= b)
 _SHORT = 70
 _log = logging.getLogger(__name__)
 _COMPOUND_WITHOUT_HEADER = (ast.With, ast.AsyncWith, ast.Try, getattr(ast, "TryStar", ast.Try), ast.Match,
                             ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
-_VALIDATION_ERRORS = frozenset({"ValueError", "TypeError", "KeyError", "IndexError", "OverflowError", "AssertionError"})
-_BUILTIN_NAMES = frozenset(dir(builtins))
+_VALIDATION_ERRORS = frozenset(
+    {"ValueError", "TypeError", "KeyError", "IndexError", "OverflowError", "AssertionError"}
+)
 
 
 def _validate_kinds(instance: Any, attribute: attrs.Attribute, value: list[str]) -> None:
@@ -214,12 +216,8 @@ def _reorder(function: _Function, context: GenerationContext) -> Iterator[Candid
     body = _body_without_docstring(function)
     offset = len(function.body) - len(body)
     analysis = context.analysis
-    steps = list(getattr(analysis, "steps", []) or [])
-    for pair in getattr(analysis, "reorderable", []) or []:
-        first, second = _pair_indexes(pair, steps)
-        if first is None or second is None:
-            continue
-        first, second = sorted((first, second))
+    steps = list(analysis.steps)
+    for first, second in analysis.reorderable:
         if second != first + 1 or second >= len(body):
             continue
         a, b = body[first], body[second]
@@ -236,21 +234,18 @@ def _reorder(function: _Function, context: GenerationContext) -> Iterator[Candid
                 f"Runs step {second + 1} `{_short(b, 50)}` before step {first + 1} `{_short(a, 50)}` "
                 f"(the two are swapped; nothing else changes)."
             ),
-            reasoning=_reorder_reasoning(a, b, steps[first] if first < len(steps) else None,
-                                         steps[second] if second < len(steps) else None),
+            reasoning=_reorder_reasoning(a, b, steps[first], steps[second]),
         )
 
 
-def _reorder_reasoning(a: ast.stmt, b: ast.stmt, step_a: Any, step_b: Any) -> str:
-    writes_a = sorted(getattr(step_a, "writes", ()) or _stored_names(a))
-    writes_b = sorted(getattr(step_b, "writes", ()) or _stored_names(b))
+def _reorder_reasoning(a: ast.stmt, b: ast.stmt, step_a: Step, step_b: Step) -> str:
     facts = (
-        f"Step {getattr(step_b, 'index', 1) + 1} does not read {_names_text(writes_a) or 'anything'} written by the "
-        f"step before it, nor does that step read {_names_text(writes_b) or 'anything'}"
+        f"Step {step_b.index + 1} does not read {_names_text(sorted(step_a.writes)) or 'anything'} written by the "
+        f"step before it, nor does that step read {_names_text(sorted(step_b.writes)) or 'anything'}"
     )
-    effects = [s for s in (step_a, step_b) if getattr(s, "side_effect", False)]
+    effects = [s for s in (step_a, step_b) if s.side_effect]
     if effects:
-        calls = ", ".join(f"`{c}()`" for c in getattr(effects[0], "calls", ())[:3])
+        calls = ", ".join(f"`{c}()`" for c in effects[0].calls[:3])
         risk = (f"one of them has a side effect ({calls}), so this assumes nothing observes the order of that "
                 f"effect relative to the other step")
     elif any(isinstance(n, ast.Call | ast.Subscript | ast.BinOp) for n in (*ast.walk(a), *ast.walk(b))):
@@ -263,28 +258,6 @@ def _reorder_reasoning(a: ast.stmt, b: ast.stmt, step_a: Any, step_b: Any) -> st
         f"later step first lets a cheaper or likelier-to-fail step go first and is the precondition for "
         f"overlapping the two."
     )
-
-
-def _pair_indexes(pair: Any, steps: list[Any]) -> tuple[int | None, int | None]:
-    """Body indexes (without the docstring) of a reorderable pair, whatever shape the analysis used."""
-    if isinstance(pair, tuple | list) and len(pair) == 2:
-        return _step_index(pair[0], steps), _step_index(pair[1], steps)
-    first = getattr(pair, "first", getattr(pair, "a", None))
-    second = getattr(pair, "second", getattr(pair, "b", None))
-    return _step_index(first, steps), _step_index(second, steps)
-
-
-def _step_index(item: Any, steps: list[Any]) -> int | None:
-    if isinstance(item, bool):
-        return None
-    if isinstance(item, int):
-        return item
-    index = getattr(item, "index", None)
-    if isinstance(index, int) and not isinstance(index, bool):
-        return index
-    if item in steps:
-        return steps.index(item)
-    return None
 
 
 def _is_terminal(statement: ast.stmt) -> bool:
@@ -310,8 +283,8 @@ def _analysis_groups(function: _Function, context: GenerationContext) -> list[tu
     """(start, end) in ``function.body`` of the analysis's parallel groups of top-level steps."""
     offset = len(function.body) - len(_body_without_docstring(function))
     found = []
-    for group in getattr(context.analysis, "parallel_groups", ()) or ():
-        indexes = sorted(i for i in group if isinstance(i, int))
+    for group in context.analysis.parallel_groups:
+        indexes = sorted(group)
         if len(indexes) >= 2 and indexes == list(range(indexes[0], indexes[-1] + 1)):
             found.append((indexes[0] + offset, indexes[-1] + 1 + offset))
     return found
@@ -339,7 +312,9 @@ def _awaited_call(statement: ast.stmt) -> ast.Call | None:
         value, target = statement.value, statement.targets[0]
         if not isinstance(target, ast.Name | ast.Tuple):
             return None
-    elif isinstance(statement, ast.AnnAssign) and statement.value is not None and isinstance(statement.target, ast.Name) or isinstance(statement, ast.Expr):
+    elif isinstance(statement, ast.Expr) or (
+        isinstance(statement, ast.AnnAssign) and statement.value is not None and isinstance(statement.target, ast.Name)
+    ):
         value = statement.value
     else:
         return None
@@ -404,10 +379,10 @@ def _gather_adjacent(function: ast.AsyncFunctionDef, groups: list[tuple[int, int
                 f"(lines `{_short(run[0])}` .. `{_short(run[-1])}`)."
             ),
             reasoning=(
-                "Violates the assumption that these awaited calls must run sequentially. None of them reads a "
-                "name another assigns, so they can overlap and the wall time becomes the slowest call instead of "
-                "the sum — if the callees do not depend on each other's side effects or ordering, and if an "
-                "early failure no longer preventing the later calls is acceptable."
+                "Violates the assumption that these awaited calls must run sequentially. None of them reads "
+                "a name another assigns, so they can overlap and the wall time becomes the slowest call "
+                "instead of the sum — if the callees do not depend on each other's side effects or ordering, "
+                "and if an early failure no longer preventing the later calls is acceptable."
             ),
         )
 
@@ -462,14 +437,14 @@ def _gather_loop(function: ast.AsyncFunctionDef) -> Iterator[Candidate]:
                 kind="concurrency",
                 code=code,
                 description=(
-                    f"Replaces the loop `{_short(loop)}` that awaits `{_call_name(call)}()` once per item with a "
-                    f"single `asyncio.gather` over all items (results kept in order)."
+                    f"Replaces the loop `{_short(loop)}` that awaits `{_call_name(call)}()` once per item "
+                    "with a single `asyncio.gather` over all items (results kept in order)."
                 ),
                 reasoning=(
-                    "Violates the assumption that the per-item awaits must happen one at a time. Each iteration "
-                    "only depends on its own item, so all calls can be in flight together; this assumes the callee "
-                    "tolerates concurrent use (no rate limit, no shared cursor) and that a failure need not stop "
-                    "the remaining items from starting."
+                    "Violates the assumption that the per-item awaits must happen one at a time. Each "
+                    "iteration only depends on its own item, so all calls can be in flight together; this "
+                    "assumes the callee tolerates concurrent use (no rate limit, no shared cursor) and that "
+                    "a failure need not stop the remaining items from starting."
                 ),
             )
 
@@ -523,15 +498,16 @@ def _lenient_error(function: _Function, context: GenerationContext) -> Iterator[
                 kind="lenient_error",
                 code=code,
                 description=(
-                    f"In the `except {caught}` handler, replaces {what} with `{replacement_text}`: the failure "
-                    f"is swallowed and the function {effect}."
+                    f"In the `except {caught}` handler, replaces {what} with `{replacement_text}`: the "
+                    f"failure is swallowed and the function {effect}."
                 ),
                 reasoning=(
                     f"Violates the assumption that a caught `{caught}` must reach the caller"
-                    f"{'' if raise_node.exc is None else f' as `{_raised_name(raise_node)}`'}. Callers that only "
-                    f"need a best-effort answer get one instead of an exception, and a batch keeps going; it assumes "
+                    f"{'' if raise_node.exc is None else f' as `{_raised_name(raise_node)}`'}. Callers that "
+                    "only need a best-effort answer get one instead of an exception, and a batch keeps "
+                    "going; it assumes "
                     f"{'skipping this iteration' if replacement_text == 'continue' else f'`{replacement_text}`'} "
-                    f"is an acceptable answer, which hides the failure from the caller."
+                    "is an acceptable answer, which hides the failure from the caller."
                 ),
             )
 
@@ -585,9 +561,9 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
             code=_transformed(function, _replace_statement(function, guard, drop)),
             description=f"Removes the {kind} `if {condition}: {raising}`; {consequence}.",
             reasoning=(
-                f"{assumption}. If the later computation copes with such values (or every caller already checks), "
-                f"the guard is redundant work and a source of spurious errors; if not, differential tests show the "
-                f"input where it was load-bearing."
+                f"{assumption}. If the later computation copes with such values (or every caller already "
+                "checks), the guard is redundant work and a source of spurious errors; if not, differential "
+                "tests show the input where it was load-bearing."
             ),
         )
         widened = _widened(guard.test)
@@ -601,13 +577,15 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
                 kind="relax_validation",
                 code=_transformed(function, widen),
                 description=(
-                    f"Widens the {kind} `if {condition}: {raising}` to `if {_short(new_test, 60)}: ...` ({how}), "
-                    f"so {admitted} {'are' if admitted.startswith('values') or '==' not in admitted else 'is'} now accepted."
+                    f"Widens the {kind} `if {condition}: {raising}` to `if {_short(new_test, 60)}: ...` "
+                    f"({how}), so {admitted} "
+                    f"{'are' if admitted.startswith('values') or '==' not in admitted else 'is'} now "
+                    "accepted."
                 ),
                 reasoning=(
-                    f"Violates the assumption that the limit in `{condition}` sits exactly where it must. Limits are "
-                    f"often set one step stricter than the computation needs; this assumes these values still give "
-                    f"a meaningful result downstream{f' (`{use}`)' if use else ''}."
+                    f"Violates the assumption that the limit in `{condition}` sits exactly where it must. "
+                    "Limits are often set one step stricter than the computation needs; this assumes these "
+                    f"values still give a meaningful result downstream{f' (`{use}`)' if use else ''}."
                 ),
             )
         clamp = _clamp(guard.test)
@@ -621,13 +599,13 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
                 kind="relax_validation",
                 code=_transformed(function, _replace_statement(function, guard.body[0], clamped)),
                 description=(
-                    f"Clamps instead of rejecting: when `{condition}`, sets `{variable} = {ast.unparse(bound)}` "
-                    f"and carries on instead of raising {raised}."
+                    f"Clamps instead of rejecting: when `{condition}`, sets `{variable} = "
+                    f"{ast.unparse(bound)}` and carries on instead of raising {raised}."
                 ),
                 reasoning=(
-                    f"Violates the assumption that an out-of-range `{variable}` is an error. Saturating at the "
-                    f"limit `{ast.unparse(bound)}` gives the caller a bounded result instead of an exception; it "
-                    f"assumes the caller does not need to know `{variable}` was adjusted."
+                    f"Violates the assumption that an out-of-range `{variable}` is an error. Saturating at "
+                    f"the limit `{ast.unparse(bound)}` gives the caller a bounded result instead of an "
+                    f"exception; it assumes the caller does not need to know `{variable}` was adjusted."
                 ),
             )
         loop = _enclosing_loop(function, guard)
@@ -641,13 +619,13 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
                 kind="relax_validation",
                 code=_transformed(function, _replace_statement(function, guard.body[0], skip)),
                 description=(
-                    f"Skips the offending item: inside `{_short(loop, 50)}`, `if {condition}` now `continue`s to the "
-                    f"next {target} instead of raising {raised}."
+                    f"Skips the offending item: inside `{_short(loop, 50)}`, `if {condition}` now "
+                    f"`continue`s to the next {target} instead of raising {raised}."
                 ),
                 reasoning=(
-                    f"Violates the assumption that one bad `{target}` invalidates the whole call. The other items "
-                    f"are still processed and returned; it assumes partial output beats none and that the caller "
-                    f"can live with silently missing items."
+                    f"Violates the assumption that one bad `{target}` invalidates the whole call. The other "
+                    "items are still processed and returned; it assumes partial output beats none and that "
+                    "the caller can live with silently missing items."
                 ),
             )
 
@@ -811,7 +789,8 @@ def _raised_name(statement: ast.Raise) -> str:
 def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     sleeps = [
         node for node in _scope_nodes(function)
-        if isinstance(node, ast.Expr) and _is_sleep(node.value.value if isinstance(node.value, ast.Await) else node.value)
+        if isinstance(node, ast.Expr)
+        and _is_sleep(node.value.value if isinstance(node.value, ast.Await) else node.value)
     ]
     if sleeps:
         code = _transformed(function, _remove_statements(function, sleeps))
@@ -821,9 +800,10 @@ def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candid
             code=code,
             description=f"Removes the wait{'s' if len(sleeps) > 1 else ''} {shown}; the next step follows at once.",
             reasoning=(
-                "Violates the assumption that pausing is needed (backoff between retries, politeness, letting "
-                "others run). Without it the function finishes sooner and a retry lands while the caller still "
-                "waits; it assumes the failure is not load- or rate-related, where immediate retries make it worse."
+                "Violates the assumption that pausing is needed (backoff between retries, politeness, "
+                "letting others run). Without it the function finishes sooner and a retry lands while the "
+                "caller still waits; it assumes the failure is not load- or rate-related, where immediate "
+                "retries make it worse."
             ),
         )
     timeouts = list(_timeouts(function))
@@ -848,9 +828,9 @@ def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candid
             code=code,
             description=f"Lifts the time limit: {shown} now wait{'s' if len(timeouts) == 1 else ''} without a timeout.",
             reasoning=(
-                "Violates the assumption that a slow call is a failed call. A call that would have finished just "
-                "after the deadline now succeeds instead of being retried or reported; it assumes the callee does "
-                "eventually answer, since a hung call now blocks the caller forever."
+                "Violates the assumption that a slow call is a failed call. A call that would have finished "
+                "just after the deadline now succeeds instead of being retried or reported; it assumes the "
+                "callee does eventually answer, since a hung call now blocks the caller forever."
             ),
         )
 
@@ -915,13 +895,14 @@ def _hoisted_exits(function: _Function) -> Iterator[Candidate]:
             kind="short_circuit",
             code=_transformed(function, hoist),
             description=(
-                f"Checks the early exit `{_short(statement.test, 50)}` first: `{_short(statement.body[0], 40)}` now "
-                f"happens before {shown}."
+                f"Checks the early exit `{_short(statement.test, 50)}` first: "
+                f"`{_short(statement.body[0], 40)}` now happens before {shown}."
             ),
             reasoning=(
-                "Violates the assumption that every earlier step must run before the cheap exit is taken. The exit "
-                "condition reads nothing those steps compute, so when it holds the work (and any validation) they do "
-                "is skipped; it assumes their side effects and errors do not matter for such inputs."
+                "Violates the assumption that every earlier step must run before the cheap exit is taken. "
+                "The exit condition reads nothing those steps compute, so when it holds the work (and any "
+                "validation) they do is skipped; it assumes their side effects and errors do not matter for "
+                "such inputs."
             ),
         )
 
@@ -961,15 +942,15 @@ def _loop_breaks(function: _Function) -> Iterator[Candidate]:
         assigned = ", ".join(sorted(set().union(*(_written_names(s) for s in inner.body))))
         if constant:
             reasoning = (
-                f"Violates the assumption that every item must be examined. Once `{_short(inner.test, 40)}` holds, "
-                f"later iterations can only assign the same constant to `{assigned}` again, so the rest of the loop is "
-                f"wasted work — unless the condition itself has side effects."
+                f"Violates the assumption that every item must be examined. Once `{_short(inner.test, 40)}` "
+                f"holds, later iterations can only assign the same constant to `{assigned}` again, so the "
+                "rest of the loop is wasted work — unless the condition itself has side effects."
             )
         else:
             reasoning = (
-                f"Violates the assumption that the last matching item must win: `{assigned}` now keeps the first "
-                f"match and the loop stops there. Cheaper on long inputs; equivalent only if at most one item matches "
-                f"or all matches agree."
+                f"Violates the assumption that the last matching item must win: `{assigned}` now keeps the "
+                "first match and the loop stops there. Cheaper on long inputs; equivalent only if at most "
+                "one item matches or all matches agree."
             )
         yield Candidate(
             kind="short_circuit",
@@ -1019,9 +1000,10 @@ def _threshold_breaks(function: _Function) -> Iterator[Candidate]:
                 f"(adds `else: break`)."
             ),
             reasoning=(
-                f"Violates the assumption that every item of `{_short(loop.iter, 30)}` must be compared. The items "
-                f"come in ascending order, so once the comparison fails it should fail for all larger ones too; that "
-                f"only holds if the comparison is monotone in the loop variable and the order is really ascending."
+                f"Violates the assumption that every item of `{_short(loop.iter, 30)}` must be compared. The "
+                "items come in ascending order, so once the comparison fails it should fail for all larger "
+                "ones too; that only holds if the comparison is monotone in the loop variable and the order "
+                "is really ascending."
             ),
         )
 
@@ -1070,9 +1052,9 @@ def _accumulate_exits(function: _Function) -> Iterator[Candidate]:
                 f"holds, instead of finishing the sum first."
             ),
             reasoning=(
-                f"Violates the assumption that the whole input must be summed before comparing. If every increment of "
-                f"`{accumulator}` is non-negative, the comparison cannot become false again, so the answer is known "
-                f"early; negative increments would make the early answer wrong."
+                "Violates the assumption that the whole input must be summed before comparing. If every "
+                f"increment of `{accumulator}` is non-negative, the comparison cannot become false again, so "
+                "the answer is known early; negative increments would make the early answer wrong."
             ),
         )
 
@@ -1100,8 +1082,9 @@ def _lazy_any_all(function: _Function) -> Iterator[Candidate]:
         code=_transformed(function, lazy),
         description=f"Feeds {shown} a generator instead of a list, so it stops at the first decisive item.",
         reasoning=(
-            "Violates the assumption that every element is computed: with a generator, `any`/`all` stop as soon as "
-            "the answer is known. Equivalent unless computing an element has side effects the caller relies on."
+            "Violates the assumption that every element is computed: with a generator, `any`/`all` stop as "
+            "soon as the answer is known. Equivalent unless computing an element has side effects the caller "
+            "relies on."
         ),
     )
 
@@ -1121,9 +1104,9 @@ def _drop_side_effects(function: _Function, context: GenerationContext) -> Itera
             code=_transformed(function, _remove_statements(function, logs)),
             description=f"Drops the logging/printing {shown}; the computation is unchanged.",
             reasoning=(
-                "Violates the assumption that the diagnostic output is part of the job. Formatting and writing log "
-                "lines costs time in hot paths; it assumes nobody parses that output and that the lost trail is "
-                "not needed when something goes wrong."
+                "Violates the assumption that the diagnostic output is part of the job. Formatting and "
+                "writing log lines costs time in hot paths; it assumes nobody parses that output and that "
+                "the lost trail is not needed when something goes wrong."
             ),
         )
     counters = [
@@ -1138,9 +1121,9 @@ def _drop_side_effects(function: _Function, context: GenerationContext) -> Itera
             code=_transformed(function, _remove_statements(function, counters)),
             description=f"Stops updating the statistics counter{'s' if len(counters) > 1 else ''} {shown}.",
             reasoning=(
-                "Violates the assumption that usage statistics must be kept on every call. The result is the same "
-                "and the hot path does less (and touches less shared state); it assumes nothing reads those "
-                "counters to make decisions."
+                "Violates the assumption that usage statistics must be kept on every call. The result is the "
+                "same and the hot path does less (and touches less shared state); it assumes nothing reads "
+                "those counters to make decisions."
             ),
         )
 
@@ -1156,13 +1139,6 @@ def _is_logging(call: ast.Call) -> bool:
 
 
 # -- AST helpers -----------------------------------------------------------------------------
-
-
-def _find_function(module: ast.Module, name: str) -> _Function | None:
-    for node in module.body:
-        if isinstance(node, _Function) and node.name == name:
-            return node
-    return None
 
 
 def _body_without_docstring(function: _Function) -> list[ast.stmt]:
@@ -1318,14 +1294,6 @@ def _enclosing_loop(function: _Function, node: ast.AST) -> _Loop | None:
 
     visit(function, None)
     return found
-
-
-def _inside_handler_or_finally(function: _Function, node: ast.AST, loop: ast.AST) -> bool:
-    """Whether ``node`` sits in a ``finally`` (where ``continue`` is awkward) between ``loop`` and itself."""
-    for candidate in _walk_scope(loop):
-        if isinstance(candidate, ast.Try) and any(node is n for s in candidate.finalbody for n in ast.walk(s)):
-            return True
-    return False
 
 
 def _is_generator(function: _Function) -> bool:

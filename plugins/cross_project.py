@@ -43,7 +43,7 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis import parse_function
+from dreamcore.analysis import PURE_METHODS, parse_function
 from dreamcore.generation import DreamDraft, GenerationContext
 from dreamcore.models import Procedure
 
@@ -290,7 +290,8 @@ class _Related:
                 base = self._exception_base(node, 0)
                 if base is None:
                     return None
-                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Name(id=base, ctx=ast.Load())), set()
+                alias = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.Name(id=base, ctx=ast.Load()))
+                return alias, set()
         return None
 
     def _exception_base(self, node: ast.ClassDef, depth: int) -> str | None:
@@ -383,15 +384,16 @@ def _fallback(base: _Base, other: _Related) -> Iterator[Candidate]:
         strategy="fallback",
         code=_unparse(function),
         description=(
-            f"Fallback chain with {other.label}: runs the base logic and, if it raises {caught_text}, returns "
-            f"what {other.label} computes instead (inlined as nested `{name}`, called with {arguments})."
+            f"Fallback chain with {other.label}: runs the base logic and, if it raises {caught_text}, "
+            f"returns what {other.label} computes instead (inlined as nested `{name}`, called with "
+            f"{arguments})."
         ),
         reasoning=(
             f"{_purpose(other)} It takes the same input ({_describe_inputs(mapping)}) and returns "
-            f"{_describe_types(base.function.returns, other.function.returns)}, so where the base gives up the "
-            f"{other.procedure.project} project's approach may still produce an answer. Violates the assumption "
-            f"that a failure of the base logic means there is no answer, and assumes both projects' results mean "
-            f"the same thing for the same input."
+            f"{_describe_types(base.function.returns, other.function.returns)}, so where the base gives up "
+            f"the {other.procedure.project} project's approach may still produce an answer. Violates the "
+            "assumption that a failure of the base logic means there is no answer, and assumes both "
+            "projects' results mean the same thing for the same input."
         ),
     )
 
@@ -431,9 +433,10 @@ def _composition(base: _Base, other: _Related) -> Iterator[Candidate]:
                     f"(inlined as nested `{name}`) before being returned."
                 ),
                 reasoning=(
-                    f"{_purpose(other)} The base returns `{_unparse_annotation(base.function.returns)}` and this maps "
-                    f"`{domain}` to `{domain}`, so the call chain fits and callers get the post-processed value "
-                    f"directly. Violates the assumption that the base's raw result is what callers want."
+                    f"{_purpose(other)} The base returns `{_unparse_annotation(base.function.returns)}` and "
+                    f"this maps `{domain}` to `{domain}`, so the call chain fits and callers get the "
+                    "post-processed value directly. Violates the assumption that the base's raw result is "
+                    "what callers want."
                 ),
             )
     # pre: a parameter of the base is normalised by the related procedure first
@@ -460,13 +463,14 @@ def _composition(base: _Base, other: _Related) -> Iterator[Candidate]:
             strategy="composition",
             code=_unparse(function),
             description=(
-                f"Composition with {other.label}: `{param.name}` is first passed through it (inlined as nested "
-                f"`{name}`), then the base logic runs on the result."
+                f"Composition with {other.label}: `{param.name}` is first passed through it (inlined as "
+                f"nested `{name}`), then the base logic runs on the result."
             ),
             reasoning=(
-                f"{_purpose(other)} It turns a `{domain}` into a `{domain}`, the type of `{param.name}`, so it can run "
-                f"as a pre-processing step and input the base would reject or mis-handle arrives normalised. Violates "
-                f"the assumption that `{param.name}` already comes in the form the base expects."
+                f"{_purpose(other)} It turns a `{domain}` into a `{domain}`, the type of `{param.name}`, so "
+                "it can run as a pre-processing step and input the base would reject or mis-handle arrives "
+                f"normalised. Violates the assumption that `{param.name}` already comes in the form the base "
+                "expects."
             ),
         )
         return
@@ -527,9 +531,9 @@ def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
             f"run{'s' if len(notes) == 1 else ''} before the base logic ({renamed})."
         ),
         reasoning=(
-            f"{_purpose(other)} It rejects such input up front, while the base lets it through to fail later or to "
-            f"return a wrong value quietly. Violates the base's assumption that its callers never pass such values, "
-            f"and assumes the mapped parameters mean the same thing in both projects."
+            f"{_purpose(other)} It rejects such input up front, while the base lets it through to fail later "
+            "or to return a wrong value quietly. Violates the base's assumption that its callers never pass "
+            "such values, and assumes the mapped parameters mean the same thing in both projects."
         ),
     )
 
@@ -589,13 +593,14 @@ def _retry(base: _Base, other: _Related) -> Iterator[Candidate]:
         strategy="retry",
         code=_unparse(function),
         description=(
-            f"Borrows the retry shape of {other.label}: `{_short(statement, 50)}` (the call of `{callee}`) is "
-            f"retried up to {retries} times on {ast.unparse(handler_type)}, waiting {growth_text}."
+            f"Borrows the retry shape of {other.label}: `{_short(statement, 50)}` (the call of `{callee}`) "
+            f"is retried up to {retries} times on {ast.unparse(handler_type)}, waiting {growth_text}."
         ),
         reasoning=(
-            f"{_purpose(other)} The {other.procedure.project} project treats this kind of injected I/O call as "
-            f"unreliable and retries it; the base gives up on the first failure. Violates the assumption that "
-            f"`{callee}` either works or fails for good, and assumes repeating the call is harmless (idempotent)."
+            f"{_purpose(other)} The {other.procedure.project} project treats this kind of injected I/O call "
+            "as unreliable and retries it; the base gives up on the first failure. Violates the assumption "
+            f"that `{callee}` either works or fails for good, and assumes repeating the call is harmless "
+            "(idempotent)."
         ),
     )
 
@@ -887,8 +892,6 @@ _DATA_TYPES = frozenset({"str", "bytes", "int", "float", "bool", "complex", "lis
 def _io_statement(base: _Base) -> tuple[ast.stmt, str] | None:
     """The first simple statement of the base's own scope that calls an injected collaborator: a callable
     parameter (``fetch(url)``) or a method of a parameter that is not plain data (``client.get(url)``)."""
-    from dreamcore.analysis import PURE_METHODS
-
     callables = {p.name for p in base.params if p.name not in ("self", "cls")}
     objects = {p.name for p in base.params if p.name not in ("self", "cls")
                and _annotation_key(p.annotation) not in _DATA_TYPES}
@@ -910,11 +913,12 @@ def _io_statement(base: _Base) -> tuple[ast.stmt, str] | None:
     return None
 
 
-_IO_WORDS = frozenset(
-    "fetch get load read write send recv receive request call charge pay post put delete download upload query "
-    "client session conn connection transport http api probe sink source reader writer stream socket remote "
-    "service server backend store publish poll submit".split()
-)
+_IO_WORDS = frozenset({
+    "fetch", "get", "load", "read", "write", "send", "recv", "receive", "request", "call", "charge", "pay", "post",
+    "put", "delete", "download", "upload", "query", "client", "session", "conn", "connection", "transport", "http",
+    "api", "probe", "sink", "source", "reader", "writer", "stream", "socket", "remote", "service", "server",
+    "backend", "store", "publish", "poll", "submit",
+})
 
 
 def _io_words(name: str) -> bool:
@@ -946,9 +950,10 @@ def _has_value_returns(function: _Function) -> bool:
                for n in _scope_nodes_of(function.body))
 
 
-_GENERIC_WORDS = frozenset(
-    ["get", "set", "put", "make", "do", "run", "with", "for", "new", "from", "into", "value", "values", "data", "item", "items", "info", "the", "and", "can", "has"]
-)
+_GENERIC_WORDS = frozenset({
+    "get", "set", "put", "make", "do", "run", "with", "for", "new", "from", "into", "value", "values", "data",
+    "item", "items", "info", "the", "and", "can", "has",
+})
 _NORMALISERS = frozenset({"normalize", "normalise", "clean", "sanitize", "sanitise", "canonical", "canonicalize",
                           "strip", "round", "clamp", "trim"})
 
@@ -1105,7 +1110,7 @@ def _free_names(node: ast.AST) -> set[str]:
             bound.add(child.id)
         elif isinstance(child, ast.arg):
             bound.add(child.arg)
-        elif isinstance(child, _Function | ast.ClassDef) or isinstance(child, ast.ExceptHandler) and child.name:
+        elif isinstance(child, _Function | ast.ClassDef) or (isinstance(child, ast.ExceptHandler) and child.name):
             bound.add(child.name)
         elif isinstance(child, ast.Import | ast.ImportFrom):
             bound |= {(a.asname or a.name).partition(".")[0] for a in child.names}
