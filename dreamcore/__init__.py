@@ -19,6 +19,7 @@ from dreamcore.models import (
     RejectedDraft,
     TestOutcome,
 )
+
 __version__ = "0.1.0"
 
 __all__ = [

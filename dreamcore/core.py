@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from dreamcore import config as config_module
 from dreamcore.config import Config
@@ -64,7 +65,7 @@ class DreamCore:
     def __enter__(self) -> DreamCore:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def store_dreams(self, dreams: list[DreamProcedure]) -> list[int]:

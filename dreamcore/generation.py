@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import random
 import textwrap
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Sequence
 
 import attrs
 
-from dreamcore.analysis import DependencyAnalysis, analyze_dependencies, canonical_fingerprint, parse_function
-from dreamcore.analysis import signature_of
+from dreamcore.analysis import (
+    DependencyAnalysis,
+    analyze_dependencies,
+    canonical_fingerprint,
+    parse_function,
+    signature_of,
+)
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft
 from dreamcore.safety import SafetyPolicy, check_code
 

@@ -15,7 +15,8 @@ provide is listed in its hook's docstring and checked when it is registered.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

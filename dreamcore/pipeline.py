@@ -9,8 +9,9 @@ evaluate, test or score stages needs no change here.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import sys
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import attrs
 import pluggy

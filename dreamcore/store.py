@@ -13,9 +13,10 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import attrs
@@ -26,12 +27,12 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 from dreamcore.errors import NotFoundError, StoreError
 from dreamcore.models import (
     DreamGenerationRun,
-    RejectedDraft,
     DreamMetrics,
     DreamProcedure,
     DreamStatus,
     DreamTier,
     Procedure,
+    RejectedDraft,
     TestOutcome,
     utcnow,
 )
@@ -384,7 +385,7 @@ class DreamStore:
     def __enter__(self) -> DreamStore:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- schema -----------------------------------------------------------------------------

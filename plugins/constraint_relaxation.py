@@ -157,7 +157,7 @@ def _choose(candidates: list[Candidate], kinds: list[str], context: GenerationCo
             dumped = ast.dump(ast.parse(candidate.code))
         except SyntaxError:
             continue
-        if dumped in seen or not _passes_gate(candidate.code):
+        if dumped in seen:
             continue
         seen.add(dumped)
         by_kind[candidate.kind].append(candidate)
@@ -171,18 +171,6 @@ def _choose(candidates: list[Candidate], kinds: list[str], context: GenerationCo
             if candidate is not None and len(chosen) < context.variants:
                 chosen.append(candidate)
     return chosen
-
-
-def _passes_gate(code: str) -> bool:
-    """Whether the default safety policy accepts the code (the run's own policy decides later)."""
-    try:
-        from dreamcore.safety import SafetyPolicy, check_code
-    except ImportError:  # pragma: no cover - the core always ships the gate
-        return True
-    try:
-        return bool(check_code(code, SafetyPolicy()).ok)
-    except Exception:  # noqa: BLE001 - a gate crash means "not provably safe"
-        return False
 
 
 # -- candidates ------------------------------------------------------------------------------

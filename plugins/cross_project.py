@@ -46,6 +46,7 @@ from dreamcore import hookimpl
 from dreamcore.analysis import PURE_METHODS, parse_function
 from dreamcore.generation import DreamDraft, GenerationContext
 from dreamcore.models import Procedure
+from dreamcore.safety import SafetyPolicy, check_code
 
 STRATEGIES = ("fallback", "composition", "guard", "retry")
 
@@ -137,7 +138,7 @@ class CrossProject:
                         dumped = ast.dump(ast.parse(candidate.code))
                     except SyntaxError:
                         continue
-                    if dumped in seen or not _passes_gate(candidate.code):
+                    if dumped in seen:
                         continue
                     seen.add(dumped)
                     by_strategy[strategy].append(candidate)
@@ -1256,14 +1257,7 @@ def _short(node: ast.AST, limit: int = _SHORT) -> str:
 
 def _passes_gate(code: str) -> bool:
     """Whether the default safety policy accepts the code (the run's own policy decides later)."""
-    try:
-        from dreamcore.safety import SafetyPolicy, check_code
-    except ImportError:  # pragma: no cover - the core always ships the gate
-        return True
-    try:
-        return bool(check_code(code, SafetyPolicy()).ok)
-    except Exception:  # noqa: BLE001 - a gate crash means "not provably safe"
-        return False
+    return check_code(code, SafetyPolicy()).ok
 
 
 @hookimpl

@@ -12,7 +12,6 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-
 from dreamcore import hookimpl
 from dreamcore.models import Procedure, SourceProblem
 

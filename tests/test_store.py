@@ -246,7 +246,7 @@ def test_nul_characters_are_replaced_the_same_on_every_backend(store, base_id):
 
 def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
     dream_id = store.store_dream(dream(base_id, 1))
-    store.db.execute_sql("UPDATE dream_procedures SET status = 'dreaming' WHERE id = %s" % dream_id)
+    store.db.execute_sql(f"UPDATE dream_procedures SET status = 'dreaming' WHERE id = {dream_id}")
     with pytest.raises(StoreError, match=r"dream_procedures row \d+: invalid stored value .*'dreaming'"):
         store.get_dream(dream_id)
     with pytest.raises(StoreError, match="invalid stored status 'dreaming'"):
@@ -308,8 +308,7 @@ def test_rejections_run_counts_and_resume_bookkeeping(store, base_id):
 
 
 def test_atomic_groups_writes(store, base_id):
-    with pytest.raises(RuntimeError):
-        with store.atomic():
-            store.store_dream(dream(base_id, 1))
-            raise RuntimeError("crash between two writes")
+    with pytest.raises(RuntimeError), store.atomic():
+        store.store_dream(dream(base_id, 1))
+        raise RuntimeError("crash between two writes")
     assert store.get_statistics()["total_dreams"] == 0
