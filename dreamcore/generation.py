@@ -115,7 +115,8 @@ class DraftChecker:
         try:
             function = parse_function(code, self.procedure.name)
         except ValueError as exc:
-            return "", ("syntax" if "parse" in str(exc) else "missing_function", str(exc))
+            category = "syntax" if str(exc).startswith("source does not parse") else "missing_function"
+            return "", (category, str(exc))
         signature = signature_of(function)
         if signature != self._signature:
             return "", ("signature", f"signature changed from {self._signature} to {signature}")

@@ -21,11 +21,10 @@ table entries only move within x0.5..x2), ``n - 1`` and ``n + 1`` for small ints
 Most variants move one knob; some move two (up to ``max_knobs_per_variant``). Choices use only
 ``context.rng``, so a run is reproducible.
 
-Parameter defaults are part of the signature the draft checker compares, so they are knobs only
-when ``dreamcore.analysis.signature_of`` leaves defaults out (probed once); otherwise they are left
-alone — rewriting the value inside the body cannot tell "not passed" from "passed the default" and
-would change the function for explicit callers too. Defaults of nested functions and lambdas are
-not part of the signature and are always knobs.
+Parameter defaults are knobs too: the draft checker's signature comparison counts which
+parameters have defaults, not their values, so a dream may retune ``timeout=30.0`` to ``15.0``
+while every caller still calls it the same way. Defaults of nested functions and lambdas are knobs
+as well.
 
 Only the local mode exists: drafts are pure AST rewrites (``ast.unparse``, so comments are lost,
 decorators and docstrings kept), offline and deterministic. ``_local_drafts`` is where another mode
@@ -35,7 +34,6 @@ decorators and docstrings kept), offline and deterministic. ``_local_drafts`` is
 from __future__ import annotations
 
 import ast
-import functools
 import math
 import re
 from collections.abc import Iterator
@@ -152,7 +150,7 @@ class ParameterGenerator:
         if function is None:
             return []
         offset = (context.procedure.line_start or 1) - 1
-        knobs = list(_knobs(tree, function, offset, include_defaults=not defaults_in_signature()))
+        knobs = list(_knobs(tree, function, offset))
         moves = {knob.index: self._moves(knob) for knob in knobs}
         knobs = [k for k in knobs if moves[k.index]]
         if not knobs:
@@ -237,16 +235,6 @@ class ParameterGenerator:
         return head + combos + singles[len(head):]
 
 
-@functools.cache
-def defaults_in_signature() -> bool:
-    """Whether ``signature_of`` (what the draft checker compares) includes parameter defaults."""
-    from dreamcore.analysis import parse_function, signature_of
-
-    one = signature_of(parse_function("def f(a=1):\n    pass\n", "f"))
-    two = signature_of(parse_function("def f(a=2):\n    pass\n", "f"))
-    return one != two
-
-
 # -- finding knobs -----------------------------------------------------------------------------
 
 
@@ -322,7 +310,7 @@ def _snippet(node: ast.AST, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _knobs(tree: ast.Module, function: _Function, offset: int, *, include_defaults: bool) -> Iterator[Knob]:
+def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]:
     """Every knob of ``function``, in source-walk order, each literal at most once."""
     nodes = list(ast.walk(tree))
     index = {id(node): i for i, node in enumerate(nodes)}
@@ -349,21 +337,14 @@ def _knobs(tree: ast.Module, function: _Function, offset: int, *, include_defaul
         label = label.format(noun=NOUNS[kind])
         yield Knob(index[id(node)], value, kind, role, label, where, line, named, **extra)
 
-    # parameter defaults of the function itself (part of the signature: see the module docstring)
-    if include_defaults:
-        args = function.args
-        positional = [*args.posonlyargs, *args.args]
-        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-        for arg, default in pairs:
-            yield from knob(default, "default", f"default of `{arg.arg}`", f"in the signature of {function.name}",
-                            [arg.arg], target=arg.arg)
-    else:
-        for default in [*function.args.defaults, *function.args.kw_defaults]:
-            if default is not None:
-                taken.add(id(default))
-                if isinstance(default, ast.UnaryOp):
-                    taken.add(id(default.operand))
+    # parameter defaults of the function itself (the signature check ignores their values)
+    args = function.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    for arg, default in pairs:
+        yield from knob(default, "default", f"default of `{arg.arg}`", f"in the signature of {function.name}",
+                        [arg.arg], target=arg.arg)
 
     body_nodes = [n for statement in function.body for n in ast.walk(statement)]
     body_nodes += [n for d in function.decorator_list for n in ast.walk(d)]

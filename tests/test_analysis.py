@@ -140,7 +140,7 @@ def test_parse_function_errors_are_value_errors_with_clear_messages():
 
 def test_signature_of_is_canonical_text():
     function = parse_function("def f(a,b:int=3,*args,key=None,**kw)->bool:\n    return True\n")
-    assert signature_of(function) == "(a, b: int = 3, *args, key=None, **kw) -> bool"
+    assert signature_of(function) == "(a, b: int = ..., *args, key=..., **kw) -> bool"
     coroutine = parse_function("async def g(x, /, y, *, z: str):\n    pass\n")
     assert signature_of(coroutine) == "async (x, /, y, *, z: str)"
     assert signature_of(parse_function("def h():\n    pass\n")) == "()"
@@ -149,7 +149,8 @@ def test_signature_of_is_canonical_text():
 def test_same_signature_ignores_body_and_formatting_only():
     base = signature_of(parse_function("def f(a, b=2):\n    return a + b\n"))
     assert signature_of(parse_function("def f( a,\n      b = 2 ):\n    return a * b * 10\n")) == base
-    assert signature_of(parse_function("def f(a, b=3):\n    return a + b\n")) != base
+    assert signature_of(parse_function("def f(a, b=3):\n    return a + b\n")) == base  # a tuned default
+    assert signature_of(parse_function("def f(a, b):\n    return a + b\n")) != base
     assert signature_of(parse_function("def f(a, c=2):\n    return a + c\n")) != base
     assert signature_of(parse_function("async def f(a, b=2):\n    return a + b\n")) != base
     assert signature_of(parse_function("def f(a, b: int = 2):\n    return a + b\n")) != base
