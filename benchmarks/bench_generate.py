@@ -19,9 +19,34 @@ from pathlib import Path
 from dreamcore import DreamCore
 from dreamcore.progress import Progress
 
-MODULES = ["argparse", "textwrap", "shlex", "string", "json", "csv", "fractions", "difflib", "email",
-           "html", "configparser", "calendar", "ipaddress", "statistics", "tomllib", "gettext", "locale",
-           "pprint", "dataclasses", "enum", "typing", "inspect", "ast", "tarfile", "zipfile", "datetime"]
+MODULES = [
+    "argparse",
+    "textwrap",
+    "shlex",
+    "string",
+    "json",
+    "csv",
+    "fractions",
+    "difflib",
+    "email",
+    "html",
+    "configparser",
+    "calendar",
+    "ipaddress",
+    "statistics",
+    "tomllib",
+    "gettext",
+    "locale",
+    "pprint",
+    "dataclasses",
+    "enum",
+    "typing",
+    "inspect",
+    "ast",
+    "tarfile",
+    "zipfile",
+    "datetime",
+]
 
 
 def main() -> None:
@@ -33,7 +58,10 @@ def main() -> None:
         config = {
             "store": {"url": f"sqlite:///{Path(folder) / 'bench.db'}"},
             "cycle": {"seed": 1},
-            "sources": [{"project": "stdlib-a", "paths": MODULES[::2]}, {"project": "stdlib-b", "paths": MODULES[1::2]}],
+            "sources": [
+                {"project": "stdlib-a", "paths": MODULES[::2]},
+                {"project": "stdlib-b", "paths": MODULES[1::2]},
+            ],
         }
         with DreamCore(config) as core:
             quiet = Progress(stream=open("/dev/null", "w"))
@@ -42,7 +70,9 @@ def main() -> None:
             mine_seconds = time.perf_counter() - started
             started = time.perf_counter()
             cycle = asyncio.run(
-                core.run_cycle(stages=["generate"], strategy=args.strategy, limit=args.procedures, progress=quiet)
+                core.run_cycle(
+                    stages=["generate"], strategy=args.strategy, limit=args.procedures, progress=quiet
+                )
             )
             generate_seconds = time.perf_counter() - started
     figures = cycle.report["generate"]

@@ -8,7 +8,8 @@ query below returns rows):
 * p50/p95 in ms of each read query and of ``claim_dreams`` at that size, ``--repeat`` timed calls
   each after ``--warmup`` untimed ones (target p95 <= 5 ms);
 * database bytes per 1,000 dreams, ``database_size() / (rows / 1000)`` (target <= 5 MB);
-* the wall time of ``dreamcore --help`` (median of 10 runs after one untimed run; target <= 250 ms).
+* the wall time of ``dreamcore --help`` (median of 10 runs after one untimed run, with bytecode
+  cached in a temporary PYTHONPYCACHEPREFIX as an installed package would have it; target <= 250 ms).
 
 PostgreSQL: $DREAMCORE_BENCH_POSTGRES_URL if set (it must not already hold dreamcore tables; the
 tables made here are dropped afterwards), else a throwaway server started like the test suite's
@@ -39,10 +40,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
 import peewee
 
 from dreamcore.models import (
@@ -56,6 +53,7 @@ from dreamcore.models import (
 )
 from dreamcore.store import DreamStore
 
+ROOT = Path(__file__).resolve().parents[1]
 TARGET_INSERT_S = 3.0  # SQLite, 100k dreams
 TARGET_QUERY_P95_MS = 5.0
 TARGET_BYTES_PER_1000 = 5 * 1024 * 1024
@@ -493,6 +491,8 @@ def postgres_url():
         yield url, "DREAMCORE_BENCH_POSTGRES_URL"
         return
     had_flag = hasattr(sys, "_called_from_test")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # tests/ is not installed; import it from the checkout
     try:
         from tests.conftest import PostgresServer, _postgres_bindir
     except ImportError as exc:  # pytest missing, tests/ not shipped...
@@ -564,34 +564,55 @@ def bench_postgres(args: argparse.Namespace) -> dict:
 # -- CLI start-up -----------------------------------------------------------------------------
 
 
-def bench_cli_help() -> dict:
-    script = Path(sys.executable).parent / "dreamcore"
-    if not script.exists():
-        return {"skipped": f"{script} not found"}
+def _time_help(script: Path, env: dict[str, str]) -> list[float] | str:
+    """Wall times (ms) of 10 runs after one untimed run, or the error of a failing run."""
     runs = []
-    for attempt in range(11):  # the first run is untimed: it warms the page cache and bytecode
+    for attempt in range(11):  # the first run is untimed: it warms the page cache (and the bytecode cache)
         start = time.perf_counter()
         proc = subprocess.run(
-            [str(script), "--help"], check=False, capture_output=True, text=True, timeout=60
+            [str(script), "--help"], check=False, capture_output=True, text=True, timeout=60, env=env
         )
         elapsed = (time.perf_counter() - start) * 1000
         if proc.returncode != 0:
-            return {
-                "command": f"{script} --help",
-                "error": f"exit status {proc.returncode}: {proc.stderr.strip()[-500:]}",
-                "target_ms": TARGET_HELP_MS,
-                "pass": False,
-            }
+            return f"exit status {proc.returncode}: {proc.stderr.strip()[-500:]}"
         if attempt:
             runs.append(elapsed)
+    return runs
+
+
+def bench_cli_help() -> dict:
+    """Median wall time of ``dreamcore --help``, as an installed package runs it (bytecode cached).
+
+    Bytecode goes to a temporary PYTHONPYCACHEPREFIX, so nothing is written into the project. When
+    the inherited environment forbids bytecode (PYTHONDONTWRITEBYTECODE), every run recompiles the
+    project's sources; that series is reported too, but the target applies to the cached one.
+    """
+    script = Path(sys.executable).parent / "dreamcore"
+    if not script.exists():
+        return {"skipped": f"{script} not found"}
+    result: dict[str, Any] = {"command": f"{script} --help", "target_ms": TARGET_HELP_MS}
+    with tempfile.TemporaryDirectory(prefix="dreamcore-pycache-") as cache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = cache
+        runs = _time_help(script, env)
+    if isinstance(runs, str):
+        return {**result, "error": runs, "pass": False}
     median = statistics.median(runs)
-    return {
-        "command": f"{script} --help",
-        "median_ms": round(median, 1),
-        "runs_ms": [round(r, 1) for r in runs],
-        "target_ms": TARGET_HELP_MS,
-        "pass": median <= TARGET_HELP_MS,
-    }
+    result.update(
+        median_ms=round(median, 1),
+        runs_ms=[round(r, 1) for r in runs],
+        bytecode="cached (temporary PYTHONPYCACHEPREFIX)",
+        **{"pass": median <= TARGET_HELP_MS},
+    )
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        inherited = _time_help(script, dict(os.environ))
+        if isinstance(inherited, list):
+            result["median_ms_without_bytecode_cache"] = round(statistics.median(inherited), 1)
+            result["note"] = (
+                "PYTHONDONTWRITEBYTECODE is set here: without a bytecode cache every start recompiles "
+                "the project's modules (median_ms_without_bytecode_cache)"
+            )
+    return result
 
 
 # -- main -------------------------------------------------------------------------------------
