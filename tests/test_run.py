@@ -207,3 +207,38 @@ def test_kill_9_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, kill_a
         ).fetchone()
         assert duplicates == 0
         assert conn.execute("SELECT status FROM dream_generation_runs").fetchall() == [("finished",)]
+
+
+def test_a_changed_function_becomes_a_new_version_and_is_dreamt_again(tmp_path, capsys):
+    project = tmp_path / "shop"
+    shutil.copytree(ROOT / "examples" / "billing", project)
+    config = write_config(tmp_path, sources=f'[[sources]]\nproject = "shop"\npaths = ["{project}"]\n')
+    assert main(["--config", str(config), "run", "--strategy", "light", "--json"]) == 0
+    capsys.readouterr()
+    module = project / "billing" / "customers.py"
+    module.write_text(module.read_text().replace("len(email) > 254", "len(email) > 320"))
+    assert main(["--config", str(config), "run", "--strategy", "light", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stages"]["mine"]["new"] == 1
+    with DreamCore(config) as core:
+        versions = [p for p in core.store.get_procedures(current_only=False) if p.qualname == "normalize_email"]
+        assert len(versions) == 2 and versions[1].previous_id == versions[0].id
+        assert "320" in versions[1].source
+        assert core.store.get_by_base_procedure(versions[1].id)
+
+
+def test_jsonl_procedures_from_another_system_are_dreamt(tmp_path, capsys):
+    records = [
+        {"qualname": "memory.recall", "source": "def recall(items, limit=10):\n    return sorted(items)[:limit]\n"},
+        {"qualname": "memory.forget", "source": "def forget(items, keep=3):\n    return items[-keep:]\n"},
+        "not an object",
+    ]
+    data = tmp_path / "procedures.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    config = write_config(tmp_path, sources=f'[[sources]]\nproject = "agent"\nplugin = "jsonl"\npaths = ["{data}"]\n')
+    assert main(["--config", str(config), "run", "--json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["stages"]["mine"] == {"procedures": 2, "problems": 1, "new": 2}
+    assert f"warning: {data}:3: expected a JSON object" in captured.err
+    assert report["dreams_by_type"].get("parameter", 0) > 0
