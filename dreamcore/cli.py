@@ -142,11 +142,17 @@ def run_command(
     return 1 if report["failures"] else 0
 
 
+def _figure(key: str, value: Any) -> str:
+    if isinstance(value, dict):  # e.g. seconds per part of a stage
+        return f"{key}: " + ", ".join(f"{k} {v:g}" for k, v in value.items())
+    return f"{key} {value}"
+
+
 def _print_summary(report: dict[str, Any]) -> None:
     head = "dry run" if report["status"] == "dry-run" else f"run {report['run_id']} {report['status']}"
     click.echo(f"{head}: strategy {report['strategy']}, seed {report['seed']}, {report['duration_seconds']:.1f} s")
     for stage, figures in report["stages"].items():
-        click.echo(f"  {stage:<9} " + ", ".join(f"{key} {value}" for key, value in figures.items()))
+        click.echo(f"  {stage:<9} " + ", ".join(_figure(key, value) for key, value in figures.items()))
     if report["status"] != "dry-run":
         by_type = ", ".join(f"{k} {v}" for k, v in report["dreams_by_type"].items()) or "none"
         rejected = ", ".join(f"{k} {v}" for k, v in report["rejected_by_reason"].items()) or "none"

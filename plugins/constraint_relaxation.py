@@ -35,17 +35,17 @@ An LLM mode (prompting a model with ``context.analysis``) belongs beside :meth:`
 from __future__ import annotations
 
 import ast
-import copy
 import itertools
 import logging
 import re
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from typing import Any
 
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis import Step, parse_function
+from dreamcore.analysis import Step, copy_tree, is_generator, parse_function, scope_nodes
 from dreamcore.generation import DreamDraft, GenerationContext
 
 KINDS = (
@@ -128,7 +128,7 @@ class ConstraintRelaxation:
         avoided = _avoided(context.hints)
         kinds = [kind for kind in self.config.kinds if kind not in avoided]
         candidates = _candidates(function, context, kinds)
-        chosen = _choose(candidates, kinds, context, ast.dump(function))
+        chosen = _choose(candidates, kinds, context)
         return [
             DreamDraft(code=c.code, description=c.description, reasoning=c.reasoning, model_used="local")
             for c in chosen
@@ -148,10 +148,10 @@ def _avoided(hints) -> set[str]:
     return avoided
 
 
-def _choose(candidates: list[Candidate], kinds: list[str], context: GenerationContext, base: str) -> list[Candidate]:
+def _choose(candidates: list[Candidate], kinds: list[str], context: GenerationContext) -> list[Candidate]:
     """Round-robin over the kinds (in an rng order), each kind's candidates in an rng order."""
     by_kind: dict[str, list[Candidate]] = {kind: [] for kind in kinds}
-    seen = {base}
+    seen: set[str] = set()
     for candidate in candidates:
         try:
             dumped = ast.dump(ast.parse(candidate.code))
@@ -458,7 +458,7 @@ def _append_of_await(statement: ast.stmt) -> tuple[ast.expr, ast.Call] | None:
 def _lenient_error(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     """A ``raise`` inside an ``except`` handler becomes ``continue`` or ``return <default>``."""
     default = _default_return(function)
-    for handler in (n for n in _scope_nodes(function) if isinstance(n, ast.ExceptHandler)):
+    for handler in (n for n in _own_nodes(function) if isinstance(n, ast.ExceptHandler)):
         for raise_node in _handler_raises(handler):
             caught = ast.unparse(handler.type) if handler.type is not None else "Exception"
             in_loop = _enclosing_loop(function, handler) is not None
@@ -474,10 +474,10 @@ def _lenient_error(function: _Function, context: GenerationContext) -> Iterator[
                 replacement_text = "return" if default is None else f"return {ast.unparse(default)}"
 
                 def make(_: _Function, default=default) -> ast.stmt:
-                    return ast.Return(value=copy.deepcopy(default))
+                    return ast.Return(value=copy_tree(default))
 
                 effect = (
-                    "ends the generator quietly" if _is_generator(function) else
+                    "ends the generator quietly" if is_generator(function) else
                     f"returns the neutral value `{ast.unparse(default) if default is not None else 'None'}`"
                 )
             code = _transformed(function, _replace_statement(function, raise_node, make))
@@ -511,7 +511,7 @@ def _handler_raises(handler: ast.ExceptHandler) -> Iterator[ast.Raise]:
 
 def _guards(function: _Function) -> Iterator[ast.If]:
     """``if <condition>: raise ...`` statements of the function's own scope."""
-    for node in _scope_nodes(function):
+    for node in _own_nodes(function):
         if isinstance(node, ast.If) and not node.orelse and len(node.body) == 1 and isinstance(node.body[0], ast.Raise):
             yield node
 
@@ -521,7 +521,7 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
 
     A raise inside a handler decides whether a caught failure propagates; ``lenient_error`` deals with
     those, so they are not treated as input validation here."""
-    handled = {id(n) for h in _scope_nodes(function) if isinstance(h, ast.ExceptHandler) for n in _walk_scope(h)}
+    handled = {id(n) for h in _own_nodes(function) if isinstance(h, ast.ExceptHandler) for n in _walk_scope(h)}
     for guard in _guards(function):
         if id(guard) in handled:
             continue
@@ -559,7 +559,7 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
             new_test, how, admitted = widened
 
             def widen(copy_fn: _Function, new_test=new_test, guard=guard) -> None:
-                _find_copy(copy_fn, function, guard).test = copy.deepcopy(new_test)
+                _find_copy(copy_fn, function, guard).test = copy_tree(new_test)
 
             yield Candidate(
                 kind="relax_validation",
@@ -581,7 +581,7 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
             variable, bound = clamp
 
             def clamped(_: _Function, variable=variable, bound=bound) -> ast.stmt:
-                return ast.Assign(targets=[ast.Name(id=variable, ctx=ast.Store())], value=copy.deepcopy(bound))
+                return ast.Assign(targets=[ast.Name(id=variable, ctx=ast.Store())], value=copy_tree(bound))
 
             yield Candidate(
                 kind="relax_validation",
@@ -623,7 +623,7 @@ def _local_names(function: _Function) -> set[str]:
     args = function.args
     params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a}
     bound = set()
-    for node in _scope_nodes(function):
+    for node in _own_nodes(function):
         bound |= _stored_names(node) if isinstance(node, ast.stmt) else set()
     return (params | bound) - {"self", "cls"}
 
@@ -634,7 +634,7 @@ def _first_use(function: _Function, after: ast.stmt, names: set[str]) -> str:
         return ""
     end = getattr(after, "end_lineno", None) or after.lineno
     best: tuple[int, int, str] | None = None
-    for node in _scope_nodes(function):
+    for node in _own_nodes(function):
         if not isinstance(node, ast.stmt) or node.lineno <= end:
             continue
         if isinstance(node, ast.If | ast.While):
@@ -668,7 +668,7 @@ def _retry_loop(loop: ast.AST) -> bool:
 def _widened(test: ast.expr) -> tuple[ast.expr, str, str] | None:
     """The guard condition made true for fewer inputs: non-strict bounds become strict, or constant limits
     move outwards. (new condition, what changed, which values are newly admitted) or None."""
-    new = copy.deepcopy(test)
+    new = copy_tree(test)
     changes: list[str] = []
     admitted: list[str] = []
 
@@ -693,7 +693,7 @@ def _widened(test: ast.expr) -> tuple[ast.expr, str, str] | None:
     if changes:
         values = " and ".join(dict.fromkeys(admitted))
         return new, ", ".join(dict.fromkeys(changes)), values
-    new = copy.deepcopy(test)
+    new = copy_tree(test)
 
     def scale(node: ast.expr, positive: bool) -> None:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -776,7 +776,7 @@ def _raised_name(statement: ast.Raise) -> str:
 
 def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     sleeps = [
-        node for node in _scope_nodes(function)
+        node for node in _own_nodes(function)
         if isinstance(node, ast.Expr)
         and _is_sleep(node.value.value if isinstance(node.value, ast.Await) else node.value)
     ]
@@ -798,7 +798,7 @@ def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candid
     if timeouts:
 
         def lift(copy_fn: _Function) -> None:
-            for node in _scope_nodes(copy_fn):
+            for node in scope_nodes(copy_fn.body):
                 if not isinstance(node, ast.Call):
                     continue
                 if _is_wait_for(node) and node.args and isinstance(node.args[0], ast.Call):
@@ -824,7 +824,7 @@ def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candid
 
 
 def _timeouts(function: _Function) -> Iterator[str]:
-    for node in _scope_nodes(function):
+    for node in _own_nodes(function):
         if not isinstance(node, ast.Call):
             continue
         if _is_wait_for(node) and node.args and isinstance(node.args[0], ast.Call):
@@ -912,7 +912,7 @@ def _is_early_exit(statement: ast.stmt) -> bool:
 
 def _loop_breaks(function: _Function) -> Iterator[Candidate]:
     """``for ...: if cond: x = value`` (last match wins) gets a ``break`` after the assignment."""
-    for loop in (n for n in _scope_nodes(function) if isinstance(n, ast.For | ast.AsyncFor)):
+    for loop in (n for n in _own_nodes(function) if isinstance(n, ast.For | ast.AsyncFor)):
         if loop.orelse or len(loop.body) != 1 or any(isinstance(n, ast.Break) for n in _walk_scope(loop)):
             continue
         inner = loop.body[0]
@@ -968,7 +968,7 @@ def _threshold_loop(loop: ast.For | ast.AsyncFor) -> bool:
 
 def _threshold_breaks(function: _Function) -> Iterator[Candidate]:
     """``for t in sorted(ts): if x >= t: ...`` gets ``else: break``: later thresholds cannot match."""
-    for loop in (n for n in _scope_nodes(function) if isinstance(n, ast.For | ast.AsyncFor)):
+    for loop in (n for n in _own_nodes(function) if isinstance(n, ast.For | ast.AsyncFor)):
         if loop.orelse or not _threshold_loop(loop) or loop.body[0].orelse:
             continue
         if any(isinstance(n, ast.Break) for n in _walk_scope(loop)):
@@ -1029,7 +1029,7 @@ def _accumulate_exits(function: _Function) -> Iterator[Candidate]:
 
         def insert(copy_fn: _Function, index=index, position=positions[-1], test=test) -> None:
             copy_loop = copy_fn.body[index]
-            check = ast.If(test=copy.deepcopy(test), body=[ast.Return(value=ast.Constant(True))], orelse=[])
+            check = ast.If(test=copy_tree(test), body=[ast.Return(value=ast.Constant(True))], orelse=[])
             copy_loop.body.insert(position + 1, check)
 
         yield Candidate(
@@ -1050,7 +1050,7 @@ def _accumulate_exits(function: _Function) -> Iterator[Candidate]:
 def _lazy_any_all(function: _Function) -> Iterator[Candidate]:
     """``any([...])`` / ``all([...])`` build the whole list; a generator stops at the first decisive item."""
     targets = [
-        node for node in _scope_nodes(function)
+        node for node in _own_nodes(function)
         if isinstance(node, ast.Call) and _call_name(node) in {"any", "all"} and len(node.args) == 1
         and isinstance(node.args[0], ast.ListComp)
     ]
@@ -1058,7 +1058,7 @@ def _lazy_any_all(function: _Function) -> Iterator[Candidate]:
         return
 
     def lazy(copy_fn: _Function) -> None:
-        for node in _scope_nodes(copy_fn):
+        for node in scope_nodes(copy_fn.body):
             if isinstance(node, ast.Call) and _call_name(node) in {"any", "all"} and len(node.args) == 1 \
                     and isinstance(node.args[0], ast.ListComp):
                 comp = node.args[0]
@@ -1082,7 +1082,7 @@ def _lazy_any_all(function: _Function) -> Iterator[Candidate]:
 
 def _drop_side_effects(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     logs = [
-        node for node in _scope_nodes(function)
+        node for node in _own_nodes(function)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and _is_logging(node.value)
     ]
     if logs:
@@ -1098,7 +1098,7 @@ def _drop_side_effects(function: _Function, context: GenerationContext) -> Itera
             ),
         )
     counters = [
-        node for node in _scope_nodes(function)
+        node for node in _own_nodes(function)
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute)
         and _COUNTERS.search(node.target.attr) and isinstance(node.value, ast.Constant)
     ]
@@ -1139,26 +1139,31 @@ def _body_without_docstring(function: _Function) -> list[ast.stmt]:
 
 def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Nodes under ``node`` (itself excluded) that belong to its scope: nested defs are not entered."""
-    for child in ast.iter_child_nodes(node):
-        yield child
-        if not isinstance(child, _Scope):
-            yield from _walk_scope(child)
+    return scope_nodes(ast.iter_child_nodes(node))
 
 
-def _scope_nodes(function: _Function) -> list[ast.AST]:
-    """The function's own nodes (body only: no decorators, defaults or annotations; no nested scopes)."""
-    nodes: list[ast.AST] = []
-    for statement in function.body:
-        nodes.append(statement)
-        if not isinstance(statement, _Scope):
-            nodes.extend(_walk_scope(statement))
-    return nodes
+@lru_cache(maxsize=4)
+def _own_nodes(function: _Function) -> tuple[ast.AST, ...]:
+    """The base function's own nodes (body only: no decorators, defaults or annotations; no nested
+    scopes), walked once: the transforms ask for them many times and never edit the base (edits work
+    on copies, see ``_transformed``). A copy's nodes come from ``scope_nodes`` directly."""
+    return tuple(scope_nodes(function.body))
+
+
+@lru_cache(maxsize=4)
+def _parents(function: _Function) -> dict[int, ast.AST]:
+    """id(node) -> parent, for the base function's body statements and the children of its own nodes."""
+    parents: dict[int, ast.AST] = {id(statement): function for statement in function.body}
+    for node in _own_nodes(function):
+        if not isinstance(node, _Scope):
+            parents.update((id(child), node) for child in ast.iter_child_nodes(node))
+    return parents
 
 
 def _statement_lists(function: _Function) -> Iterator[tuple[ast.AST, str, list[ast.stmt]]]:
     """(owner, field, list) for every statement list of the function's own scope, the body first."""
     yield function, "body", function.body
-    for node in _scope_nodes(function):
+    for node in _own_nodes(function):
         if isinstance(node, _Scope):
             continue
         for field in _STATEMENT_FIELDS:
@@ -1168,6 +1173,7 @@ def _statement_lists(function: _Function) -> Iterator[tuple[ast.AST, str, list[a
 
 
 def _number_nodes(function: _Function) -> None:
+    """Tag every node with its position, so that a copy's node can be matched to the original's."""
     for index, node in enumerate(ast.walk(function)):
         node._cr_id = index  # type: ignore[attr-defined]
 
@@ -1192,7 +1198,7 @@ def _transformed(function: _Function, edit: Callable[[_Function], None]) -> str:
     """Unparsed source of a transformed copy of ``function``."""
     if getattr(function, "_cr_id", None) is None:
         _number_nodes(function)
-    duplicate = copy.deepcopy(function)
+    duplicate = copy_tree(function)
     edit(duplicate)
     _fill_empty_bodies(duplicate)
     ast.fix_missing_locations(duplicate)
@@ -1209,17 +1215,12 @@ def _fill_empty_bodies(function: _Function) -> None:
 
 
 def _containing_list(function: _Function, node: ast.AST) -> tuple[ast.AST, str, int]:
-    for owner, field, statements in _statement_lists(function):
-        for index, statement in enumerate(statements):
+    """(owner, field, index) of a statement of the function's own scope."""
+    owner = _parents(function).get(id(node))
+    for field in _STATEMENT_FIELDS:
+        for index, statement in enumerate(getattr(owner, field, None) or ()):
             if statement is node:
                 return owner, field, index
-    for owner in ast.walk(function):
-        for field in _STATEMENT_FIELDS:
-            statements = getattr(owner, field, None)
-            if isinstance(statements, list):
-                for index, statement in enumerate(statements):
-                    if statement is node:
-                        return owner, field, index
     raise ValueError("statement not found")
 
 
@@ -1262,35 +1263,19 @@ def _ensure_import(function: _Function, module: str) -> None:
 
 
 def _enclosing_loop(function: _Function, node: ast.AST) -> _Loop | None:
-    """The innermost loop of the function's own scope that contains ``node``."""
-    found: _Loop | None = None
-
-    def visit(current: ast.AST, loop: _Loop | None) -> bool:
-        nonlocal found
-        for child in ast.iter_child_nodes(current):
-            inner = loop
-            if isinstance(current, _Loop) and any(child is s for s in current.body):
-                inner = current
-            if child is node:
-                found = inner
-                return True
-            if isinstance(child, _Scope):
-                continue
-            if visit(child, inner):
-                return True
-        return False
-
-    visit(function, None)
-    return found
-
-
-def _is_generator(function: _Function) -> bool:
-    return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _scope_nodes(function))
+    """The innermost loop of the function's own scope that has ``node`` in its body (at any depth)."""
+    parents = _parents(function)
+    child, parent = node, parents.get(id(node))
+    while parent is not None and parent is not function:
+        if isinstance(parent, _Loop) and any(child is s for s in parent.body):
+            return parent
+        child, parent = parent, parents.get(id(parent))
+    return None
 
 
 def _default_return(function: _Function) -> ast.expr | None:
     """A neutral value of the function's return annotation; None for generators (a bare return)."""
-    if _is_generator(function):
+    if is_generator(function):
         return None
     return _neutral(function.returns)
 
