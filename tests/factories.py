@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
 
+from dreamcore import DreamCore
 from dreamcore.models import DreamProcedure, Procedure
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _counter = itertools.count()
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -29,3 +34,22 @@ def dream(base_id: int, n: int = 0, **fields) -> DreamProcedure:
     )
     defaults.update(fields)
     return DreamProcedure(**defaults)
+
+
+@cache
+def example_procedures() -> tuple[Procedure, ...]:
+    """Every procedure of the examples/ projects, mined by the python source, with ids 1..N."""
+    core = DreamCore({"sources": [{"project": "billing", "paths": [str(EXAMPLES / "billing")]},
+                                  {"project": "weather", "paths": [str(EXAMPLES / "weather")]}]})
+    source = core.create("sources", "python")
+
+    async def collect():
+        found = []
+        for spec in core.config.sources:
+            found += [item async for item in source.procedures(spec, core.config.base_dir)]
+        return found
+
+    procedures = [p for p in asyncio.run(collect()) if isinstance(p, Procedure)]
+    for number, procedure in enumerate(procedures, start=1):
+        procedure.id = number
+    return tuple(procedures)

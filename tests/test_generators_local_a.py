@@ -9,7 +9,6 @@ import asyncio
 import random
 import sys
 import textwrap
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from dreamcore.errors import ConfigError
 from dreamcore.generation import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
 from dreamcore.safety import SafetyPolicy
+from tests.factories import example_procedures
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -65,24 +65,6 @@ def assert_all_pass(procedure: Procedure, drafts: list[DreamDraft], dream_type: 
 def function_node(code: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
     tree = ast.parse(code)
     return next(n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name)
-
-
-@cache
-def example_procedures() -> tuple[Procedure, ...]:
-    core = DreamCore({"sources": [{"project": "billing", "paths": [str(EXAMPLES / "billing")]},
-                                  {"project": "weather", "paths": [str(EXAMPLES / "weather")]}]})
-    source = core.create("sources", "python")
-
-    async def collect():
-        found = []
-        for spec in core.config.sources:
-            found += [item async for item in source.procedures(spec, core.config.base_dir)]
-        return found
-
-    procedures = [p for p in asyncio.run(collect()) if isinstance(p, Procedure)]
-    for number, procedure in enumerate(procedures, start=1):
-        procedure.id = number
-    return tuple(procedures)
 
 
 def example(qualname: str, module_suffix: str = "") -> Procedure:

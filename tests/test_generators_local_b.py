@@ -22,6 +22,7 @@ from dreamcore.analysis import RelatedIndex, analyze_dependencies
 from dreamcore.generation import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
 from dreamcore.safety import SafetyPolicy
+from tests.factories import example_procedures
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -87,24 +88,6 @@ def example_namespace(module: str) -> dict:
         sys.path.insert(0, path)
     __import__(module)
     return dict(vars(sys.modules[module]))
-
-
-@cache
-def example_procedures() -> tuple[Procedure, ...]:
-    core = DreamCore({"sources": [{"project": "billing", "paths": [str(EXAMPLES / "billing")]},
-                                  {"project": "weather", "paths": [str(EXAMPLES / "weather")]}]})
-    source = core.create("sources", "python")
-
-    async def collect():
-        found = []
-        for spec in core.config.sources:
-            found += [item async for item in source.procedures(spec, core.config.base_dir)]
-        return found
-
-    procedures = [p for p in asyncio.run(collect()) if isinstance(p, Procedure)]
-    for number, procedure in enumerate(procedures, start=1):
-        procedure.id = number
-    return tuple(procedures)
 
 
 @cache
