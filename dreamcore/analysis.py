@@ -141,6 +141,11 @@ def scope_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
             stack.extend(list(ast.iter_child_nodes(node))[::-1])
 
 
+def is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function's own body yields (a ``yield`` in a nested function or lambda does not count)."""
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in scope_nodes(function.body))
+
+
 def copy_tree(node: ast.AST) -> ast.AST:
     """A deep copy of an AST (fields, positions and any other attributes), several times faster than
     ``copy.deepcopy``. Nodes shared within the tree (the parser's ``Load``/``Store`` singletons) are

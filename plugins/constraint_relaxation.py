@@ -521,8 +521,12 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
 
     A raise inside a handler decides whether a caught failure propagates; ``lenient_error`` deals with
     those, so they are not treated as input validation here."""
+    guards = list(_guards(function))
+    if not guards:
+        return
     handled = {id(n) for h in _own_nodes(function) if isinstance(h, ast.ExceptHandler) for n in _walk_scope(h)}
-    for guard in _guards(function):
+    local = _local_names(function)
+    for guard in guards:
         if id(guard) in handled:
             continue
         raised = _raised_name(guard.body[0])
@@ -530,7 +534,6 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
         kind = "validation" if validation else "error check"
         condition = _short(guard.test, 60)
         raising = "raise" if guard.body[0].exc is None else f"raise {raised}(...)"
-        local = _local_names(function)
         checked = sorted(_read_names(guard.test) & local)
         use = _first_use(function, guard, set(checked))
         consequence = (
@@ -619,12 +622,10 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
 
 
 def _local_names(function: _Function) -> set[str]:
-    """Parameters and names the function binds itself (not globals, modules or builtins)."""
+    """Parameters and names the function's statements bind (not globals, modules or builtins)."""
     args = function.args
     params = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg) if a}
-    bound = set()
-    for node in _own_nodes(function):
-        bound |= _stored_names(node) if isinstance(node, ast.stmt) else set()
+    bound = set().union(*(_stored_names(statement) for statement in function.body))
     return (params | bound) - {"self", "cls"}
 
 
