@@ -12,6 +12,8 @@ top-level function (a source whose docstring lines sit left of its ``def`` parse
   of calls could run concurrently.
 - ``structural_distance`` / ``structural_novelty``: how different two pieces of code are in shape.
 - ``RelatedIndex`` / ``related_procedures``: procedures of other projects that do similar things.
+- small AST helpers the generators share: ``scope_nodes``, ``walk_with_parents``, ``copy_tree``,
+  ``parameters``, ``docstring_free``, ``snippet`` and the like.
 
 Purity is judged by name only (``PURE_BUILTINS``, ``PURE_MODULES``, ``PURE_FUNCTIONS``,
 ``PURE_METHODS``); every other call counts as a side effect, and so do assigning an attribute or
@@ -23,7 +25,9 @@ mutating method (``MUTATING_METHODS``), so a step's data dependencies are exact 
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
+import heapq
 import math
 import re
 import textwrap
@@ -39,6 +43,7 @@ from dreamcore.models import Procedure
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")  # fields holding a compound statement's blocks
 
 PURE_BUILTINS = frozenset({
     "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "dir",
@@ -91,9 +96,13 @@ MUTATING_METHODS = frozenset({
 # -- parsing -----------------------------------------------------------------------------------
 
 
+# every generator and the checks parse the same procedure's source: dedent it once
+_dedent = lru_cache(maxsize=256)(textwrap.dedent)
+
+
 def _parse(source: str) -> ast.Module:
     """The module parsed from the dedented source; ValueError (mentioning "parse") when it cannot be."""
-    text = textwrap.dedent(source)
+    text = _dedent(source)
     try:
         return ast.parse(text)
     except SyntaxError as exc:
@@ -123,48 +132,11 @@ def parse_function(source: str, name: str | None = None) -> ast.FunctionDef | as
         raise ValueError("the source defines no top-level function")
     level: list[ast.stmt] = tree.body
     while level:
-        for node in level:
-            if isinstance(node, _Function) and node.name == name:
-                return node
+        function = function_in(level, name)
+        if function is not None:
+            return function
         level = [node for cls in level if isinstance(cls, ast.ClassDef) for node in cls.body]
     raise ValueError(f"the source defines no function named {name!r}")
-
-
-def scope_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
-    """``nodes`` and every node under them that belongs to their scope, in source order (pre-order,
-    children in field order): nested functions, lambdas and classes are yielded but not entered."""
-    stack = list(nodes)[::-1]
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, _SCOPES):
-            stack.extend(list(ast.iter_child_nodes(node))[::-1])
-
-
-def is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether the function's own body yields (a ``yield`` in a nested function or lambda does not count)."""
-    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in scope_nodes(function.body))
-
-
-def copy_tree(node: ast.AST) -> ast.AST:
-    """A deep copy of an AST (fields, positions and any other attributes), several times faster than
-    ``copy.deepcopy``. Nodes shared within the tree (the parser's ``Load``/``Store`` singletons) are
-    copied once per use."""
-    duplicate = type(node).__new__(type(node))
-    attributes = vars(duplicate)
-    for key, value in vars(node).items():
-        if isinstance(value, ast.AST):
-            value = copy_tree(value)
-        elif isinstance(value, list):
-            value = [copy_tree(item) if isinstance(item, ast.AST) else item for item in value]
-        attributes[key] = value
-    return duplicate
-
-
-def _docstring_free(body: list[ast.stmt]) -> list[ast.stmt]:
-    first = body[0] if body else None
-    is_docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-    return body[1:] if is_docstring and isinstance(first.value.value, str) else body
 
 
 def _normalised(source: str) -> ast.Module:
@@ -172,7 +144,7 @@ def _normalised(source: str) -> ast.Module:
     tree = _parse(source)
     for node in ast.walk(tree):
         if isinstance(node, _DOCUMENTED):
-            node.body = _docstring_free(node.body)
+            node.body = docstring_free(node.body)
         elif isinstance(node, ast.Constant):
             node.kind = None
     return tree
@@ -200,16 +172,16 @@ def signature_of(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
             text += " = ..." if arg.annotation is not None else "=..."
         return text
 
-    positional = args.posonlyargs + args.args
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    parts = [param(arg, default) for arg, default in zip(positional, defaults)]
+    named = parameters(args)
+    split = len(args.posonlyargs) + len(args.args)
+    parts = [param(arg, default) for arg, default in named[:split]]
     if args.posonlyargs:
         parts.insert(len(args.posonlyargs), "/")
     if args.vararg is not None:
         parts.append(param(args.vararg, prefix="*"))
     elif args.kwonlyargs:
         parts.append("*")
-    parts += [param(arg, default) for arg, default in zip(args.kwonlyargs, args.kw_defaults)]
+    parts += [param(arg, default) for arg, default in named[split:]]
     if args.kwarg is not None:
         parts.append(param(args.kwarg, prefix="**"))
     type_params = getattr(function, "type_params", None)
@@ -222,12 +194,12 @@ def signature_of(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 def identifiers(source: str) -> frozenset[str]:
     """Every identifier in the source: names, attributes, parameters, keywords, definitions, imports.
     ValueError if the source does not parse."""
-    return _identifiers(_parse(source))
+    return _identifiers(ast.walk(_parse(source)))
 
 
-def _identifiers(tree: ast.AST) -> frozenset[str]:
+def _identifiers(nodes: Iterable[ast.AST]) -> frozenset[str]:
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Name):
             found.add(node.id)
         elif isinstance(node, ast.Attribute):
@@ -245,6 +217,126 @@ def _identifiers(tree: ast.AST) -> frozenset[str]:
         elif isinstance(node, ast.MatchMapping) and node.rest:
             found.add(node.rest)
     return frozenset(found)
+
+
+# -- AST helpers the generators share ----------------------------------------------------------
+
+
+def function_in(statements: list[ast.stmt], name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The first function definition named ``name`` among ``statements`` (not nested ones), or None."""
+    for node in statements:
+        if isinstance(node, _Function) and node.name == name:
+            return node
+    return None
+
+
+def scope_nodes(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """``nodes`` and every node under them that belongs to their scope, in source order (pre-order,
+    children in field order): nested functions, lambdas and classes are yielded but not entered."""
+    stack = list(nodes)[::-1]
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(list(ast.iter_child_nodes(node))[::-1])
+
+
+def walk_with_parents(node: ast.AST) -> tuple[list[ast.AST], dict[int, ast.AST]]:
+    """``list(ast.walk(node))`` and, from the same walk, each node's parent keyed by ``id`` (``node``
+    itself has none; for the parser's shared ``Load``/``Store``/operator nodes the entry is arbitrary)."""
+    nodes, parents = [node], {}
+    for parent in nodes:  # appending while iterating: breadth-first, like ast.walk
+        for child in ast.iter_child_nodes(parent):
+            parents[id(child)] = parent
+            nodes.append(child)
+    return nodes, parents
+
+
+def statement_position(root: ast.AST, statement: ast.stmt) -> tuple[list[ast.stmt], int]:
+    """The ``body``/``orelse``/``finalbody`` list under ``root`` that holds ``statement`` (handlers and
+    match cases included), and its index there. ValueError if there is none."""
+    for node in ast.walk(root):
+        for field in ("body", "orelse", "finalbody"):
+            statements = getattr(node, field, None)
+            if isinstance(statements, list):
+                for index, candidate in enumerate(statements):
+                    if candidate is statement:
+                        return statements, index
+    raise ValueError("statement not found")
+
+
+def copy_tree(node: ast.AST) -> ast.AST:
+    """A deep copy of an AST (fields, positions and any other attributes), several times faster than
+    ``copy.deepcopy``. Nodes shared within the tree (the parser's ``Load``/``Store`` singletons) are
+    copied once per use."""
+    duplicate = type(node).__new__(type(node))
+    attributes = vars(duplicate)
+    for key, value in vars(node).items():
+        if isinstance(value, ast.AST):
+            value = copy_tree(value)
+        elif isinstance(value, list):
+            value = [copy_tree(item) if isinstance(item, ast.AST) else item for item in value]
+        attributes[key] = value
+    return duplicate
+
+
+def is_generator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the function's own body yields (a ``yield`` in a nested function or lambda does not count)."""
+    return any(isinstance(node, (ast.Yield, ast.YieldFrom)) for node in scope_nodes(function.body))
+
+
+def is_docstring(statement: ast.stmt) -> bool:
+    """Whether the statement is a bare string (a docstring when it comes first in a body)."""
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
+        and isinstance(statement.value.value, str)
+
+
+def docstring_free(body: list[ast.stmt]) -> list[ast.stmt]:
+    """``body`` without its leading docstring (the list itself when there is none)."""
+    return body[1:] if body and is_docstring(body[0]) else body
+
+
+def is_none(node: ast.expr) -> bool:
+    """Whether the expression is the literal ``None``."""
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def read_names(node: ast.AST) -> set[str]:
+    """Every name read (``Load`` context) anywhere under ``node``, nested scopes included."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def parameters(args: ast.arguments) -> list[tuple[ast.arg, ast.expr | None]]:
+    """(parameter, its default or None) for every named parameter, in order (not ``*args``/``**kwargs``)."""
+    positional = args.posonlyargs + args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    return [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+
+
+def resolved_annotation(annotation: ast.expr | None) -> ast.expr | None:
+    """The annotation, a string one (``"list[int]"``) parsed into its expression; None for none or for a
+    string that does not parse."""
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        try:
+            return ast.parse(annotation.value, mode="eval").body
+        except SyntaxError:
+            return None
+    return annotation
+
+
+def snippet(node: ast.AST, limit: int = 70) -> str:
+    """The node's source on one line (white space folded), cut to ``limit`` characters with "..."."""
+    text = " ".join(ast.unparse(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def name_tokens(*names: str) -> list[str]:
+    """The lowercased words of identifiers, in order: ``maxDelay``, ``max_delay`` -> ["max", "delay"]."""
+    tokens: list[str] = []
+    for name in names:
+        spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+        tokens += [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+    return tokens
 
 
 # -- dependency analysis -----------------------------------------------------------------------
@@ -339,11 +431,28 @@ def _is_pure(func: ast.expr, name: str) -> bool:
 def _declarations(body: list[ast.stmt]) -> dict[str, str]:
     """Names the scope declares ``global`` or ``nonlocal``, with the keyword."""
     declared = {}
-    for node in scope_nodes(body):
+    for node in _statements(body):
         if isinstance(node, (ast.Global, ast.Nonlocal)):
             keyword = "global" if isinstance(node, ast.Global) else "nonlocal"
             declared.update(dict.fromkeys(node.names, keyword))
     return declared
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements of a scope in source order, blocks of compound statements (``except`` and
+    ``case`` blocks included) entered, nested functions and classes not: cheaper than ``scope_nodes``
+    where only statements matter."""
+    stack = body[::-1]
+    while stack:
+        statement = stack.pop()
+        yield statement
+        if isinstance(statement, _SCOPES):
+            continue
+        nested: list[ast.stmt] = []
+        for field in _BLOCKS:
+            for item in getattr(statement, field, ()):
+                nested.extend(item.body if isinstance(item, (ast.excepthandler, ast.match_case)) else [item])
+        stack.extend(nested[::-1])
 
 
 def _param_names(args: ast.arguments) -> list[str]:
@@ -653,6 +762,18 @@ def _independent(a: Step, fa: _Facts, b: Step, fb: _Facts) -> bool:
     return not (a.reads & fb.touched or fa.touched & b.reads or fa.touched & fb.touched)
 
 
+def _first_line(stmt: ast.stmt) -> str:
+    """The first line of the unparsed statement (a compound statement is unparsed without its blocks,
+    which start on later lines)."""
+    blocks = [field for field in _BLOCKS if getattr(stmt, field, None)]
+    if blocks:
+        stmt = copy.copy(stmt)
+        for field in blocks:
+            setattr(stmt, field, [])
+    return ast.unparse(stmt).split("\n", 1)[0]
+
+
+@lru_cache(maxsize=64)
 def analyze_dependencies(source: str, name: str | None = None) -> DependencyAnalysis:
     """Data flow of the function ``name`` (see ``parse_function``), one ``Step`` per top-level statement.
 
@@ -669,10 +790,11 @@ def analyze_dependencies(source: str, name: str | None = None) -> DependencyAnal
     global/nonlocal never moves. ``parallel_groups`` are runs of two or more consecutive steps that
     are pairwise independent and each make a call not known to be pure (side effects allowed: that is
     the point of running them concurrently), found greedily from the left without overlap; steps that
-    never move are never in a group. Raises ValueError like ``parse_function``.
+    never move are never in a group. Raises ValueError like ``parse_function``. Results are cached per
+    (source, name): every generator of a procedure asks for the same analysis.
     """
     function = parse_function(source, name)
-    body = _docstring_free(function.body)
+    body = docstring_free(function.body)
     declared = _declarations(body)
     closures: dict[str, _Closure] = {}
     steps: list[Step] = []
@@ -706,7 +828,7 @@ def analyze_dependencies(source: str, name: str | None = None) -> DependencyAnal
             calls=tuple(scan.calls),
             side_effect=bool(scan.effects),
             awaits=scan.awaits,
-            text=ast.unparse(stmt).split("\n", 1)[0],
+            text=_first_line(stmt),
         ))
         pinned = scan.exits or scan.yields or scan.declares
         facts.append(_Facts(frozenset(writes | mutates), pinned, scan.impure_calls and not pinned))
@@ -792,7 +914,7 @@ def _shape(source: str) -> _Shape:
     order: list[str] = []
     edges: list[str] = []
     names: list[str] = []
-    body = _docstring_free(_parse(source).body)
+    body = docstring_free(_parse(source).body)
     stack: list[tuple[ast.AST, str]] = [(stmt, "Module.body") for stmt in reversed(body)]
     while stack:  # pre-order, docstrings skipped; the module node itself is left out
         node, edge = stack.pop()
@@ -807,7 +929,7 @@ def _shape(source: str) -> _Shape:
             value = getattr(node, field, None)
             if isinstance(value, list):
                 if field == "body" and cls in _DOCUMENTED:
-                    value = _docstring_free(value)
+                    value = docstring_free(value)
                 stack.extend((item, label) for item in reversed(value) if isinstance(item, ast.AST))
             elif isinstance(value, ast.AST):
                 stack.append((value, label))
@@ -859,6 +981,7 @@ def structural_novelty(dream: str, base: str, earlier: Sequence[str] = ()) -> fl
 # feature -> weight of its similarity in the score; the weights sum to 1
 RELATED_WEIGHTS = {"calls": 0.35, "identifiers": 0.30, "params": 0.15, "docstring": 0.20}
 _FEATURES = tuple(RELATED_WEIGHTS)
+_WEIGHTS = tuple(RELATED_WEIGHTS.values())
 _PREFIX = {"c": 0, "i": 1, "p": 2, "d": 3}  # token prefix -> position of its feature in _FEATURES
 STOPWORDS = frozenset({
     "the", "and", "for", "with", "that", "this", "from", "into", "onto", "are", "was", "were", "been",
@@ -891,6 +1014,21 @@ def _words(text: str) -> set[str]:
     return found
 
 
+@lru_cache(maxsize=16384)
+def _word_tokens(prefix: str, name: str) -> tuple[str, ...]:
+    """``prefix:word`` for each of ``_words(name)``; cached, as the same names recur across procedures."""
+    return tuple(f"{prefix}:{word}" for word in _words(name))
+
+
+@lru_cache(maxsize=16384)
+def _call_tokens(callee: str) -> tuple[str, ...]:
+    """``c:`` tokens of a callee: the dotted name (``self``/``cls`` dropped) and its last part."""
+    parts = [p for p in callee.split(".") if p.isidentifier()]
+    if parts and parts[0] in ("self", "cls"):
+        parts = parts[1:]
+    return (f"c:{'.'.join(parts)}", f"c:{parts[-1]}") if parts else ()
+
+
 def _signature_function(procedure: Procedure) -> _Function | None:
     """A stand-in function built from the procedure's recorded signature, if that text parses."""
     signature = procedure.signature.strip().removeprefix("async ").strip()
@@ -906,7 +1044,7 @@ def _related_features(procedure: Procedure) -> frozenset[str]:
     """Prefixed tokens: c: callees, i: identifier words, p: parameter names and annotation types,
     d: docstring words. A source that does not parse contributes only its qualname, recorded
     signature and docstring."""
-    tokens = {f"i:{word}" for word in _words(procedure.qualname)}
+    tokens = set(_word_tokens("i", procedure.qualname))
     docstring = procedure.docstring
     function: _Function | None = None
     for name in (procedure.name, None):
@@ -917,15 +1055,12 @@ def _related_features(procedure: Procedure) -> frozenset[str]:
             continue
     if function is not None:
         docstring = docstring or ast.get_docstring(function)
-        for node in ast.walk(function):
+        nodes = list(ast.walk(function))
+        for node in nodes:
             if isinstance(node, ast.Call):
-                callee = _callee(node.func)
-                parts = [p for p in callee.split(".") if p.isidentifier()]
-                if parts and parts[0] in ("self", "cls"):
-                    parts = parts[1:]
-                if parts:
-                    tokens.update((f"c:{'.'.join(parts)}", f"c:{parts[-1]}"))
-        tokens.update(f"i:{word}" for ident in _identifiers(function) for word in _words(ident))
+                tokens.update(_call_tokens(_callee(node.func)))
+        for ident in _identifiers(nodes):
+            tokens.update(_word_tokens("i", ident))
     else:
         function = _signature_function(procedure)
     if function is not None:
@@ -935,7 +1070,7 @@ def _related_features(procedure: Procedure) -> frozenset[str]:
         for arg in every:
             if arg is not None and arg.arg not in ("self", "cls"):
                 tokens.add(f"p:{arg.arg.lower()}")
-                tokens.update(f"p:{word}" for word in _words(arg.arg))
+                tokens.update(_word_tokens("p", arg.arg))
                 annotations.append(arg.annotation)
         for annotation in annotations:
             for node in ast.walk(annotation) if annotation is not None else ():
@@ -957,24 +1092,27 @@ class RelatedIndex:
 
     def __init__(self, procedures: Iterable[Procedure]) -> None:
         self._procedures = list(procedures)
+        self._projects = [p.project for p in self._procedures]
         self._position = {id(p): i for i, p in enumerate(self._procedures)}
-        self._tokens = [sorted(_related_features(p)) for p in self._procedures]
+        # tuples of strings and numbers throughout: the garbage collector stops tracking those, and the
+        # index lives as long as the stage that uses it
+        self._tokens = [tuple(sorted(_related_features(p))) for p in self._procedures]
         postings: dict[str, list[int]] = defaultdict(list)
         for i, tokens in enumerate(self._tokens):
             for token in tokens:
                 postings[token].append(i)
-        self._postings = dict(postings)
+        self._postings = {token: tuple(indexes) for token, indexes in postings.items()}
         self._size = len(self._procedures)
         self._totals = [self._feature_totals(tokens) for tokens in self._tokens]
 
     def _idf(self, token: str) -> float:
         return math.log(1 + (self._size + 1) / (len(self._postings.get(token, ())) + 1))
 
-    def _feature_totals(self, tokens: list[str]) -> list[float]:
+    def _feature_totals(self, tokens: Sequence[str]) -> tuple[float, ...]:
         totals = [0.0] * len(_FEATURES)
         for token in tokens:
             totals[_PREFIX[token[0]]] += self._idf(token)
-        return totals
+        return tuple(totals)
 
     def related(self, procedure: Procedure, limit: int = 5) -> list[tuple[Procedure, float]]:
         """Up to ``limit`` procedures of other projects with a score above 0, best first; ties go by
@@ -987,25 +1125,25 @@ class RelatedIndex:
         else:
             tokens = sorted(_related_features(procedure))
             totals = self._feature_totals(tokens)
-        shared: dict[int, list[float]] = {}
+        shared: dict[int, list[float]] = {}  # index -> idf mass shared, per feature
         for token in tokens:
             weight, feature = self._idf(token), _PREFIX[token[0]]
             for i in self._postings.get(token, ()):
-                if self._procedures[i].project != procedure.project:
-                    shared.setdefault(i, [0.0] * len(_FEATURES))[feature] += weight
-        weights = [RELATED_WEIGHTS[f] for f in _FEATURES]
+                if self._projects[i] != procedure.project:
+                    amounts = shared.get(i)
+                    if amounts is None:
+                        amounts = shared[i] = [0.0] * len(_FEATURES)
+                    amounts[feature] += weight
         scored = []
         for i, amounts in shared.items():
-            other = self._totals[i]
-            score = sum(
-                weight * amount / (totals[f] + other[f] - amount)
-                for f, (weight, amount) in enumerate(zip(weights, amounts))
-                if amount
-            )
+            other, score = self._totals[i], 0.0
+            for f, amount in enumerate(amounts):
+                if amount:
+                    score += _WEIGHTS[f] * amount / (totals[f] + other[f] - amount)
             candidate = self._procedures[i]
             scored.append((-min(1.0, score), candidate.project, candidate.module, candidate.qualname, i))
-        scored.sort()
-        return [(self._procedures[row[-1]], -row[0]) for row in scored[:limit]]
+        scored = heapq.nsmallest(limit, scored)
+        return [(self._procedures[row[-1]], -row[0]) for row in scored]
 
 
 def related_procedures(

@@ -41,15 +41,26 @@ import ast
 import math
 import re
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import Any
 
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.analysis import (
+    docstring_free,
+    function_in,
+    name_tokens,
+    parameters,
+    resolved_annotation,
+    scope_nodes,
+    snippet,
+    statement_position,
+    walk_with_parents,
+)
 from dreamcore.generation import DreamDraft, GenerationContext
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
-_Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 
 TRANSFORMS = ("empty_guard", "zero_fast_path", "memoize", "retry", "validate", "zero_division")
 
@@ -102,7 +113,7 @@ class Candidate:
 
 @attrs.define
 class Subject:
-    """The procedure being transformed, parsed once for the analyses."""
+    """The procedure being transformed, parsed (and its own nodes walked) once for the analyses."""
 
     context: GenerationContext
     tree: ast.Module
@@ -117,9 +128,14 @@ class Subject:
     def is_async(self) -> bool:
         return isinstance(self.function, ast.AsyncFunctionDef)
 
-    @property
+    @cached_property
+    def nodes(self) -> tuple[ast.AST, ...]:
+        """The nodes of the function's body, not descending into nested functions, lambdas or classes."""
+        return tuple(scope_nodes(self.function.body))
+
+    @cached_property
     def is_generator(self) -> bool:
-        return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in own_nodes(self.function))
+        return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in self.nodes)
 
     @property
     def is_method(self) -> bool:
@@ -131,10 +147,7 @@ class Subject:
 
     def params(self) -> list[tuple[ast.arg, ast.expr | None]]:
         """(argument, default) of every named parameter, in order (not *args/**kwargs)."""
-        args = self.function.args
-        positional = [*args.posonlyargs, *args.args]
-        defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-        return [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+        return parameters(self.function.args)
 
     def param_names(self) -> set[str]:
         return {arg.arg for arg, _ in self.params()}
@@ -144,7 +157,7 @@ class Subject:
 
     def reassigned(self, name: str) -> bool:
         """Whether the body ever rebinds ``name``."""
-        for node in own_nodes(self.function):
+        for node in self.nodes:
             targets: list[ast.AST] = []
             if isinstance(node, ast.Assign):
                 targets = node.targets
@@ -163,7 +176,7 @@ class Subject:
         def is_name(node: ast.AST) -> bool:
             return isinstance(node, ast.Name) and node.id == name
 
-        for node in own_nodes(self.function):
+        for node in self.nodes:
             if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert) and is_name(node.test):
                 return True
             if isinstance(node, ast.BoolOp) and any(is_name(v) for v in node.values):
@@ -231,12 +244,14 @@ class ConditionalGenerator:
             tree = ast.parse(context.source)
         except (SyntaxError, ValueError):
             return []
-        function = _target(tree, context.procedure.name)
+        function = function_in(tree.body, context.procedure.name)
         if function is None:
             return []
         subject = Subject(context, tree, function, (context.procedure.line_start or 1) - 1)
         groups = [list(getattr(self, f"_{name}")(subject)) for name in self.config.transforms]
         groups = [g for g in groups if g]
+        if not groups:
+            return []
         rng = context.rng
         rng.shuffle(groups)
         for group in groups:
@@ -282,7 +297,7 @@ class ConditionalGenerator:
                 if s.reassigned(param):
                     continue
                 yield self._guard_candidate(s, position, param, params[param], neutral,
-                                            f"`{_snippet(statement, 60)}`", statement)
+                                            f"`{snippet(statement, 60)}`", statement)
 
     def _neutral_after_loop(self, s: Subject, position: int) -> ast.expr | None | bool:
         """What the function returns when the loop at ``position`` runs zero times, if known there:
@@ -292,7 +307,7 @@ class ConditionalGenerator:
         if s.is_generator:
             return True if not after or (len(after) == 1 and _bare_return(after[0])) else None
         if not after:
-            returns_value = any(isinstance(n, ast.Return) and n.value is not None for n in own_nodes(s.function))
+            returns_value = any(isinstance(n, ast.Return) and n.value is not None for n in s.nodes)
             return None if returns_value else True
         if len(after) != 1 or not isinstance(after[0], ast.Return):
             return None
@@ -381,9 +396,9 @@ class ConditionalGenerator:
 
             yield Candidate(
                 "zero_fast_path", arg.arg, rewrite,
-                f"fast path `if {arg.arg} == 0: return {literal}` before the final `{_snippet(final, 60)}` "
+                f"fast path `if {arg.arg} == 0: return {literal}` before the final `{snippet(final, 60)}` "
                 f"(line {s.line(final)})",
-                f"At `{arg.arg} == 0` the result `{_snippet(final.value, 50)}` folds to {literal}; answering it "
+                f"At `{arg.arg} == 0` the result `{snippet(final.value, 50)}` folds to {literal}; answering it "
                 f"directly skips the arithmetic for a common trivial input"
                 + (" (and never multiplies an infinite or NaN factor by zero)" if folded[1] else "")
                 + f". Where `{arg.arg}` is often zero in practice the shortcut pays off; elsewhere it costs one "
@@ -409,16 +424,16 @@ class ConditionalGenerator:
                     return
             elif not names or not names <= HASHABLE:
                 return
-        if _returns_mutable(function):
+        if _returns_mutable(s):
             return
-        if not _does_work(function):
+        if not _does_work(s):
             return
         effects = _side_effects(s)
         if effects is None or effects:
             return
         size = self.config.cache_size
         imported = _bound_names(s.context)
-        constants = [c for c in _constants_read(function) if c not in imported]
+        constants = [c for c in _constants_read(s) if c not in imported]
         signature = ", ".join(
             f"{arg.arg}: {ast.unparse(arg.annotation)}" if arg.annotation is not None else arg.arg for arg, _ in params
         )
@@ -434,20 +449,22 @@ class ConditionalGenerator:
             + f": every parameter ({signature}) is a hashable scalar and the body has no side effects",
             f"`{s.name}` is a pure function of hashable scalar arguments, so repeated calls with the same "
             f"arguments can be answered from a bounded cache of {size} entries instead of redoing "
-            f"{_work_kind(function, imported)}; its results are immutable, so sharing them between callers is safe"
+            f"{_work_kind(s, imported)}; its results are immutable, so sharing them between callers is safe"
             + (f". The cache assumes the module constants {', '.join(constants)} are not changed at runtime."
                if constants else "."),
         )
 
     def _retry(self, s: Subject) -> Iterator[Candidate]:
-        if "retry" in s.name.lower() or _already_retries(s.function):
+        if "retry" in s.name.lower():
             return
         if s.name.startswith("__") and s.name.endswith("__"):
             return  # constructors, __repr__, __del__...: no sleeping retries there
+        nodes, parents = walk_with_parents(s.function)
+        if _already_retries(nodes, parents):
+            return
         attempts, base = self.config.retry_attempts, self.config.retry_base_delay
-        parents = _parents(s.function)
-        for scope, statement, call in _io_statements(s.function, parents):
-            callee = _snippet(call.func, 40)
+        for scope, statement, call in _io_statements(s.function, nodes, parents):
+            callee = snippet(call.func, 40)
             is_async = isinstance(scope, ast.AsyncFunctionDef)
             module = "asyncio" if is_async else "time"
             sleep = f"await asyncio.sleep({base} * 2 ** _attempt)" if is_async else f"time.sleep({base} * 2 ** _attempt)"
@@ -469,18 +486,19 @@ class ConditionalGenerator:
                     + ("" if is_return else "    else:\n        break\n")
                 ).body[0]
                 loop.body[0].body = [target]
-                _replace_statement(tree, target, loop)
+                statements, position = statement_position(tree, target)
+                statements[position] = loop
                 return [module]
 
             line = s.line(statement)
             yield Candidate(
                 "retry", f"line {line}", rewrite,
-                f"retry `{_snippet(statement, 60)}` (line {line}) up to {attempts} attempts on ConnectionError/"
+                f"retry `{snippet(statement, 60)}` (line {line}) up to {attempts} attempts on ConnectionError/"
                 f"TimeoutError, sleeping {waits} between attempts ({module}.sleep)",
                 f"`{callee}` looks like I/O, where connection resets and timeouts are usually transient; "
                 f"{attempts} bounded attempts with exponential backoff ride out a blip without hammering the "
                 f"other side, and the last failure still propagates unchanged. Only safe if `{callee}` is "
-                f"idempotent — a retried {'charge or send' if _tokens(callee) & {'charge', 'send', 'post'} else 'call'} "
+                f"idempotent — a retried {'charge or send' if set(name_tokens(callee)) & {'charge', 'send', 'post'} else 'call'} "
                 f"that had actually gone through would happen twice.",
             )
 
@@ -489,7 +507,7 @@ class ConditionalGenerator:
         anchor = s.function.body[position] if position < len(s.function.body) else s.function
         for arg, default in s.params():
             name = arg.arg
-            tokens = _tokens(name)
+            tokens = set(name_tokens(name))
             if not tokens & NONNEGATIVE or s.already_checked(name) or s.reassigned(name):
                 continue
             names = _annotation_names(arg.annotation)
@@ -498,7 +516,7 @@ class ConditionalGenerator:
                 continue
             if arg.annotation is None and not numeric_default:
                 continue
-            use = _numeric_use(s.function, name)
+            use = _numeric_use(s, name)
             if use is None:
                 continue  # only formatted or passed through: a negative value may be meaningful there
             optional = "None" in names or (isinstance(default, ast.Constant) and default.value is None)
@@ -515,9 +533,9 @@ class ConditionalGenerator:
             yield Candidate(
                 "validate", name, rewrite,
                 f"reject {bad} `{name}` with ValueError at entry (`if {test}: raise ValueError(...)`, inserted "
-                f"at line {s.line(anchor)}; `{name}` is used in `{_snippet(use, 50)}`, line {s.line(use)})",
+                f"at line {s.line(anchor)}; `{name}` is used in `{snippet(use, 50)}`, line {s.line(use)})",
                 f"Nothing in `{s.name}` checks `{name}`, yet a {bad} value flows straight into "
-                f"`{_snippet(use, 50)}` and gives a plausible-looking wrong result"
+                f"`{snippet(use, 50)}` and gives a plausible-looking wrong result"
                 + (" (or a failure far from the cause)" if positive else "")
                 + f". A {bad} `{name}` is almost always a caller bug; failing at the boundary names the argument "
                 f"and its value.",
@@ -526,7 +544,7 @@ class ConditionalGenerator:
     def _zero_division(self, s: Subject) -> Iterator[Candidate]:
         params = s.param_names()
         seen: set[str] = set()
-        for node in own_nodes(s.function):
+        for node in s.nodes:
             divisor = None
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div | ast.FloorDiv | ast.Mod):
                 if isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant | ast.JoinedStr):
@@ -551,46 +569,15 @@ class ConditionalGenerator:
 
             yield Candidate(
                 "zero_division", name, rewrite,
-                f"reject `{name} == 0` with ValueError at entry, before `{_snippet(expression, 50)}` "
+                f"reject `{name} == 0` with ValueError at entry, before `{snippet(expression, 50)}` "
                 f"(line {s.line(expression)}) divides by it",
                 f"`{s.name}` divides by `{name}` without checking it; a zero now fails up front with a "
                 f"ValueError naming the argument instead of a bare ZeroDivisionError from the middle of "
-                f"`{_snippet(expression, 40)}`, after any work done before it.",
+                f"`{snippet(expression, 40)}`, after any work done before it.",
             )
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _target(tree: ast.Module, name: str) -> _Function | None:
-    for node in tree.body:
-        if isinstance(node, _Function) and node.name == name:
-            return node
-    return None
-
-
-def own_nodes(function: _Function) -> Iterator[ast.AST]:
-    """The nodes of a function's body, not descending into nested functions, lambdas or classes."""
-    stack: list[ast.AST] = list(reversed(function.body))
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, _Scope):
-            continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
-
-
-def _tokens(*names: str) -> set[str]:
-    out: set[str] = set()
-    for name in names:
-        spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-        out |= {t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t}
-    return out
-
-
-def _snippet(node: ast.AST, limit: int = 70) -> str:
-    text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _number(node: ast.AST | None) -> int | float | None:
@@ -606,11 +593,9 @@ def _annotation_names(annotation: ast.AST | None) -> set[str]:
     """Type names in an annotation: ``dict[str, Any] | None`` -> {"dict", "str", "Any", "None"}."""
     if annotation is None:
         return set()
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return {"?"}
+    annotation = resolved_annotation(annotation)
+    if annotation is None:
+        return {"?"}
     names: set[str] = set()
     for node in ast.walk(annotation):
         if isinstance(node, ast.Name):
@@ -623,12 +608,7 @@ def _annotation_names(annotation: ast.AST | None) -> set[str]:
 
 
 def _after_docstring(function: _Function) -> int:
-    body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(
-        body[0].value.value, str
-    ):
-        return 1
-    return 0
+    return len(function.body) - len(docstring_free(function.body))
 
 
 def _bare_return(statement: ast.stmt) -> bool:
@@ -740,13 +720,13 @@ def _fold(node: ast.AST, name: str, zero: float) -> tuple[int | float, bool] | o
     return _UNKNOWN
 
 
-def _numeric_use(function: _Function, name: str) -> ast.AST | None:
+def _numeric_use(s: Subject, name: str) -> ast.AST | None:
     """The first place the body computes with ``name``: arithmetic, a comparison, range(), a sleep,
     or a keyword argument of the same name (``timeout=timeout``)."""
     def is_name(node: ast.AST) -> bool:
         return isinstance(node, ast.Name) and node.id == name
 
-    for node in own_nodes(function):
+    for node in s.nodes:
         if isinstance(node, ast.BinOp) and (is_name(node.left) or is_name(node.right)):
             return node
         if isinstance(node, ast.AugAssign) and is_name(node.value):
@@ -772,9 +752,9 @@ def _has_call(node: ast.AST) -> bool:
     return any(isinstance(n, ast.Call | ast.Await | ast.Yield | ast.NamedExpr) for n in ast.walk(node))
 
 
-def _returns_mutable(function: _Function) -> bool:
+def _returns_mutable(s: Subject) -> bool:
     """Whether any return hands back a list, dict or set (a cached one could be mutated by a caller)."""
-    for node in own_nodes(function):
+    for node in s.nodes:
         if isinstance(node, ast.Return) and node.value is not None:
             value = node.value
             if isinstance(value, ast.List | ast.Dict | ast.Set | ast.ListComp | ast.DictComp | ast.SetComp):
@@ -784,13 +764,13 @@ def _returns_mutable(function: _Function) -> bool:
             }:
                 return True
             if isinstance(value, ast.Name):  # a local container being returned
-                for other in own_nodes(function):
+                for other in s.nodes:
                     if isinstance(other, ast.Assign | ast.AnnAssign) and _is_container(other.value) and any(
                         isinstance(t, ast.Name) and t.id == value.id
                         for t in (other.targets if isinstance(other, ast.Assign) else [other.target])
                     ):
                         return True
-    annotation = _annotation_names(function.returns)
+    annotation = _annotation_names(s.function.returns)
     return bool(annotation & {"list", "dict", "set", "List", "Dict", "Set", "deque", "bytearray", "Any"})
 
 
@@ -800,9 +780,9 @@ def _is_container(node: ast.AST | None) -> bool:
     )
 
 
-def _does_work(function: _Function) -> bool:
+def _does_work(s: Subject) -> bool:
     """Whether caching could save anything: a loop, a comprehension, or a call beyond cheap builtins."""
-    for node in own_nodes(function):
+    for node in s.nodes:
         if isinstance(node, ast.For | ast.While | ast.comprehension):
             return True
         if isinstance(node, ast.Call):
@@ -812,13 +792,13 @@ def _does_work(function: _Function) -> bool:
     return False
 
 
-def _work_kind(function: _Function, modules: set[str]) -> str:
+def _work_kind(s: Subject, modules: set[str]) -> str:
     """What a cache hit saves, in words: "a loop and calls to .strip(), math.log"."""
     parts = []
-    if any(isinstance(n, ast.For | ast.While | ast.comprehension) for n in own_nodes(function)):
+    if any(isinstance(n, ast.For | ast.While | ast.comprehension) for n in s.nodes):
         parts.append("a loop")
     calls = []
-    for node in own_nodes(function):
+    for node in s.nodes:
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -850,7 +830,7 @@ def _side_effects(s: Subject) -> list[str] | None:
     if effects is None:
         return None
     raised = {effect.split(" ", 1)[1] for effect in effects if effect.startswith("raises ")}
-    nexts = [n for n in own_nodes(s.function)
+    nexts = [n for n in s.nodes
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next"]
     harmless_next = all(n.args and isinstance(n.args[0], ast.GeneratorExp) for n in nexts)
     left = []
@@ -871,30 +851,27 @@ def _side_effects(s: Subject) -> list[str] | None:
             if re.fullmatch(r"[A-Z][A-Z0-9_]*\.(match|fullmatch|search|findall|get)", what):
                 continue
         left.append(effect)
-    left += [ast.unparse(n) for n in own_nodes(s.function) if isinstance(n, ast.Global | ast.Nonlocal)]
+    left += [ast.unparse(n) for n in s.nodes if isinstance(n, ast.Global | ast.Nonlocal)]
     return left
 
 
-def _constants_read(function: _Function) -> list[str]:
+def _constants_read(s: Subject) -> list[str]:
     """Module-level constants (UPPER_CASE names) the function reads."""
-    names = {n.id for n in own_nodes(function) if isinstance(n, ast.Name) and re.fullmatch(r"[A-Z][A-Z0-9_]+", n.id)}
+    names = {n.id for n in s.nodes if isinstance(n, ast.Name) and re.fullmatch(r"[A-Z][A-Z0-9_]+", n.id)}
     return sorted(names)
 
 
-def _parents(function: _Function) -> dict[int, ast.AST]:
-    parents: dict[int, ast.AST] = {}
-    for node in ast.walk(function):
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
-    return parents
-
-
-def _already_retries(function: _Function) -> bool:
-    """A try statement inside a loop: the function has its own retry or fallback logic."""
-    return any(
-        isinstance(node, ast.For | ast.AsyncFor | ast.While) and any(isinstance(inner, ast.Try) for inner in ast.walk(node))
-        for node in ast.walk(function)
-    )
+def _already_retries(nodes: list[ast.AST], parents: dict[int, ast.AST]) -> bool:
+    """A try statement inside a loop (see ``walk_with_parents``): the function has its own retry or
+    fallback logic."""
+    for node in nodes:
+        if isinstance(node, ast.Try):
+            parent = parents.get(id(node))
+            while parent is not None:
+                if isinstance(parent, ast.For | ast.AsyncFor | ast.While):
+                    return True
+                parent = parents.get(id(parent))
+    return False
 
 
 def _io_call(node: ast.AST, params: set[str]) -> ast.Call | None:
@@ -934,17 +911,17 @@ def _words(name: str) -> list[str]:
     return [t for t in re.split(r"_+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()) if t]
 
 
-def _io_statements(function: _Function, parents: dict[int, ast.AST]) -> Iterator[tuple[_Function, ast.stmt, ast.Call]]:
-    """(enclosing function, statement, call) for each simple statement whose value is an I/O call."""
-    params = {a.arg for n in ast.walk(function) if isinstance(n, _Function)
+def _io_statements(function: _Function, nodes: list[ast.AST],
+                   parents: dict[int, ast.AST]) -> Iterator[tuple[_Function, ast.stmt, ast.Call]]:
+    """(enclosing function, statement, call) for each simple statement whose value is an I/O call
+    (``nodes`` and ``parents`` from ``walk_with_parents(function)``)."""
+    params = {a.arg for n in nodes if isinstance(n, _Function)
               for a in [*n.args.posonlyargs, *n.args.args, *n.args.kwonlyargs]}
-    for node in ast.walk(function):
+    for node in nodes:
         if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Expr | ast.Return):
             continue
-        if node.value is None or any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
-            continue
-        call = _io_call(node.value, params)
-        if call is None:
+        call = None if node.value is None else _io_call(node.value, params)
+        if call is None or any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
             continue
         scope, inside_try, parent = None, False, parents.get(id(node))
         while parent is not None:
@@ -968,24 +945,10 @@ def _index_of(tree: ast.Module, node: ast.AST) -> int:
     raise ValueError("node not in tree")
 
 
-def _replace_statement(tree: ast.Module, old: ast.stmt, new: ast.stmt) -> None:
-    """Put ``new`` where ``old`` stands, in whatever statement list holds it (handlers and match
-    cases included: ``ast.walk`` reaches them and they have a ``body``)."""
-    for node in ast.walk(tree):
-        for field in ("body", "orelse", "finalbody"):
-            statements = getattr(node, field, None)
-            if isinstance(statements, list):
-                for index, statement in enumerate(statements):
-                    if statement is old:
-                        statements[index] = new
-                        return
-    raise ValueError("statement not found")
-
-
 def _build(context: GenerationContext, candidate: Candidate) -> str | None:
     """The draft's code: the candidate's rewrite on a fresh parse, plus the imports it needs."""
     tree = ast.parse(context.source)
-    function = _target(tree, context.procedure.name)
+    function = function_in(tree.body, context.procedure.name)
     if function is None:
         return None
     modules = candidate.rewrite(tree, function)

@@ -35,6 +35,7 @@ An LLM mode (prompting a model with ``context.analysis``) belongs beside :meth:`
 from __future__ import annotations
 
 import ast
+import copy
 import itertools
 import logging
 import re
@@ -45,7 +46,17 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis import Step, copy_tree, is_generator, parse_function, scope_nodes
+from dreamcore.analysis import (
+    Step,
+    copy_tree,
+    docstring_free,
+    is_generator,
+    is_none,
+    parse_function,
+    read_names,
+    resolved_annotation,
+    scope_nodes,
+)
 from dreamcore.generation import DreamDraft, GenerationContext
 
 KINDS = (
@@ -201,7 +212,9 @@ def _candidates(function: _Function, context: GenerationContext, kinds: list[str
 
 def _reorder(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     """Swap two adjacent top-level steps that the dependency analysis marks as reorderable."""
-    body = _body_without_docstring(function)
+    body = docstring_free(function.body)
+    if all(_is_terminal(a) or _is_terminal(b) for a, b in itertools.pairwise(body)):
+        return  # no pair could be swapped whatever the analysis says: spare it
     offset = len(function.body) - len(body)
     analysis = context.analysis
     steps = list(analysis.steps)
@@ -212,18 +225,24 @@ def _reorder(function: _Function, context: GenerationContext) -> Iterator[Candid
         if _is_terminal(a) or _is_terminal(b):
             continue
 
-        def swap(copy_fn: _Function, i: int = first + offset, j: int = second + offset) -> None:
-            copy_fn.body[i], copy_fn.body[j] = copy_fn.body[j], copy_fn.body[i]
-
         yield Candidate(
             kind="reorder",
-            code=_transformed(function, swap),
+            code=_swapped(function, first + offset, second + offset),
             description=(
                 f"Runs step {second + 1} `{_short(b, 50)}` before step {first + 1} `{_short(a, 50)}` "
                 f"(the two are swapped; nothing else changes)."
             ),
             reasoning=_reorder_reasoning(a, b, steps[first], steps[second]),
         )
+
+
+def _swapped(function: _Function, i: int, j: int) -> str:
+    """Unparsed source of the function with statements ``i`` and ``j`` of its body swapped: only the body
+    list changes, so the statements are shared with the original rather than copied."""
+    swapped = copy.copy(function)
+    swapped.body = list(function.body)
+    swapped.body[i], swapped.body[j] = swapped.body[j], swapped.body[i]
+    return ast.unparse(swapped) + "\n"
 
 
 def _reorder_reasoning(a: ast.stmt, b: ast.stmt, step_a: Step, step_b: Step) -> str:
@@ -269,7 +288,7 @@ def _concurrency(function: _Function, context: GenerationContext) -> Iterator[Ca
 
 def _analysis_groups(function: _Function, context: GenerationContext) -> list[tuple[int, int]]:
     """(start, end) in ``function.body`` of the analysis's parallel groups of top-level steps."""
-    offset = len(function.body) - len(_body_without_docstring(function))
+    offset = len(function.body) - len(docstring_free(function.body))
     found = []
     for group in context.analysis.parallel_groups:
         indexes = sorted(group)
@@ -338,7 +357,7 @@ def _gather_adjacent(function: ast.AsyncFunctionDef, groups: list[tuple[int, int
             continue
 
         def edit(copy_fn: _Function, owner=owner, field=field, start=start, end=end) -> None:
-            target_list = _same_list(copy_fn, function, owner, field)
+            target_list = _same_list(copy_fn, owner, field)
             group = target_list[start:end]
             calls = [_awaited_call(s) for s in group]
             targets = [_assign_target(s) for s in group]
@@ -395,7 +414,7 @@ def _gather_loop(function: ast.AsyncFunctionDef) -> Iterator[Candidate]:
                 continue
 
             def edit(copy_fn: _Function, owner=owner, field=field, index=index, appended=appended) -> None:
-                target_list = _same_list(copy_fn, function, owner, field)
+                target_list = _same_list(copy_fn, owner, field)
                 copy_loop = target_list[index]
                 copy_inner = copy_loop.body[0]
                 copy_call = _append_of_await(copy_inner)[1] if appended else _awaited_call(copy_inner)
@@ -457,8 +476,11 @@ def _append_of_await(statement: ast.stmt) -> tuple[ast.expr, ast.Call] | None:
 
 def _lenient_error(function: _Function, context: GenerationContext) -> Iterator[Candidate]:
     """A ``raise`` inside an ``except`` handler becomes ``continue`` or ``return <default>``."""
+    handlers = [n for n in _own_nodes(function) if isinstance(n, ast.ExceptHandler)]
+    if not handlers:
+        return
     default = _default_return(function)
-    for handler in (n for n in _own_nodes(function) if isinstance(n, ast.ExceptHandler)):
+    for handler in handlers:
         for raise_node in _handler_raises(handler):
             caught = ast.unparse(handler.type) if handler.type is not None else "Exception"
             in_loop = _enclosing_loop(function, handler) is not None
@@ -474,7 +496,7 @@ def _lenient_error(function: _Function, context: GenerationContext) -> Iterator[
                 replacement_text = "return" if default is None else f"return {ast.unparse(default)}"
 
                 def make(_: _Function, default=default) -> ast.stmt:
-                    return ast.Return(value=copy_tree(default))
+                    return ast.Return(value=copy_tree(default) if default is not None else None)
 
                 effect = (
                     "ends the generator quietly" if is_generator(function) else
@@ -534,7 +556,7 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
         kind = "validation" if validation else "error check"
         condition = _short(guard.test, 60)
         raising = "raise" if guard.body[0].exc is None else f"raise {raised}(...)"
-        checked = sorted(_read_names(guard.test) & local)
+        checked = sorted(read_names(guard.test) & local)
         use = _first_use(function, guard, set(checked))
         consequence = (
             f"such values now reach `{use}` unchecked" if use else "execution simply continues past it"
@@ -562,7 +584,7 @@ def _relax_validation(function: _Function, context: GenerationContext) -> Iterat
             new_test, how, admitted = widened
 
             def widen(copy_fn: _Function, new_test=new_test, guard=guard) -> None:
-                _find_copy(copy_fn, function, guard).test = copy_tree(new_test)
+                _find_copy(copy_fn, guard).test = copy_tree(new_test)
 
             yield Candidate(
                 kind="relax_validation",
@@ -646,7 +668,7 @@ def _first_use(function: _Function, after: ast.stmt, names: set[str]) -> str:
             continue
         else:
             header = node
-        if _read_names(header) & names:
+        if read_names(header) & names:
             key = (node.lineno, node.col_offset, _short(node, 60))
             if best is None or key < best:
                 best = key
@@ -807,7 +829,7 @@ def _no_wait(function: _Function, context: GenerationContext) -> Iterator[Candid
                     node.func, node.args, node.keywords = awaited.func, awaited.args, awaited.keywords
                     continue
                 for keyword in node.keywords:
-                    if keyword.arg == "timeout" and not _is_none(keyword.value):
+                    if keyword.arg == "timeout" and not is_none(keyword.value):
                         keyword.value = ast.Constant(None)
 
         code = _transformed(function, lift)
@@ -832,16 +854,12 @@ def _timeouts(function: _Function) -> Iterator[str]:
             yield _short(node, 50)
             continue
         for keyword in node.keywords:
-            if keyword.arg == "timeout" and not _is_none(keyword.value):
+            if keyword.arg == "timeout" and not is_none(keyword.value):
                 yield f"{_call_name(node)}(timeout={_short(keyword.value, 20)})"
 
 
 def _is_wait_for(call: ast.Call) -> bool:
     return _call_name(call) in {"asyncio.wait_for", "wait_for"}
-
-
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _is_sleep(node: ast.AST | None) -> bool:
@@ -862,11 +880,11 @@ def _short_circuit(function: _Function, context: GenerationContext) -> Iterator[
 def _hoisted_exits(function: _Function) -> Iterator[Candidate]:
     """Move ``if cheap: return value`` above the earlier top-level steps it does not depend on."""
     body = function.body
-    first = len(body) - len(_body_without_docstring(function))
+    first = len(body) - len(docstring_free(function.body))
     for index, statement in enumerate(body):
         if index <= first or not _is_early_exit(statement):
             continue
-        needs = _read_names(statement)
+        needs = read_names(statement)
         position = index
         while position > first and not (_written_names(body[position - 1]) & needs) \
                 and not _is_terminal(body[position - 1]) and not _contains_exit(body[position - 1]):
@@ -926,7 +944,7 @@ def _loop_breaks(function: _Function) -> Iterator[Candidate]:
             continue  # handled by _threshold_breaks, which keeps the last-match semantics
 
         def add_break(copy_fn: _Function, loop=loop) -> None:
-            _find_copy(copy_fn, function, loop).body[0].body.append(ast.Break())
+            _find_copy(copy_fn, loop).body[0].body.append(ast.Break())
 
         assigned = ", ".join(sorted(set().union(*(_written_names(s) for s in inner.body))))
         if constant:
@@ -979,7 +997,7 @@ def _threshold_breaks(function: _Function) -> Iterator[Candidate]:
         test = loop.body[0].test
 
         def add_else(copy_fn: _Function, loop=loop) -> None:
-            _find_copy(copy_fn, function, loop).body[0].orelse = [ast.Break()]
+            _find_copy(copy_fn, loop).body[0].orelse = [ast.Break()]
 
         yield Candidate(
             kind="short_circuit",
@@ -1017,7 +1035,7 @@ def _accumulate_exits(function: _Function) -> Iterator[Candidate]:
         between = body[index + 1: body.index(later)]
         if any(accumulator in _written_names(s) for s in between):
             continue
-        limit_names = _read_names(test.comparators[0])
+        limit_names = read_names(test.comparators[0])
         if limit_names & set().union(*(_written_names(s) for s in loop.body)):
             continue
         positions = [
@@ -1130,14 +1148,6 @@ def _is_logging(call: ast.Call) -> bool:
 # -- AST helpers -----------------------------------------------------------------------------
 
 
-def _body_without_docstring(function: _Function) -> list[ast.stmt]:
-    body = function.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-            and isinstance(body[0].value.value, str):
-        return body[1:]
-    return body
-
-
 def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Nodes under ``node`` (itself excluded) that belong to its scope: nested defs are not entered."""
     return scope_nodes(ast.iter_child_nodes(node))
@@ -1179,26 +1189,20 @@ def _number_nodes(function: _Function) -> None:
         node._cr_id = index  # type: ignore[attr-defined]
 
 
-def _find_copy(copy_fn: _Function, original_fn: _Function, node: ast.AST) -> Any:
-    """The node of the copied function that corresponds to ``node`` of the original."""
-    wanted = getattr(node, "_cr_id", None)
-    if wanted is None:
-        _number_nodes(original_fn)
-        raise ValueError("nodes were not numbered before copying")
+def _find_copy(copy_fn: _Function, node: ast.AST) -> Any:
+    """The node of the copied function that corresponds to ``node`` of the (numbered) original."""
     for candidate in ast.walk(copy_fn):
-        if getattr(candidate, "_cr_id", None) == wanted:
+        if getattr(candidate, "_cr_id", None) == node._cr_id:  # type: ignore[attr-defined]
             return candidate
     raise ValueError("node not found in the copy")
 
 
-def _same_list(copy_fn: _Function, original_fn: _Function, owner: ast.AST, field: str) -> list[ast.stmt]:
-    return getattr(_find_copy(copy_fn, original_fn, owner), field)
+def _same_list(copy_fn: _Function, owner: ast.AST, field: str) -> list[ast.stmt]:
+    return getattr(_find_copy(copy_fn, owner), field)
 
 
 def _transformed(function: _Function, edit: Callable[[_Function], None]) -> str:
-    """Unparsed source of a transformed copy of ``function``."""
-    if getattr(function, "_cr_id", None) is None:
-        _number_nodes(function)
+    """Unparsed source of a transformed copy of ``function`` (its nodes numbered, see ``_number_nodes``)."""
     duplicate = copy_tree(function)
     edit(duplicate)
     _fill_empty_bodies(duplicate)
@@ -1229,13 +1233,11 @@ def _replace_statement(
     function: _Function, node: ast.stmt, make: Callable[[_Function], ast.stmt | list[ast.stmt]]
 ) -> Callable[[_Function], None]:
     """An edit replacing ``node`` (a statement of ``function``) with what ``make`` returns."""
-    if getattr(function, "_cr_id", None) is None:
-        _number_nodes(function)
     owner, field, _ = _containing_list(function, node)
 
     def edit(copy_fn: _Function) -> None:
-        statements = _same_list(copy_fn, function, owner, field)
-        target = _find_copy(copy_fn, function, node)
+        statements = _same_list(copy_fn, owner, field)
+        target = _find_copy(copy_fn, node)
         index = next(k for k, s in enumerate(statements) if s is target)
         replacement = make(copy_fn)
         statements[index:index + 1] = replacement if isinstance(replacement, list) else [replacement]
@@ -1259,7 +1261,7 @@ def _ensure_import(function: _Function, module: str) -> None:
         if isinstance(statement, ast.Import) and any(alias.name == module and alias.asname is None
                                                      for alias in statement.names):
             return
-    position = len(function.body) - len(_body_without_docstring(function))
+    position = len(function.body) - len(docstring_free(function.body))
     function.body.insert(position, ast.Import(names=[ast.alias(name=module)]))
 
 
@@ -1282,13 +1284,9 @@ def _default_return(function: _Function) -> ast.expr | None:
 
 
 def _neutral(annotation: ast.expr | None) -> ast.expr:
+    annotation = resolved_annotation(annotation)
     if annotation is None:
         return ast.Constant(None)
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return ast.Constant(None)
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         return ast.Constant(None)  # X | None, or a union: None is the least surprising
     base = annotation.value if isinstance(annotation, ast.Subscript) else annotation
@@ -1346,10 +1344,6 @@ def _written_names(statement: ast.AST) -> set[str]:
     return names
 
 
-def _read_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
 def _root_name(node: ast.expr) -> str | None:
     while isinstance(node, ast.Attribute | ast.Subscript):
         node = node.value
@@ -1358,7 +1352,7 @@ def _root_name(node: ast.expr) -> str | None:
 
 def _independent(a: ast.stmt, b: ast.stmt) -> bool:
     wa, wb = _written_names(a), _written_names(b)
-    return not (wa & (_read_names(b) | wb)) and not (wb & _read_names(a))
+    return not (wa & (read_names(b) | wb)) and not (wb & read_names(a))
 
 
 def _assign_target(statement: ast.stmt) -> ast.expr | None:
@@ -1377,19 +1371,11 @@ def _uses_name(function: _Function, name: str) -> bool:
 
 def _read_names_after(function: _Function, node: ast.stmt) -> set[str]:
     """Names read by statements that follow ``node`` in its statement list (and in enclosing lists)."""
-    names: set[str] = set()
-    seen = False
-    for statement in ast.walk(function):
-        if statement is node:
-            seen = True
-    if not seen:
-        return names
+    if not any(statement is node for statement in ast.walk(function)):
+        return set()
     end = getattr(node, "end_lineno", None) or 0
-    for candidate in ast.walk(function):
-        if isinstance(candidate, ast.Name) and isinstance(candidate.ctx, ast.Load) \
-                and (getattr(candidate, "lineno", 0) or 0) > end:
-            names.add(candidate.id)
-    return names
+    return {n.id for n in ast.walk(function) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+            and (getattr(n, "lineno", 0) or 0) > end}
 
 
 def _short(node: ast.AST, limit: int = _SHORT) -> str:

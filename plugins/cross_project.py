@@ -32,18 +32,33 @@ import builtins
 import copy
 import itertools
 import logging
+import os
 import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis import PURE_METHODS, parse_function
+from dreamcore.analysis import (
+    PURE_METHODS,
+    copy_tree,
+    docstring_free,
+    is_docstring,
+    is_generator,
+    is_none,
+    parameters,
+    parse_function,
+    read_names,
+    resolved_annotation,
+    scope_nodes,
+    snippet,
+    statement_position,
+)
 from dreamcore.generation import DreamDraft, GenerationContext
 from dreamcore.models import Procedure
 from dreamcore.safety import SafetyPolicy, check_code
@@ -51,7 +66,6 @@ from dreamcore.safety import SafetyPolicy, check_code
 STRATEGIES = ("fallback", "composition", "guard", "retry")
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
-_Scope = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
 _BUILTINS = frozenset(dir(builtins))
 _BUILTIN_EXCEPTIONS = frozenset(
     name for name in dir(builtins) if isinstance(getattr(builtins, name), type)
@@ -60,7 +74,6 @@ _BUILTIN_EXCEPTIONS = frozenset(
 _VALIDATION_ERRORS = frozenset({"ValueError", "TypeError", "KeyError", "IndexError", "OverflowError"})
 _NUMBERS = frozenset({"int", "float"})
 _MAX_INLINED_LINES = 120
-_SHORT = 70
 _log = logging.getLogger(__name__)
 
 
@@ -120,8 +133,8 @@ class CrossProject:
             "retry": _retry,
         }
         by_strategy: dict[str, list[Candidate]] = {s: [] for s in self.config.strategies}
-        base_info = _Base(context.procedure, base)
-        seen = {ast.dump(base)}
+        base_info = _Base(base)
+        seen: set[str] = set()
         for procedure in related:
             other = _Related.load(procedure)
             if other is None:
@@ -159,17 +172,33 @@ class CrossProject:
 
 
 class _Base:
-    """The base procedure's function and the facts the strategies need about it."""
+    """The base procedure's function and the facts the strategies need about it (the costlier ones
+    worked out on first use, once for all related procedures)."""
 
-    def __init__(self, procedure: Procedure, function: _Function) -> None:
-        self.procedure = procedure
+    def __init__(self, function: _Function) -> None:
         self.function = function
         self.params = _params(function)
-        self.names = {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {
-            a.arg for a in ast.walk(function) if isinstance(a, ast.arg)
-        } | {n.name for n in ast.walk(function) if isinstance(n, _Function | ast.ClassDef)}
         self.is_async = isinstance(function, ast.AsyncFunctionDef)
-        self.is_generator = _is_generator(function)
+        self.is_generator = is_generator(function)
+
+    @cached_property
+    def names(self) -> set[str]:
+        """Every name the base uses: variables, parameters, nested definitions."""
+        names = set()
+        for node in ast.walk(self.function):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, _Function | ast.ClassDef):
+                names.add(node.name)
+        return names
+
+    @cached_property
+    def checked_params(self) -> set[str]:
+        """Parameters the base already validates in an ``if ...: raise`` of its own."""
+        names = {p.name for p in self.params}
+        return {name for guard in _guards(self.function) for name in read_names(guard.test) & names}
 
     def fresh(self, wanted: str) -> str:
         """A name not used anywhere in the base."""
@@ -189,16 +218,27 @@ class _Related:
         self.params = _params(function)
         self.label = f"{procedure.project}.{procedure.module}.{procedure.qualname}".replace("..", ".").strip(".")
         self.is_async = isinstance(function, ast.AsyncFunctionDef)
-        self.is_generator = _is_generator(function)
+        self.is_generator = is_generator(function)
         self.decorators = [_dotted(d) for d in function.decorator_list]
         self._imports = _import_table(procedure, module)
 
     @classmethod
     def load(cls, procedure: Procedure) -> _Related | None:
-        function = _parse(textwrap.dedent(procedure.source), procedure.name)
-        if function is None:
-            return None
-        return cls(procedure, function, _module_tree(procedure.file_path or ""))
+        """The related procedure parsed, or None if it does not parse; cached (see ``_load_related``), as
+        the same few hundred procedures are related to many bases."""
+        path = procedure.file_path or ""
+        return _load_related(procedure.project, procedure.module, procedure.qualname, procedure.source,
+                             procedure.docstring, tuple(procedure.imports), path, _modified(path))
+
+    @cached_property
+    def guards(self) -> tuple[ast.If, ...]:
+        """The ``if ...: raise`` statements of its own scope."""
+        return tuple(_guards(self.function))
+
+    @cached_property
+    def retry_shape(self) -> tuple[int, float, str, list[str]] | None:
+        """See ``_retry_shape``."""
+        return _retry_shape(self)
 
     @property
     def uses_instance(self) -> bool:
@@ -217,11 +257,11 @@ class _Related:
         """The related function as a self-contained nested def called ``name``, or None."""
         if self.uses_instance or any(d not in ("staticmethod",) for d in self.decorators):
             return None
-        helper = copy.deepcopy(self.function)
+        helper = copy_tree(self.function)
         helper.name = name
         helper.decorator_list = []
         _strip_annotations(helper)
-        _drop_docstring(helper)
+        helper.body = docstring_free(helper.body) or [ast.Pass()]
         if not _substitute_defaults(helper, self):
             return None
         prelude = self.prelude(_free_names(helper))
@@ -274,16 +314,16 @@ class _Related:
         for node in self.module.body:
             if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and node.targets[0].id == name:
-                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy.deepcopy(node.value)), \
+                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy_tree(node.value)), \
                     _free_names(node.value)
             if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name \
                     and node.value is not None:
-                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy.deepcopy(node.value)), \
+                return ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=copy_tree(node.value)), \
                     _free_names(node.value)
             if isinstance(node, _Function) and node.name == name and not node.decorator_list:
-                function = copy.deepcopy(node)
+                function = copy_tree(node)
                 _strip_annotations(function)
-                _drop_docstring(function)
+                function.body = docstring_free(function.body) or [ast.Pass()]
                 if not _substitute_defaults(function, self):
                     return None
                 return function, _free_names(function)
@@ -299,7 +339,7 @@ class _Related:
         """The builtin exception an exception class (docstring-only body) derives from."""
         if depth > 4 or len(node.bases) != 1 or node.keywords:
             return None
-        if not all(isinstance(s, ast.Pass) or _is_docstring(s) for s in node.body):
+        if not all(isinstance(s, ast.Pass) or is_docstring(s) for s in node.body):
             return None
         base = node.bases[0]
         if isinstance(base, ast.Name) and base.id in _BUILTIN_EXCEPTIONS:
@@ -335,7 +375,7 @@ class _Related:
                     ast.literal_eval(node.value)
                 except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                     return None
-                return copy.deepcopy(node.value)
+                return copy_tree(node.value)
         return None
 
 
@@ -372,13 +412,12 @@ def _fallback(base: _Base, other: _Related) -> Iterator[Candidate]:
     fallback: ast.stmt = (
         ast.Expr(value=ast.YieldFrom(value=call)) if base.is_generator else ast.Return(value=call)
     )
-    function = copy.deepcopy(base.function)
-    head, body = _split_docstring(function)
-    function.body = head + [
+    head, body = _split_docstring(base.function)
+    function = _with_body(base.function, head + [
         helper,
         ast.Try(body=body or [ast.Pass()], handlers=[ast.ExceptHandler(type=handler_type, name=None, body=[fallback])],
                 orelse=[], finalbody=[]),
-    ]
+    ])
     caught_text = ast.unparse(handler_type)
     arguments = ", ".join(f"{r}={b}" for r, b in mapping.items())
     yield Candidate(
@@ -420,10 +459,10 @@ def _composition(base: _Base, other: _Related) -> Iterator[Candidate]:
     ):
         helper = other.inline(name)
         if helper is not None:
-            function = copy.deepcopy(base.function)
+            function = copy_tree(base.function)
             head, body = _split_docstring(function)
-            for node in _scope_nodes_of(body):
-                if isinstance(node, ast.Return) and node.value is not None and not _is_none(node.value):
+            for node in scope_nodes(body):
+                if isinstance(node, ast.Return) and node.value is not None and not is_none(node.value):
                     node.value = _call_one(name, single, node.value)
             function.body = head + [helper] + body
             yield Candidate(
@@ -453,13 +492,12 @@ def _composition(base: _Base, other: _Related) -> Iterator[Candidate]:
         helper = other.inline(name)
         if helper is None:
             return
-        function = copy.deepcopy(base.function)
-        head, body = _split_docstring(function)
+        head, body = _split_docstring(base.function)
         assign = ast.Assign(
             targets=[ast.Name(id=param.name, ctx=ast.Store())],
             value=_call_one(name, single, ast.Name(id=param.name, ctx=ast.Load())),
         )
-        function.body = head + [helper, assign] + body
+        function = _with_body(base.function, head + [helper, assign] + body)
         yield Candidate(
             strategy="composition",
             code=_unparse(function),
@@ -483,11 +521,11 @@ def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
     renames = {r: b for r, b in mapping.items() if b not in ("self", "cls")}
     if not renames:
         return
-    checked = _checked_params(base.function)
+    checked = base.checked_params
     borrowed: list[ast.If] = []
     imports: list[ast.stmt] = []
     notes: list[str] = []
-    for guard in _guards(other.function):
+    for guard in other.guards:
         raised = _raised_name(guard.body[0])
         if raised not in _VALIDATION_ERRORS:
             continue
@@ -495,13 +533,13 @@ def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
             else [guard.test]
         kept = []
         for part in parts:
-            by_type = {r for r in _read_names(part) if r in renames and renames[r] != r}
+            by_type = {r for r in read_names(part) if r in renames and renames[r] != r}
             if any(not _name_words(r) & _name_words(renames[r]) for r in by_type) and not _emptiness_check(part):
                 continue  # a limit only transfers between like-named parameters; emptiness checks transfer by type
             adapted = _adapt(part, renames, other, imports)
             if adapted is None:
                 continue
-            reads = _read_names(adapted) & {p.name for p in base.params}
+            reads = read_names(adapted) & {p.name for p in base.params}
             if not reads or reads <= checked:
                 continue
             kept.append(adapted)
@@ -512,18 +550,17 @@ def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
             continue
         test = kept[0] if len(kept) == 1 else ast.BoolOp(op=ast.Or(), values=kept)
         borrowed.append(ast.If(test=test, body=[message], orelse=[]))
-        notes.append(f"`if {_short(test, 50)}: raise {raised}(...)`")
+        notes.append(f"`if {snippet(test, 50)}: raise {raised}(...)`")
     if not borrowed:
         return
-    function = copy.deepcopy(base.function)
-    head, body = _split_docstring(function)
+    head, body = _split_docstring(base.function)
     leading = 0
     while leading < len(body) and _is_guard(body[leading]):
         leading += 1
     unique_imports = list({ast.dump(i): i for i in imports}.values())
-    function.body = head + unique_imports + body[:leading] + borrowed + body[leading:]
+    function = _with_body(base.function, head + unique_imports + body[:leading] + borrowed + body[leading:])
     renamed = ", ".join(f"its `{r}` checked as `{b}`" if r != b else f"same parameter `{r}`"
-                        for r, b in renames.items() if any(b in _read_names(g.test) for g in borrowed))
+                        for r, b in renames.items() if any(b in read_names(g.test) for g in borrowed))
     yield Candidate(
         strategy="guard",
         code=_unparse(function),
@@ -541,7 +578,7 @@ def _guard(base: _Base, other: _Related) -> Iterator[Candidate]:
 
 def _retry(base: _Base, other: _Related) -> Iterator[Candidate]:
     """Wrap the base's call of a callable parameter in the related procedure's retry shape."""
-    shape = _retry_shape(other)
+    shape = other.retry_shape
     if shape is None or _retry_shape_of(base.function):
         return
     target = _io_statement(base)
@@ -550,9 +587,9 @@ def _retry(base: _Base, other: _Related) -> Iterator[Candidate]:
     statement, callee = target
     attempts_name, error_name = base.fresh("_attempt"), None
     retries, backoff, growth, caught = shape
-    function = copy.deepcopy(base.function)
+    function = copy_tree(base.function)
     copied = _same_node(function, base.function, statement)
-    owner_list, index = _owner(function, copied)
+    owner_list, index = statement_position(function, copied)
     if base.is_async:
         sleep: ast.stmt = ast.Expr(value=ast.Await(value=ast.Call(
             func=ast.Attribute(value=ast.Name(id="asyncio", ctx=ast.Load()), attr="sleep", ctx=ast.Load()),
@@ -594,7 +631,7 @@ def _retry(base: _Base, other: _Related) -> Iterator[Candidate]:
         strategy="retry",
         code=_unparse(function),
         description=(
-            f"Borrows the retry shape of {other.label}: `{_short(statement, 50)}` (the call of `{callee}`) "
+            f"Borrows the retry shape of {other.label}: `{snippet(statement, 50)}` (the call of `{callee}`) "
             f"is retried up to {retries} times on {ast.unparse(handler_type)}, waiting {growth_text}."
         ),
         reasoning=(
@@ -615,23 +652,22 @@ class _Param:
     kind: str  # "positional_only", "positional", "keyword", "varargs", "kwargs"
     annotation: ast.expr | None
     required: bool
-    position: int
 
 
 def _params(function: _Function) -> list[_Param]:
     args = function.args
-    positional = [*args.posonlyargs, *args.args]
-    defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
-    params = []
-    for index, (arg, default) in enumerate(zip(positional, defaults)):
-        kind = "positional_only" if index < len(args.posonlyargs) else "positional"
-        params.append(_Param(arg.arg, kind, arg.annotation, default is None, index))
+    named = parameters(args)
+    split = len(args.posonlyargs) + len(args.args)
+    params = [
+        _Param(arg.arg, "positional_only" if index < len(args.posonlyargs) else "positional", arg.annotation,
+               default is None)
+        for index, (arg, default) in enumerate(named[:split])
+    ]
     if args.vararg:
-        params.append(_Param(args.vararg.arg, "varargs", args.vararg.annotation, False, -1))
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        params.append(_Param(arg.arg, "keyword", arg.annotation, default is None, -1))
+        params.append(_Param(args.vararg.arg, "varargs", args.vararg.annotation, False))
+    params += [_Param(arg.arg, "keyword", arg.annotation, default is None) for arg, default in named[split:]]
     if args.kwarg:
-        params.append(_Param(args.kwarg.arg, "kwargs", args.kwarg.annotation, False, -1))
+        params.append(_Param(args.kwarg.arg, "kwargs", args.kwarg.annotation, False))
     return params
 
 
@@ -677,13 +713,9 @@ def _map_params(base: list[_Param], other: list[_Param], *, partial: bool = Fals
 
 def _annotation_key(annotation: ast.expr | None) -> str | None:
     """A loose type key: the outer name of an annotation (``dict[str, Any]`` -> ``dict``)."""
+    annotation = resolved_annotation(annotation)
     if annotation is None:
         return None
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        try:
-            annotation = ast.parse(annotation.value, mode="eval").body
-        except SyntaxError:
-            return None
     if isinstance(annotation, ast.Subscript):
         annotation = annotation.value
     text = ast.unparse(annotation).split(".")[-1]
@@ -721,7 +753,7 @@ def _call_one(name: str, param: _Param, value: ast.expr) -> ast.Call:
 def _raised_builtins(function: _Function) -> list[str]:
     """Builtin exception classes the function raises itself, in source order; [] if any other kind."""
     found: list[str] = []
-    for node in _scope_nodes_of(function.body):
+    for node in scope_nodes(function.body):
         if isinstance(node, ast.Raise) and node.exc is not None:
             name = _raised_name(node)
             if name not in _BUILTIN_EXCEPTIONS:
@@ -732,7 +764,7 @@ def _raised_builtins(function: _Function) -> list[str]:
 
 
 def _guards(function: _Function) -> Iterator[ast.If]:
-    for node in _scope_nodes_of(function.body):
+    for node in scope_nodes(function.body):
         if _is_guard(node):
             yield node
 
@@ -742,20 +774,11 @@ def _is_guard(node: ast.AST) -> bool:
         and isinstance(node.body[0], ast.Raise) and node.body[0].exc is not None
 
 
-def _checked_params(function: _Function) -> set[str]:
-    """Parameters the base already validates in an ``if ...: raise`` of its own."""
-    names = {p.name for p in _params(function)}
-    checked: set[str] = set()
-    for guard in _guards(function):
-        checked |= _read_names(guard.test) & names
-    return checked
-
-
 def _adapt(node: ast.AST, renames: dict[str, str], other: _Related, imports: list[ast.stmt]) -> Any:
     """A copy of a guard part with related parameters renamed to the base's, literals pasted for module
     constants and stdlib modules imported; None when it reads anything else of the related procedure."""
     params = {p.name for p in other.params}
-    adapted = copy.deepcopy(node)
+    adapted = copy_tree(node)
     needed: list[ast.stmt] = []
     for child in list(ast.walk(adapted)):
         for field, value in ast.iter_fields(child):
@@ -800,7 +823,7 @@ def _adapt_name(name: ast.Name, renames: dict[str, str], params: set[str], other
         return literal
     statement = other._imports.get(name.id)
     if statement is not None and isinstance(statement, ast.Import) and _import_ok(statement):
-        needed.append(copy.deepcopy(statement))
+        needed.append(copy_tree(statement))
         return name
     return None
 
@@ -808,7 +831,7 @@ def _adapt_name(name: ast.Name, renames: dict[str, str], params: set[str], other
 def _retry_shape(other: _Related) -> tuple[int, float, str, list[str]] | None:
     """(retries, backoff seconds, "exponential"|"linear", caught builtin exceptions) of a retry loop."""
     function = other.function
-    loops = [n for n in _scope_nodes_of(function.body) if isinstance(n, ast.For | ast.While)]
+    loops = [n for n in scope_nodes(function.body) if isinstance(n, ast.For | ast.While)]
     for loop in loops:
         tries = [n for n in ast.walk(loop) if isinstance(n, ast.Try) and n.handlers]
         sleeps = [n for n in ast.walk(loop) if isinstance(n, ast.Call) and _dotted(n.func).split(".")[-1] == "sleep"]
@@ -852,7 +875,7 @@ def _retry_shape(other: _Related) -> tuple[int, float, str, list[str]] | None:
 
 def _retry_shape_of(function: _Function) -> bool:
     """Whether the function already retries (a loop with a try and a sleep)."""
-    for loop in (n for n in _scope_nodes_of(function.body) if isinstance(n, ast.For | ast.While | ast.AsyncFor)):
+    for loop in (n for n in scope_nodes(function.body) if isinstance(n, ast.For | ast.While | ast.AsyncFor)):
         if any(isinstance(n, ast.Try) for n in ast.walk(loop)) and any(
             isinstance(n, ast.Call) and _dotted(n.func).split(".")[-1] == "sleep" for n in ast.walk(loop)
         ):
@@ -896,7 +919,7 @@ def _io_statement(base: _Base) -> tuple[ast.stmt, str] | None:
     callables = {p.name for p in base.params if p.name not in ("self", "cls")}
     objects = {p.name for p in base.params if p.name not in ("self", "cls")
                and _annotation_key(p.annotation) not in _DATA_TYPES}
-    for node in _scope_nodes_of(base.function.body):
+    for node in scope_nodes(base.function.body):
         if not isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Expr | ast.Return):
             continue
         if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(node)):
@@ -927,17 +950,6 @@ def _io_words(name: str) -> bool:
     return any(word in _IO_WORDS for word in name.lower().split("_"))
 
 
-def _owner(function: _Function, node: ast.stmt) -> tuple[list[ast.stmt], int]:
-    for parent in ast.walk(function):
-        for field in ("body", "orelse", "finalbody"):
-            statements = getattr(parent, field, None)
-            if isinstance(statements, list):
-                for index, statement in enumerate(statements):
-                    if statement is node:
-                        return statements, index
-    raise ValueError("statement not found")
-
-
 def _same_node(copy_root: ast.AST, original_root: ast.AST, node: ast.AST) -> Any:
     """The node of a deep copy at the same walk position as ``node`` in the original."""
     for original, copied in zip(ast.walk(original_root), ast.walk(copy_root)):
@@ -947,8 +959,8 @@ def _same_node(copy_root: ast.AST, original_root: ast.AST, node: ast.AST) -> Any
 
 
 def _has_value_returns(function: _Function) -> bool:
-    return any(isinstance(n, ast.Return) and n.value is not None and not _is_none(n.value)
-               for n in _scope_nodes_of(function.body))
+    return any(isinstance(n, ast.Return) and n.value is not None and not is_none(n.value)
+               for n in scope_nodes(function.body))
 
 
 _GENERIC_WORDS = frozenset({
@@ -1025,15 +1037,7 @@ def _unparse_annotation(annotation: ast.expr | None) -> str:
 
 
 def _defaults(function: _Function) -> dict[str, Any]:
-    args = function.args
-    positional = [*args.posonlyargs, *args.args]
-    values: dict[str, Any] = {}
-    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
-        values[arg.arg] = _literal(default)
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        if default is not None:
-            values[arg.arg] = _literal(default)
-    return values
+    return {arg.arg: _literal(default) for arg, default in parameters(function.args) if default is not None}
 
 
 def _literal(node: ast.expr) -> Any:
@@ -1046,15 +1050,27 @@ def _literal(node: ast.expr) -> Any:
 # -- inlining helpers ---------------------------------------------------------------------------
 
 
-def _module_tree(path: str) -> ast.Module | None:
-    """The parsed module a related procedure came from, when its file is still readable."""
+@lru_cache(maxsize=512)
+def _load_related(project: str, module: str, qualname: str, source: str, docstring: str | None,
+                  imports: tuple[str, ...], path: str, modified: int | None) -> _Related | None:
+    """``_Related.load`` of a procedure given by the fields it depends on, its module file's modification
+    time included (so an edited module is read again)."""
+    procedure = Procedure(project=project, module=module, qualname=qualname, source=source, docstring=docstring,
+                          imports=list(imports), file_path=path or None)
+    function = _parse(textwrap.dedent(source), procedure.name)
+    if function is None:
+        return None
+    return _Related(procedure, function, _parse_module(path, modified) if modified is not None else None)
+
+
+def _modified(path: str) -> int | None:
+    """The modification time of the module a related procedure came from; None when it is not readable."""
     if not path:
         return None
     try:
-        stamp = Path(path).stat().st_mtime_ns
+        return os.stat(path).st_mtime_ns
     except OSError:
         return None
-    return _parse_module(path, stamp)
 
 
 @lru_cache(maxsize=64)
@@ -1144,11 +1160,6 @@ def _strip_annotations(function: ast.AST) -> None:
             statements[:] = replaced or [ast.Pass()]
 
 
-def _drop_docstring(function: _Function) -> None:
-    if function.body and _is_docstring(function.body[0]):
-        function.body = function.body[1:] or [ast.Pass()]
-
-
 def _substitute_defaults(function: _Function, other: _Related) -> bool:
     """Defaults are evaluated where the helper is defined: module constants must become literals."""
     args = function.args
@@ -1168,7 +1179,7 @@ def _substitute_defaults(function: _Function, other: _Related) -> bool:
 def _replace_name(node: ast.expr, name: str, value: ast.expr) -> ast.expr:
     class Replace(ast.NodeTransformer):
         def visit_Name(self, child: ast.Name) -> ast.expr:
-            return copy.deepcopy(value) if child.id == name and isinstance(child.ctx, ast.Load) else child
+            return copy_tree(value) if child.id == name and isinstance(child.ctx, ast.Load) else child
 
     return Replace().visit(node)
 
@@ -1183,48 +1194,23 @@ def _parse(source: str, name: str) -> _Function | None:
         return None
 
 
-def _is_docstring(statement: ast.stmt) -> bool:
-    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) \
-        and isinstance(statement.value.value, str)
+def _with_body(function: _Function, body: list[ast.stmt]) -> _Function:
+    """A copy of ``function`` with another body; everything else, and the statements reused in ``body``, is
+    shared with the original, so the new body may arrange them but not change them."""
+    copied = copy.copy(function)
+    copied.body = body
+    return copied
 
 
 def _split_docstring(function: _Function) -> tuple[list[ast.stmt], list[ast.stmt]]:
-    if function.body and _is_docstring(function.body[0]):
-        return function.body[:1], function.body[1:]
-    return [], list(function.body)
-
-
-def _walk_scope(node: ast.AST) -> Iterator[ast.AST]:
-    for child in ast.iter_child_nodes(node):
-        yield child
-        if not isinstance(child, _Scope):
-            yield from _walk_scope(child)
-
-
-def _scope_nodes_of(body: list[ast.stmt]) -> list[ast.AST]:
-    nodes: list[ast.AST] = []
-    for statement in body:
-        nodes.append(statement)
-        if not isinstance(statement, _Scope):
-            nodes.extend(_walk_scope(statement))
-    return nodes
-
-
-def _is_generator(function: _Function) -> bool:
-    return any(isinstance(n, ast.Yield | ast.YieldFrom) for n in _scope_nodes_of(function.body))
-
-
-def _read_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """(the docstring statement or nothing, the rest of the body as a new list)."""
+    body = docstring_free(function.body)
+    return function.body[: len(function.body) - len(body)], list(body)
 
 
 def _raised_name(statement: ast.Raise) -> str:
     exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
     return ast.unparse(exc) if exc is not None else ""
-
-
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _dotted(node: ast.expr) -> str:
@@ -1248,11 +1234,6 @@ def _identifier(text: str) -> str:
 def _unparse(function: _Function) -> str:
     ast.fix_missing_locations(function)
     return ast.unparse(function) + "\n"
-
-
-def _short(node: ast.AST, limit: int = _SHORT) -> str:
-    text = " ".join(ast.unparse(node).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _passes_gate(code: str) -> bool:

@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import ast
 import math
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.analysis import function_in, name_tokens, parameters, walk_with_parents
 from dreamcore.generation import DreamDraft, GenerationContext
 
 _Function = ast.FunctionDef | ast.AsyncFunctionDef
@@ -146,7 +146,7 @@ class ParameterGenerator:
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
             return []
-        function = _target(tree, context.procedure.name)
+        function = function_in(tree.body, context.procedure.name)
         if function is None:
             return []
         offset = (context.procedure.line_start or 1) - 1
@@ -159,8 +159,8 @@ class ParameterGenerator:
         drafts: list[DreamDraft] = []
         seen = {ast.unparse(tree) + "\n"}
         for chosen in plan:
-            code = _apply(source, context.procedure.name, chosen)
-            if code is None or code in seen:
+            code = _apply(source, chosen)
+            if code in seen:
                 continue
             seen.add(code)
             drafts.append(DreamDraft(code=code, description=_describe(chosen), reasoning=_reason(chosen)))
@@ -238,25 +238,9 @@ class ParameterGenerator:
 # -- finding knobs -----------------------------------------------------------------------------
 
 
-def _target(tree: ast.Module, name: str) -> _Function | None:
-    for node in tree.body:
-        if isinstance(node, _Function) and node.name == name:
-            return node
-    return None
-
-
-def _tokens(*names: str) -> list[str]:
-    """``maxDelay``, ``max_delay`` -> ["max", "delay"]."""
-    out: list[str] = []
-    for name in names:
-        spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-        out += [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
-    return out
-
-
 def _classify(names: list[str], default: str = "other") -> tuple[str, bool] | None:
     """(kind, named) from the names around a knob; None for protocol constants (HTTP statuses...)."""
-    tokens = _tokens(*names)
+    tokens = name_tokens(*names)
     if FIXED_TOKENS & set(tokens):
         return None
     for kind, words in KIND_TOKENS:
@@ -312,12 +296,8 @@ def _snippet(node: ast.AST, limit: int = 70) -> str:
 
 def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]:
     """Every knob of ``function``, in source-walk order, each literal at most once."""
-    nodes = list(ast.walk(tree))
+    nodes, parents = walk_with_parents(tree)
     index = {id(node): i for i, node in enumerate(nodes)}
-    parents: dict[int, ast.AST] = {}
-    for node in nodes:
-        for child in ast.iter_child_nodes(node):
-            parents[id(child)] = node
     taken: set[int] = set()
 
     def knob(node: ast.AST, role: str, label: str, where: str, names: list[str], *, default_kind: str = "other",
@@ -338,11 +318,9 @@ def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]
         yield Knob(index[id(node)], value, kind, role, label, where, line, named, **extra)
 
     # parameter defaults of the function itself (the signature check ignores their values)
-    args = function.args
-    positional = [*args.posonlyargs, *args.args]
-    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-    for arg, default in pairs:
+    for arg, default in parameters(function.args):
+        if default is None:
+            continue
         yield from knob(default, "default", f"default of `{arg.arg}`", f"in the signature of {function.name}",
                         [arg.arg], target=arg.arg)
 
@@ -399,12 +377,10 @@ def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]
                     yield from knob(node.value, "assignment", f"`{ast.unparse(targets[0])}`",
                                     f"in `{_snippet(node)}`", names, target=names[0])
         elif isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
-            args = node.args
-            positional = [*args.posonlyargs, *args.args]
-            pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
             owner = "a lambda" if isinstance(node, ast.Lambda) else f"nested {node.name}"
-            for arg, default in pairs:
+            for arg, default in parameters(node.args):
+                if default is None:
+                    continue
                 yield from knob(default, "default", f"default of `{arg.arg}`", f"of {owner}", [arg.arg],
                                 target=arg.arg)
 
@@ -426,7 +402,7 @@ def _is_collection(node: ast.AST) -> bool:
     names = _names_in(node)
     if not names or not isinstance(node, ast.Name | ast.Attribute):
         return False
-    tokens = _tokens(names[-1] if isinstance(node, ast.Name) else node.attr)
+    tokens = name_tokens(names[-1] if isinstance(node, ast.Name) else node.attr)
     return bool(tokens) and not TEXT_TOKENS & set(tokens) and (tokens[-1].endswith("s") or tokens[-1] in {
         "history", "queue", "buffer", "data", "batch", "window", "backlog"})
 
@@ -522,8 +498,9 @@ def _round_float(value: float) -> float:
     return float(f"{value:.3g}")
 
 
-def _apply(source: str, name: str, moves: list[Move]) -> str | None:
-    """The function with the moves applied (on a fresh parse of the source), or None."""
+def _apply(source: str, moves: list[Move]) -> str:
+    """The function with the moves applied, on a fresh parse of the source (every node keeps its
+    location: values change, and a dropped ``+ n`` leaves its left operand in place)."""
     tree = ast.parse(source)
     nodes = list(ast.walk(tree))
     drops: dict[int, ast.AST] = {}
@@ -536,19 +513,21 @@ def _apply(source: str, name: str, moves: list[Move]) -> str | None:
             node.operand.value = abs(move.value)
         else:
             node.value = move.value
-
-    class Drop(ast.NodeTransformer):
-        def visit(self, node: ast.AST) -> ast.AST:
-            if id(node) in drops:
-                return self.visit(drops[id(node)])
-            return super().visit(node)
-
     if drops:
-        tree = Drop().visit(tree)
-    ast.fix_missing_locations(tree)
-    if _target(tree, name) is None:
-        return None
+        tree = _Substitute(drops).visit(tree)
     return ast.unparse(tree) + "\n"
+
+
+class _Substitute(ast.NodeTransformer):
+    """Replaces each node whose id is a key of ``replacements`` with the value."""
+
+    def __init__(self, replacements: dict[int, ast.AST]) -> None:
+        self.replacements = replacements
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if id(node) in self.replacements:
+            return self.visit(self.replacements[id(node)])
+        return super().visit(node)
 
 
 # -- describing moves --------------------------------------------------------------------------
@@ -688,7 +667,7 @@ def _ttl_reason(knob: Knob, old: Any, new: Any, up: bool) -> str:
 
 
 def _size_reason(knob: Knob, old: Any, new: Any, up: bool) -> str:
-    tokens = set(_tokens(knob.label, knob.target))
+    tokens = set(name_tokens(knob.label, knob.target))
     bigger = "larger" if up else "smaller"
     if tokens & {"page", "pages", "batch", "chunk", "limit", "items"}:
         if up:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from dreamcore.errors import NotFoundError, StoreError
@@ -312,3 +314,185 @@ def test_atomic_groups_writes(store, base_id):
         store.store_dream(dream(base_id, 1))
         raise RuntimeError("crash between two writes")
     assert store.get_statistics()["total_dreams"] == 0
+
+
+# -- dream_counts, v4 indexes, query plans ------------------------------------------------------
+def _expected_statistics(store) -> dict:
+    """What the counts and statistics must say, computed from every dream."""
+    dreams = store.find_dreams(limit=None)
+    tiered = [d for d in dreams if d.tier is not None]
+    viability = [d.viability_score for d in tiered if d.viability_score is not None]
+    novelty = [d.novelty_score for d in tiered if d.novelty_score is not None]
+    tested = [d for d in dreams if d.tier == DreamTier.VIABLE and d.test_outcome != TestOutcome.PENDING]
+    return {
+        "by_status": {s: sum(d.status == s for d in dreams) for s in DreamStatus},
+        "by_tier": {t: sum(d.tier == t for d in dreams) for t in DreamTier},
+        "by_type": dict(sorted(Counter(str(d.dream_type) for d in dreams).items())),
+        "average_viability": sum(viability) / len(viability) if viability else None,
+        "average_novelty": sum(novelty) / len(novelty) if novelty else None,
+        "tier1_tested": len(tested),
+        "tier1_success_rate": (
+            sum(d.test_outcome == TestOutcome.SUCCESS for d in tested) / len(tested) if tested else None
+        ),
+    }
+
+
+def _assert_counts_match(store) -> None:
+    expected = _expected_statistics(store)
+    assert store.count_by_status() == expected["by_status"]
+    assert store.count_by_tier() == expected["by_tier"]
+    stats = store.get_statistics()
+    assert stats["total_dreams"] == sum(expected["by_status"].values())
+    assert stats["by_status"] == {s.value: n for s, n in expected["by_status"].items()}
+    assert stats["by_tier"] == {int(t): n for t, n in expected["by_tier"].items()}
+    for key in ("by_type", "average_viability", "average_novelty", "tier1_tested", "tier1_success_rate"):
+        assert stats[key] == (pytest.approx(expected[key]) if expected[key] is not None else None), key
+
+
+def test_counts_follow_every_kind_of_write(store, base_id):
+    existing = store.store_dream(dream(base_id, 0))
+    ids = store.store_dreams_batch(
+        [dream(base_id, 0), dream(base_id, 1, dream_type="conditional"), dream(base_id, 1), dream(base_id, 2)]
+        + [
+            dream(base_id, n, status=DreamStatus.EVALUATED, tier=DreamTier(1 + n % 3), viability_score=n / 20,
+                  novelty_score=None if n % 4 == 0 else n / 25)
+            for n in range(3, 15)
+        ]
+    )
+    assert ids[0] == existing and ids[1] == ids[2] and existing not in ids.new
+    assert len(ids.new) == 14
+    _assert_counts_match(store)
+
+    loaded = store.get_dream(ids[4])
+    loaded.status, loaded.tier, loaded.viability_score = DreamStatus.TESTED, DreamTier.VIABLE, 0.9
+    loaded.test_outcome = TestOutcome.SUCCESS
+    store.update_dream(loaded)
+    store.update_dream(loaded)  # unchanged: counted once
+    assert store.transition(ids[5], DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, tier=DreamTier.VIABLE)
+    assert store.transition(ids[6], DreamStatus.EVALUATED, DreamStatus.TESTED, test_outcome=TestOutcome.FAILURE,
+                            novelty_score=0.33)
+    assert store.delete_dream(ids[7])
+    store.claim_dreams(DreamStatus.PENDING_EVALUATION, "w1")
+    _assert_counts_match(store)
+
+    # Hand-made changes are counted too (triggers), cascading deletes included.
+    store.db.execute_sql(f"UPDATE dream_procedures SET status = 'archived', tier = 3 WHERE id = {ids[8]}")
+    other = store.upsert_procedure(procedure())
+    store.store_dreams_batch([dream(other, n, status=DreamStatus.ARCHIVED) for n in range(3)])
+    store.db.execute_sql(f"DELETE FROM procedures WHERE id = {other}")
+    _assert_counts_match(store)
+    with store.atomic():
+        store.delete_dream(ids[9])
+        store.store_dream(dream(base_id, 99, status=DreamStatus.PENDING_TEST))
+    _assert_counts_match(store)
+
+
+def test_counts_roll_back_with_the_dreams(store, base_id):
+    store.store_dream(dream(base_id, 1))
+    with pytest.raises(RuntimeError), store.atomic():
+        store.store_dreams_batch([dream(base_id, n) for n in range(2, 6)])
+        store.transition(store.get_pending_evaluation()[0].id, DreamStatus.PENDING_EVALUATION, DreamStatus.ARCHIVED)
+        raise RuntimeError("crash")
+    assert sum(store.count_by_status().values()) == 1
+    _assert_counts_match(store)
+
+
+def _index_names(store) -> set[str]:
+    return {index.name for index in store.db.get_indexes("dream_procedures") if not index.name.endswith("_pkey")}
+
+
+def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
+    with DreamStore(store_url) as fresh:
+        wanted = _index_names(fresh)
+        base = fresh.upsert_procedure(procedure())
+        fresh.store_dreams_batch(
+            [dream(base, n, status=DreamStatus.EVALUATED, tier=DreamTier(1 + n % 3), viability_score=n / 10,
+                   novelty_score=n / 10) for n in range(6)] + [dream(base, n) for n in range(6, 9)]
+        )
+        # Turn it into what v3 left: its indexes, no dream_counts table, no triggers.
+        on = " ON dream_procedures" if fresh.is_postgres else ""
+        for trigger in ("dream_counts_on_update", "dream_counts_on_delete"):
+            fresh.db.execute_sql(f"DROP TRIGGER {trigger}{on}")
+        fresh.db.execute_sql("DROP TABLE dream_counts")
+        for name in wanted - {"dream_procedures_run_id", "dream_procedures_base_procedure_id_fingerprint"}:
+            fresh.db.execute_sql(f'DROP INDEX "{name}"')
+        for columns in ("base_procedure_id", "status, generated_at", "tier, viability_score", "dream_type, generated_at",
+                        "base_procedure_id, generated_at", "status, novelty_score", "tier, cross_project_matches",
+                        "status, tier, test_outcome"):
+            name = "dream_procedures_" + columns.replace(", ", "_")
+            fresh.db.execute_sql(f'CREATE INDEX "{name}" ON dream_procedures ({columns})')
+        fresh.db.execute_sql("UPDATE schema_version SET version = 3")
+    with DreamStore(store_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert _index_names(upgraded) == wanted
+        _assert_counts_match(upgraded)
+        pending = upgraded.get_pending_evaluation()[0]
+        assert upgraded.transition(pending.id, DreamStatus.PENDING_EVALUATION, DreamStatus.EVALUATED, tier=1)
+        _assert_counts_match(upgraded)
+
+
+def test_best_evaluated_dreams_are_merged_across_statuses(store, base_id):
+    statuses = [DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED, DreamStatus.ARCHIVED]
+    store.store_dreams_batch(
+        [
+            dream(base_id, n, status=statuses[n % 4], tier=DreamTier.VIABLE, viability_score=round(n % 7 / 7, 3),
+                  novelty_score=round(0.5 + n % 5 / 10, 2))
+            for n in range(60)
+        ]
+    )
+    evaluated = [d for d in store.find_dreams(limit=None) if d.status != DreamStatus.ARCHIVED]
+    by_viability = sorted(evaluated, key=lambda d: (-d.viability_score, d.id))
+    by_novelty = sorted((d for d in evaluated if d.novelty_score >= 0.7), key=lambda d: (-d.novelty_score, d.id))
+    for limit in (1, 7, 20, None):
+        assert [d.id for d in store.get_by_tier(DreamTier.VIABLE, limit=limit)] == [d.id for d in by_viability][:limit]
+        assert [d.id for d in store.get_high_novelty(limit=limit)] == [d.id for d in by_novelty][:limit]
+
+
+def test_claims_take_the_oldest_dreams_first(store, base_id):
+    ids = store.store_dreams_batch([dream(base_id, n) for n in (5, 1, 4, 2, 3)])
+    claimed = store.claim_dreams(DreamStatus.PENDING_EVALUATION, "w1", limit=2)
+    assert [d.id for d in claimed] == sorted([ids[1], ids[3]])
+
+
+def test_invalid_stored_timestamp_is_a_clear_error(sqlite_store):
+    base_id = sqlite_store.upsert_procedure(procedure())
+    dream_id = sqlite_store.store_dream(dream(base_id, 1))
+    sqlite_store.db.execute_sql(f"UPDATE dream_procedures SET generated_at = 'yesterday' WHERE id = {dream_id}")
+    with pytest.raises(StoreError, match="dream_procedures.generated_at: invalid stored timestamp 'yesterday'"):
+        sqlite_store.get_dream(dream_id)
+
+
+QUERIES = {
+    "get_pending_evaluation": lambda s: s.get_pending_evaluation(),
+    "get_by_status": lambda s: s.get_by_status(DreamStatus.EVALUATED),
+    "get_by_type": lambda s: s.get_by_type("parameter"),
+    "get_by_base_procedure": lambda s: s.get_by_base_procedure(1),
+    "get_by_tier": lambda s: s.get_by_tier(DreamTier.VIABLE),
+    "get_high_novelty": lambda s: s.get_high_novelty(),
+    "get_cross_project_viable": lambda s: s.get_cross_project_viable(),
+    "find_dreams": lambda s: s.find_dreams(status=DreamStatus.EVALUATED, tier=DreamTier.VIABLE, dream_type="parameter"),
+    "claim_dreams": lambda s: s.claim_dreams(DreamStatus.PENDING_EVALUATION, "w1"),
+}
+
+
+@pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())
+def test_sqlite_reads_use_an_index_without_sorting_or_scanning(sqlite_store, query):
+    """Without ANALYZE statistics, SQLite must still find each query's index and read it in order."""
+    base_id = sqlite_store.upsert_procedure(procedure())
+    sqlite_store.store_dream(dream(base_id, 1))
+    plans = []
+    execute_sql = sqlite_store.db.execute_sql
+
+    def explain(sql, params=None):
+        if sql.lstrip().upper().startswith(("SELECT", "UPDATE")) and "dream_procedures" in sql:
+            plans.append([row[3] for row in execute_sql("EXPLAIN QUERY PLAN " + sql, params)])
+        return execute_sql(sql, params)
+
+    sqlite_store.db.execute_sql = explain
+    query(sqlite_store)
+    assert plans
+    for plan in plans:
+        text = " | ".join(plan)
+        assert not [line for line in plan if line.startswith(("SCAN t", "SCAN dream_procedures"))], text
+        if "CO-ROUTINE best" not in text:  # get_by_tier, get_high_novelty sort only <= limit ids per status
+            assert "TEMP B-TREE FOR ORDER BY" not in text, text
