@@ -427,7 +427,7 @@ def code_fingerprint(code: str) -> str:
 
 
 def _writer(field: pw.Field) -> Callable[[Any], Any]:
-    """How a value that is not a plain int, float or NUL-free str is written to ``field``."""
+    """How a value that the driver cannot take as it is gets written to ``field``."""
     if isinstance(field, UTCDateTimeField):
         return lambda value: (
             value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) and value.tzinfo
@@ -435,14 +435,21 @@ def _writer(field: pw.Field) -> Callable[[Any], Any]:
         )
     if isinstance(field, pw.TextField):  # NUL scrubbed; enum members become their plain value
         return lambda value: _scrub(value) if isinstance(value, str) else field.db_value(value)
-    return field.db_value  # IntEnum tiers, bools...
+    return field.db_value  # float() or int(): IntEnum tiers, bools, ints for scores...
+
+
+def _plain(field: pw.Field) -> type | None:
+    """The type of value written to ``field`` as it is (None: every value needs its writer)."""
+    if isinstance(field, pw.FloatField):
+        return float
+    return int if isinstance(field, (pw.IntegerField, pw.ForeignKeyField)) else None
 
 
 _DREAM_FIELDS = [field for field in DreamRow._meta.sorted_fields if field.name != "id"]
 _DREAM_NAMES = [field.name for field in _DREAM_FIELDS]
 _DREAM_WRITERS = [_writer(field) for field in _DREAM_FIELDS]
 _DREAM_TEXT = [i for i, field in enumerate(_DREAM_FIELDS) if isinstance(field, pw.TextField)]
-_DREAM_OTHER = [i for i, field in enumerate(_DREAM_FIELDS) if not isinstance(field, pw.TextField)]
+_DREAM_OTHER = [(i, _plain(field)) for i, field in enumerate(_DREAM_FIELDS) if not isinstance(field, pw.TextField)]
 _dream_attributes = operator.attrgetter(*_DREAM_NAMES)
 _BASE_ID, _FINGERPRINT = _DREAM_NAMES.index("base_procedure_id"), _DREAM_NAMES.index("fingerprint")
 
@@ -450,16 +457,16 @@ _BASE_ID, _FINGERPRINT = _DREAM_NAMES.index("base_procedure_id"), _DREAM_NAMES.i
 def _dream_values(dream: DreamProcedure) -> list[Any]:
     """A dream's column values in ``_DREAM_FIELDS`` order, NUL scrubbed, with its fingerprint.
 
-    Most values go to the driver as they are: this runs for every row of a bulk insert.
+    This runs for every row of a bulk insert, so plain values go to the driver as they are.
     """
     values = list(_dream_attributes(dream))
     for i in _DREAM_TEXT:
         value = values[i]
         if value is not None and (value.__class__ is not str or "\x00" in value):
             values[i] = _DREAM_WRITERS[i](value)
-    for i in _DREAM_OTHER:
+    for i, plain in _DREAM_OTHER:
         value = values[i]
-        if value is not None and value.__class__ is not int and value.__class__ is not float:
+        if value is not None and value.__class__ is not plain:
             values[i] = _DREAM_WRITERS[i](value)
     values[_FINGERPRINT] = values[_FINGERPRINT] or code_fingerprint(dream.code)
     return values

@@ -496,3 +496,18 @@ def test_sqlite_reads_use_an_index_without_sorting_or_scanning(sqlite_store, que
         assert not [line for line in plan if line.startswith(("SCAN t", "SCAN dream_procedures"))], text
         if "CO-ROUTINE best" not in text:  # get_by_tier, get_high_novelty sort only <= limit ids per status
             assert "TEMP B-TREE FOR ORDER BY" not in text, text
+
+
+def test_numbers_of_any_kind_in_one_batch(store, base_id):
+    """Scores may be given as ints, mixed with floats in one batch; small and large ints mix too."""
+    scored = {"status": DreamStatus.EVALUATED, "tier": DreamTier.VIABLE}
+    ids = store.store_dreams_batch(
+        [dream(base_id, 1, viability_score=1, novelty_score=0, cross_project_matches=2**31 - 1, **scored),
+         dream(base_id, 2, viability_score=0.5, novelty_score=1, effectiveness_metric=1, eval_attempts=True,
+               cross_project_matches=0, **scored)]
+    )
+    loaded = [store.get_dream(dream_id) for dream_id in ids]
+    assert [(d.viability_score, d.novelty_score) for d in loaded] == [(1.0, 0.0), (0.5, 1.0)]
+    assert [(d.cross_project_matches, d.eval_attempts) for d in loaded] == [(2**31 - 1, 0), (0, 1)]
+    assert all(isinstance(d.viability_score, float) and isinstance(d.novelty_score, float) for d in loaded)
+    assert store.get_statistics()["average_viability"] == pytest.approx(0.75)
