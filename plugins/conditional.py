@@ -202,10 +202,14 @@ class ConditionalGenerator:
     class Config:
         """[plugins.conditional]: which transforms run, and the numbers the inserted code uses."""
 
-        transforms: list[str] = attrs.field(factory=lambda: list(TRANSFORMS))
-        retry_attempts: int = attrs.field(default=3)
-        retry_base_delay: float = attrs.field(default=0.1)
-        cache_size: int = attrs.field(default=128)
+        transforms: list[str] = attrs.field(
+            factory=lambda: list(TRANSFORMS), metadata={"help": "transforms to try: " + ", ".join(TRANSFORMS)}
+        )
+        retry_attempts: int = attrs.field(default=3, metadata={"help": "attempts of an inserted retry loop"})
+        retry_base_delay: float = attrs.field(
+            default=0.1, metadata={"help": "first wait of an inserted retry loop, doubled each time"}
+        )
+        cache_size: int = attrs.field(default=128, metadata={"help": "maxsize of an inserted functools.lru_cache"})
 
         @transforms.validator
         def _known(self, attribute: Any, value: list[str]) -> None:

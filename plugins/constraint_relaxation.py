@@ -116,7 +116,11 @@ class ConstraintRelaxation:
     class Config:
         """``[plugins.constraint_relaxation]``: which relaxation kinds may be proposed."""
 
-        kinds: list[str] = attrs.field(factory=lambda: list(KINDS), validator=_validate_kinds)
+        kinds: list[str] = attrs.field(
+            factory=lambda: list(KINDS),
+            validator=_validate_kinds,
+            metadata={"help": "relaxations to try: " + ", ".join(KINDS)},
+        )
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -116,8 +116,10 @@ class ParameterGenerator:
     class Config:
         """[plugins.parameter]: how knob values are explored."""
 
-        factors: list[float] = attrs.field(factory=lambda: [0.5, 0.75, 1.5, 2.0, 5.0, 10.0])
-        max_knobs_per_variant: int = attrs.field(default=2)
+        factors: list[float] = attrs.field(
+            factory=lambda: [0.5, 0.75, 1.5, 2.0, 5.0, 10.0], metadata={"help": "scales applied to numeric knobs"}
+        )
+        max_knobs_per_variant: int = attrs.field(default=2, metadata={"help": "knobs changed together in one dream"})
 
         @factors.validator
         def _positive(self, attribute: Any, value: list[float]) -> None:
