@@ -103,8 +103,14 @@ class CrossProject:
     class Config:
         """``[plugins.cross_project]``: which strategies to use and how many related procedures."""
 
-        strategies: list[str] = attrs.field(factory=lambda: list(STRATEGIES), validator=_validate_strategies)
-        max_related: int = attrs.field(default=5, validator=attrs.validators.ge(1))
+        strategies: list[str] = attrs.field(
+            factory=lambda: list(STRATEGIES),
+            validator=_validate_strategies,
+            metadata={"help": "ways to combine: " + ", ".join(STRATEGIES)},
+        )
+        max_related: int = attrs.field(
+            default=5, validator=attrs.validators.ge(1), metadata={"help": "related procedures considered"}
+        )
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -220,7 +226,6 @@ class _Related:
         self.is_async = isinstance(function, ast.AsyncFunctionDef)
         self.is_generator = is_generator(function)
         self.decorators = [_dotted(d) for d in function.decorator_list]
-        self._imports = _import_table(procedure, module)
 
     @classmethod
     def load(cls, procedure: Procedure) -> _Related | None:
@@ -229,6 +234,11 @@ class _Related:
         path = procedure.file_path or ""
         return _load_related(procedure.project, procedure.module, procedure.qualname, procedure.source,
                              procedure.docstring, tuple(procedure.imports), path, _modified(path))
+
+    @cached_property
+    def imports(self) -> dict[str, ast.stmt]:
+        """See ``_import_table`` (only a related procedure that is inlined needs it)."""
+        return _import_table(self.procedure, self.module)
 
     @cached_property
     def guards(self) -> tuple[ast.If, ...]:
@@ -306,7 +316,7 @@ class _Related:
 
     def _definition(self, name: str) -> tuple[ast.stmt, set[str]] | None:
         """(statement binding ``name``, names that statement needs) from the import table or module."""
-        statement = self._imports.get(name)
+        statement = self.imports.get(name)
         if statement is not None:
             return (statement, set()) if _import_ok(statement) else None
         if self.module is None:
@@ -339,7 +349,7 @@ class _Related:
         """The builtin exception an exception class (docstring-only body) derives from."""
         if depth > 4 or len(node.bases) != 1 or node.keywords:
             return None
-        if not all(isinstance(s, ast.Pass) or is_docstring(s) for s in node.body):
+        if not _only_pass(node):
             return None
         base = node.bases[0]
         if isinstance(base, ast.Name) and base.id in _BUILTIN_EXCEPTIONS:
@@ -821,7 +831,7 @@ def _adapt_name(name: ast.Name, renames: dict[str, str], params: set[str], other
     literal = other.literal(name.id)
     if literal is not None:
         return literal
-    statement = other._imports.get(name.id)
+    statement = other.imports.get(name.id)
     if statement is not None and isinstance(statement, ast.Import) and _import_ok(statement):
         needed.append(copy_tree(statement))
         return name
@@ -1075,10 +1085,22 @@ def _modified(path: str) -> int | None:
 
 @lru_cache(maxsize=64)
 def _parse_module(path: str, stamp: int) -> ast.Module | None:
+    """The top level of a related procedure's module: what inlining looks up (imports, constants, helper
+    functions, exception classes). A class whose body is more than ``pass`` and a docstring keeps only
+    ``...`` for a body: nothing here reads its members, and the cached trees stay small."""
     try:
-        return ast.parse(Path(path).read_text(encoding="utf-8"))
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, SyntaxError, ValueError, RecursionError):
         return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not _only_pass(node):
+            node.body = [ast.Expr(value=ast.Constant(value=...))]
+    return tree
+
+
+def _only_pass(cls: ast.ClassDef) -> bool:
+    """Whether the class body holds nothing but ``pass`` and a docstring (an exception declaration)."""
+    return all(isinstance(s, ast.Pass) or is_docstring(s) for s in cls.body)
 
 
 def _import_table(procedure: Procedure, module: ast.Module | None) -> dict[str, ast.stmt]:

@@ -47,3 +47,9 @@ def test_every_builtin_plugin_option_is_documented():
 def test_every_command_is_in_the_readme():
     for name in cli.commands:
         assert f"dreamcore {name}" in README, name
+
+
+def test_every_builtin_plugin_option_has_help_for_dreamcore_init():
+    for name, defaults in Plugins().default_configs().items():
+        for field in attrs.fields(type(defaults)):
+            assert field.metadata.get("help"), f"{name}.{field.name}"
