@@ -8,10 +8,13 @@ with the reason, never dropped silently. Nothing here executes generated code.
 
 from __future__ import annotations
 
+import ast
+import itertools
 import random
 import textwrap
 from collections.abc import Sequence
 from functools import cached_property
+from typing import TypeVar
 
 import attrs
 
@@ -130,3 +133,27 @@ class DraftChecker:
             return "", ("duplicate", "same code as another draft of this run")
         self._seen.add(fingerprint)
         return fingerprint, None
+
+
+T = TypeVar("T")
+
+
+def new_code(code: str, seen: set[str]) -> bool:
+    """True the first time code with this syntax tree is met (formatting ignored), recording it in
+    ``seen``; False for a repeat or for code that does not parse."""
+    try:
+        dumped = ast.dump(ast.parse(code))
+    except SyntaxError:
+        return False
+    if dumped in seen:
+        return False
+    seen.add(dumped)
+    return True
+
+
+def round_robin(groups: Sequence[Sequence[T]], limit: int) -> list[T]:
+    """The first item of every group, then the second of every group, and so on: at most ``limit``."""
+    chosen: list[T] = []
+    for layer in itertools.zip_longest(*groups):
+        chosen += [item for item in layer if item is not None][: limit - len(chosen)]
+    return chosen

@@ -57,7 +57,7 @@ from dreamcore.analysis import (
     resolved_annotation,
     scope_nodes,
 )
-from dreamcore.generation import DreamDraft, GenerationContext
+from dreamcore.generation import DreamDraft, GenerationContext, new_code, round_robin
 
 KINDS = (
     "reorder",
@@ -168,24 +168,13 @@ def _choose(candidates: list[Candidate], kinds: list[str], context: GenerationCo
     by_kind: dict[str, list[Candidate]] = {kind: [] for kind in kinds}
     seen: set[str] = set()
     for candidate in candidates:
-        try:
-            dumped = ast.dump(ast.parse(candidate.code))
-        except SyntaxError:
-            continue
-        if dumped in seen:
-            continue
-        seen.add(dumped)
-        by_kind[candidate.kind].append(candidate)
+        if new_code(candidate.code, seen):
+            by_kind[candidate.kind].append(candidate)
     order = [kind for kind in kinds if by_kind[kind]]
     context.rng.shuffle(order)
     for kind in order:
         context.rng.shuffle(by_kind[kind])
-    chosen: list[Candidate] = []
-    for group in itertools.zip_longest(*(by_kind[kind] for kind in order)):
-        for candidate in group:
-            if candidate is not None and len(chosen) < context.variants:
-                chosen.append(candidate)
-    return chosen
+    return round_robin([by_kind[kind] for kind in order], context.variants)
 
 
 # -- candidates ------------------------------------------------------------------------------

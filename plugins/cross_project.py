@@ -30,7 +30,6 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
-import itertools
 import logging
 import os
 import re
@@ -59,7 +58,7 @@ from dreamcore.analysis import (
     snippet,
     statement_position,
 )
-from dreamcore.generation import DreamDraft, GenerationContext
+from dreamcore.generation import DreamDraft, GenerationContext, new_code, round_robin
 from dreamcore.models import Procedure
 from dreamcore.safety import SafetyPolicy, check_code
 
@@ -152,22 +151,10 @@ class CrossProject:
                     _log.debug("strategy %r failed on %s with %s", strategy, context.procedure.qualname,
                                other.label, exc_info=True)
                     continue
-                for candidate in found:
-                    try:
-                        dumped = ast.dump(ast.parse(candidate.code))
-                    except SyntaxError:
-                        continue
-                    if dumped in seen:
-                        continue
-                    seen.add(dumped)
-                    by_strategy[strategy].append(candidate)
+                by_strategy[strategy] += [c for c in found if new_code(c.code, seen)]
         order = [s for s in self.config.strategies if by_strategy[s]]
         context.rng.shuffle(order)
-        chosen: list[Candidate] = []
-        for group in itertools.zip_longest(*(by_strategy[s] for s in order)):  # best related first
-            for candidate in group:
-                if candidate is not None and len(chosen) < context.variants:
-                    chosen.append(candidate)
+        chosen = round_robin([by_strategy[s] for s in order], context.variants)  # best related first
         return [
             DreamDraft(code=c.code, description=c.description, reasoning=c.reasoning, model_used="local")
             for c in chosen
