@@ -143,6 +143,10 @@ class DreamProcedure:
     novelty_score: float | None = None
     cross_project_matches: int = 0
     effectiveness_metric: float | None = None
+    failure_category: str | None = None
+    equivalence_rate: float | None = None
+    speedup: float | None = None
+    test_cases: int = 0
     generated_at: datetime = attrs.Factory(utcnow)
     evaluated_at: datetime | None = None
     created_by: str = "dream_system"
@@ -173,6 +177,7 @@ class DreamGenerationRun:
     status: str = "running"
     finished_at: datetime | None = None
     seed: int | None = None
+    stop_reason: str | None = None
     id: int | None = None
 
 
@@ -188,6 +193,18 @@ class RejectedDraft:
     code: str = ""
     run_id: int | None = None
     created_at: datetime = attrs.Factory(utcnow)
+    id: int | None = None
+
+
+@attrs.define(kw_only=True)
+class FailurePattern:
+    """How often dreams failed their tests in one way: a category and a normalised message."""
+
+    category: str
+    pattern: str
+    count: int = 0
+    last_seen: datetime = attrs.Factory(utcnow)
+    example_dream_id: int | None = None
     id: int | None = None
 
 

@@ -41,7 +41,7 @@ from dreamcore.models import (
 )
 
 database = pw.DatabaseProxy()
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 EVALUATED_STATES = (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED)
 
 
@@ -112,6 +112,7 @@ class GenerationRunRow(Table):
     status = pw.TextField()
     finished_at = UTCDateTimeField(null=True)
     seed = pw.BigIntegerField(null=True)
+    stop_reason = pw.TextField(null=True)
 
     class Meta:
         table_name = "dream_generation_runs"
@@ -141,6 +142,10 @@ class DreamRow(Table):
     novelty_score = pw.DoubleField(null=True)
     cross_project_matches = pw.IntegerField(default=0)
     effectiveness_metric = pw.DoubleField(null=True)
+    failure_category = pw.TextField(null=True)
+    equivalence_rate = pw.DoubleField(null=True)
+    speedup = pw.DoubleField(null=True)
+    test_cases = pw.IntegerField(default=0)
     generated_at = UTCDateTimeField()
     evaluated_at = UTCDateTimeField(null=True)
     created_by = pw.TextField()
@@ -209,6 +214,20 @@ class RejectedDraftRow(Table):
         indexes = ((("run_id", "category"), False), (("model_used", "category"), False))
 
 
+class FailurePatternRow(Table):
+    category = pw.TextField()
+    pattern = pw.TextField()
+    count = pw.IntegerField(default=0)
+    last_seen = UTCDateTimeField()
+    example_dream_id = pw.ForeignKeyField(
+        DreamRow, null=True, column_name="example_dream_id", object_id_name="example_dream_ref", on_delete="SET NULL"
+    )
+
+    class Meta:
+        table_name = "failure_patterns"
+        indexes = ((("category", "pattern"), True),)
+
+
 class MetricsRow(Table):
     timestamp = UTCDateTimeField(index=True)
     run_id = pw.ForeignKeyField(
@@ -246,7 +265,8 @@ class SchemaVersionRow(Table):
 
 
 TABLES = [
-    ProcedureRow, GenerationRunRow, DreamRow, DreamCountRow, RejectedDraftRow, MetricsRow, SchemaVersionRow
+    ProcedureRow, GenerationRunRow, DreamRow, DreamCountRow, RejectedDraftRow, FailurePatternRow, MetricsRow,
+    SchemaVersionRow,
 ]
 
 # -- dream_counts: the store counts the dreams it inserts, triggers count updates and deletes --------
@@ -365,11 +385,27 @@ def _reindex_and_count(migrator: SchemaMigrator) -> list:
     return []
 
 
+def _add_test_results(migrator: SchemaMigrator) -> list:
+    """v5: differential test figures per dream, failure patterns, and why a run stopped early.
+
+    ``test_cases`` is added in plain SQL: the SQLite migrator would rebuild the table for a NOT NULL
+    column, and that drops the dream_counts triggers."""
+    FailurePatternRow.create_table()
+    migrator.database.execute_sql("ALTER TABLE dream_procedures ADD COLUMN test_cases INTEGER NOT NULL DEFAULT 0")
+    return [
+        migrator.add_column("dream_procedures", "failure_category", pw.TextField(null=True)),
+        migrator.add_column("dream_procedures", "equivalence_rate", pw.DoubleField(null=True)),
+        migrator.add_column("dream_procedures", "speedup", pw.DoubleField(null=True)),
+        migrator.add_column("dream_generation_runs", "stop_reason", pw.TextField(null=True)),
+    ]
+
+
 # version reached -> the operations that reach it from the version before
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     2: _add_evaluation_attempts,
     3: _add_rejections_and_seeds,
     4: _reindex_and_count,
+    5: _add_test_results,
 }
 
 Model = TypeVar("Model")

@@ -255,6 +255,13 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
         store.count_by_status()
 
 
+def _undo_v5(store):
+    for column in ("failure_category", "equivalence_rate", "speedup", "test_cases"):
+        store.db.execute_sql(f"ALTER TABLE dream_procedures DROP COLUMN {column}")
+    store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN stop_reason")
+    store.db.execute_sql("DROP TABLE failure_patterns")
+
+
 def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
     with DreamStore(store_url) as old:
         base = old.upsert_procedure(procedure())
@@ -263,6 +270,7 @@ def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
         old.db.execute_sql("ALTER TABLE dream_procedures DROP COLUMN last_error")
         old.db.execute_sql("DROP TABLE rejected_drafts")
         old.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN seed")
+        _undo_v5(old)
         old.db.execute_sql("UPDATE schema_version SET version = 1")
         assert old.schema_version() == 1
     with DreamStore(store_url) as upgraded:
@@ -270,6 +278,7 @@ def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
         loaded = [upgraded.get_dream(i) for i in ids]
         assert [d.generated_description for d in loaded] == ["increment by 2", "increment by 3", "increment by 4"]
         assert all(d.eval_attempts == 0 and d.last_error is None for d in loaded)
+        assert all(d.test_cases == 0 and d.speedup is None and d.failure_category is None for d in loaded)
         assert upgraded.get_rejections() == []
         run_id = upgraded.record_generation_run(DreamGenerationRun(strategy="light", seed=42))
         assert upgraded.get_generation_runs()[0].seed == 42 and run_id
@@ -421,9 +430,10 @@ def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
                         "status, tier, test_outcome"):
             name = "dream_procedures_" + columns.replace(", ", "_")
             fresh.db.execute_sql(f'CREATE INDEX "{name}" ON dream_procedures ({columns})')
+        _undo_v5(fresh)
         fresh.db.execute_sql("UPDATE schema_version SET version = 3")
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 4
+        assert upgraded.schema_version() == SCHEMA_VERSION == 5
         assert _index_names(upgraded) == wanted
         _assert_counts_match(upgraded)
         pending = upgraded.get_pending_evaluation()[0]
