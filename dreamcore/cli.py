@@ -121,20 +121,23 @@ def run_command(
     """Run (or resume) a dream cycle: mine, generate, and every later stage installed."""
     import asyncio
 
+    from dreamcore.logs import LOGGER, run_log
     from dreamcore.pipeline import summary
     from dreamcore.progress import Progress, for_terminal
 
     selected = [name.strip() for name in stages.split(",") if name.strip()] if stages else None
-    cycle = asyncio.run(
-        app.core.run_cycle(
-            strategy=strategy,
-            stages=selected,
-            limit=limit,
-            dry_run=dry_run,
-            progress=Progress() if as_json else for_terminal(),
+    with run_log(app.core.config):
+        cycle = asyncio.run(
+            app.core.run_cycle(
+                strategy=strategy,
+                stages=selected,
+                limit=limit,
+                dry_run=dry_run,
+                progress=Progress() if as_json else for_terminal(),
+            )
         )
-    )
-    report = summary(cycle)
+        report = summary(cycle)
+        LOGGER.info("summary: %s", json.dumps(report))
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -198,6 +201,59 @@ def journal(app: App, status: str | None, tier: int | None, dream_type: str | No
             for d in dreams
         ],
     )
+
+
+@cli.group()
+def schedule() -> None:
+    """Run the nightly cycle from cron: install, uninstall, status."""
+
+
+@schedule.command("install")
+@click.option("--time", "at", default="03:00", show_default=True, help="Local time of the nightly run, HH:MM.")
+@click.option("--strategy", help="Strategy of the nightly run (default: [cycle] strategy).")
+@click.option("--system", is_flag=True, help="Write a file in /etc/cron.d instead of your crontab (root).")
+@click.pass_obj
+def schedule_install(app: App, at: str, strategy: str | None, system: bool) -> None:
+    """Install (or replace) the nightly job for this config."""
+    from dreamcore import schedule as cron
+
+    config_path = app.config_path.resolve()
+    warnings = cron.install(app.core.config, config_path, at, strategy, system)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for job in cron.status(config_path):
+        click.echo(f"installed in {job.where}: every night at {job.time} (next {job.next_run:%Y-%m-%d %H:%M})")
+
+
+@schedule.command("uninstall")
+@click.pass_obj
+def schedule_uninstall(app: App) -> None:
+    """Remove this config's nightly job."""
+    from dreamcore import schedule as cron
+
+    removed = cron.uninstall(app.config_path.resolve())
+    click.echo(f"removed {removed} job{'s' if removed != 1 else ''}")
+
+
+@schedule.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def schedule_status(app: App, as_json: bool) -> None:
+    """Show this config's nightly job and the last run."""
+    from dreamcore import schedule as cron
+
+    jobs = cron.status(app.config_path.resolve())
+    runs = app.core.store.get_generation_runs(limit=1)
+    last = runs[0] if runs else None
+    if as_json:
+        click.echo(json.dumps({"jobs": to_jsonable(jobs), "last_run": to_jsonable(last)}, indent=2))
+        return
+    if not jobs:
+        click.echo("not scheduled (dreamcore schedule install)")
+    for job in jobs:
+        click.echo(f"scheduled in {job.where}: every night at {job.time}, next {job.next_run:%Y-%m-%d %H:%M}")
+    if last is not None:
+        click.echo(f"last run: {last.id} {last.status}, started {last.timestamp:%Y-%m-%d %H:%M} UTC")
 
 
 def _summary(dream: DreamProcedure) -> dict[str, Any]:

@@ -116,6 +116,35 @@ class CycleConfig:
     )
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@attrs.define(kw_only=True)
+class LoggingConfig:
+    """[logging]: the run log, rotated every night."""
+
+    path: str = attrs.field(
+        default=".dreamcore/logs/dreamcore.log",
+        metadata=_help('log file, relative to this file; rotated at midnight UTC; "" = no log file'),
+    )
+    keep_days: int = attrs.field(
+        default=7,
+        validator=_check(lambda v: 1 <= v <= 366, lambda v: f"must be between 1 and 366, got {v}"),
+        metadata=_help("rotated log files kept"),
+    )
+    level: str = attrs.field(
+        default="info",
+        validator=_check(lambda v: v in LOG_LEVELS, lambda v: f"unknown level {v!r} (expected {', '.join(LOG_LEVELS)})"),
+        metadata=_help("debug, info, warning or error"),
+    )
+
+    def resolved_path(self, base_dir: Path) -> Path | None:
+        """The log file's absolute path, or None when file logging is off."""
+        if not self.path:
+            return None
+        return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
+
+
 @attrs.define(kw_only=True)
 class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
@@ -149,6 +178,7 @@ class Config:
         ),
     )
     safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
+    logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )

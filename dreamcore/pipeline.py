@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ import attrs
 
 from dreamcore.config import StrategyConfig
 from dreamcore.errors import ConfigError
+from dreamcore.lock import run_lock
 from dreamcore.models import DreamGenerationRun, Procedure
 from dreamcore.progress import Progress
 
@@ -107,6 +109,14 @@ async def run_cycle(
         known = ", ".join(sorted(core.config.strategies))
         raise ConfigError(f"unknown strategy {strategy!r} (known: {known})")
     selected = select_stages(core, stages)
+    with nullcontext() if dry_run else run_lock(core.store):  # a dry run writes nothing: no lock
+        return await _run_stages(core, selected, strategy, limit, dry_run, progress)
+
+
+async def _run_stages(
+    core: DreamCore, selected: list[Any], strategy: str | None, limit: int | None, dry_run: bool,
+    progress: Progress | None,
+) -> Cycle:
     run, resumed = _open_run(core, strategy, dry_run)
     cycle = Cycle(
         core=core,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TextIO
+
+_log = logging.getLogger("dreamcore.run")
 
 
 class Progress:
@@ -32,7 +35,8 @@ class Progress:
         self.note(f"{stage}: {message}")
 
     def note(self, message: str) -> None:
-        """A line for the person watching."""
+        """A line for the person watching (and for the run log)."""
+        _log_line(message)
         print(message, file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -65,13 +69,22 @@ class RichProgress(Progress):
         task = self._tasks.get(stage)
         if task is not None:
             self._bars.update(task, completed=self._bars.tasks[task].total or 0)
+        _log_line(f"{stage}: {message}")
         self._bars.console.print(f"{stage}: {message}")
 
     def note(self, message: str) -> None:
+        _log_line(message)
         self._bars.console.print(message)
 
     def close(self) -> None:
         self._bars.stop()
+
+
+def _log_line(message: str) -> None:
+    level = logging.ERROR if message.startswith("error:") else (
+        logging.WARNING if message.startswith("warning:") else logging.INFO
+    )
+    _log.log(level, message)
 
 
 def for_terminal() -> Progress:

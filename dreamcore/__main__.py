@@ -1,0 +1,7 @@
+"""``python -m dreamcore``: the command line (what cron runs, with an absolute interpreter path)."""
+
+import sys
+
+from dreamcore.cli import main
+
+sys.exit(main())
