@@ -41,7 +41,7 @@ from dreamcore.models import (
 )
 
 database = pw.DatabaseProxy()
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 EVALUATED_STATES = (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED)
 
 
@@ -228,6 +228,17 @@ class FailurePatternRow(Table):
         indexes = ((("category", "pattern"), True),)
 
 
+class AdoptionRow(Table):
+    dream_id = pw.ForeignKeyField(
+        DreamRow, column_name="dream_id", object_id_name="dream_ref", on_delete="CASCADE", unique=True
+    )
+    adopted_at = UTCDateTimeField()
+    note = pw.TextField(default="")
+
+    class Meta:
+        table_name = "adoptions"
+
+
 class MetricsRow(Table):
     timestamp = UTCDateTimeField(index=True)
     run_id = pw.ForeignKeyField(
@@ -265,7 +276,7 @@ class SchemaVersionRow(Table):
 
 
 TABLES = [
-    ProcedureRow, GenerationRunRow, DreamRow, DreamCountRow, RejectedDraftRow, FailurePatternRow, MetricsRow,
+    ProcedureRow, GenerationRunRow, DreamRow, DreamCountRow, RejectedDraftRow, FailurePatternRow, AdoptionRow, MetricsRow,
     SchemaVersionRow,
 ]
 
@@ -400,12 +411,19 @@ def _add_test_results(migrator: SchemaMigrator) -> list:
     ]
 
 
+def _add_adoptions(migrator: SchemaMigrator) -> list:
+    """v6: dreams a user adopted into their code."""
+    AdoptionRow.create_table()
+    return []
+
+
 # version reached -> the operations that reach it from the version before
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     2: _add_evaluation_attempts,
     3: _add_rejections_and_seeds,
     4: _reindex_and_count,
     5: _add_test_results,
+    6: _add_adoptions,
 }
 
 Model = TypeVar("Model")
@@ -1098,6 +1116,22 @@ class DreamStore:
         query = query.order_by(GenerationRunRow.id.desc()).limit(1)
         found = _load(DreamGenerationRun, GenerationRunRow, self.db.execute(query))
         return found[0] if found else None
+
+    # -- adoption ---------------------------------------------------------------------------
+    @_guarded
+    def record_adoption(self, dream_id: int, note: str = "") -> bool:
+        """Record that a dream was adopted into real code; False when it already was."""
+        self.get_dream(dream_id)  # NotFoundError for an unknown dream
+        with self.db.atomic():
+            if AdoptionRow.select().where(AdoptionRow.dream_id == dream_id).exists():
+                return False
+            AdoptionRow.insert(dream_id=dream_id, adopted_at=utcnow(), note=_scrub(note)).execute()
+        return True
+
+    @_guarded
+    def adopted_dream_ids(self) -> set[int]:
+        """Ids of every adopted dream."""
+        return {row[0] for row in AdoptionRow.select(AdoptionRow.dream_id).tuples()}
 
     # -- runs and metrics -------------------------------------------------------------------
     @_guarded

@@ -260,6 +260,7 @@ def _undo_v5(store):
         store.db.execute_sql(f"ALTER TABLE dream_procedures DROP COLUMN {column}")
     store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN stop_reason")
     store.db.execute_sql("DROP TABLE failure_patterns")
+    store.db.execute_sql("DROP TABLE adoptions")
 
 
 def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
@@ -433,7 +434,7 @@ def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
         _undo_v5(fresh)
         fresh.db.execute_sql("UPDATE schema_version SET version = 3")
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 5
+        assert upgraded.schema_version() == SCHEMA_VERSION == 6
         assert _index_names(upgraded) == wanted
         _assert_counts_match(upgraded)
         pending = upgraded.get_pending_evaluation()[0]
@@ -521,3 +522,15 @@ def test_numbers_of_any_kind_in_one_batch(store, base_id):
     assert [(d.cross_project_matches, d.eval_attempts) for d in loaded] == [(2**31 - 1, 0), (0, 1)]
     assert all(isinstance(d.viability_score, float) and isinstance(d.novelty_score, float) for d in loaded)
     assert store.get_statistics()["average_viability"] == pytest.approx(0.75)
+
+
+def test_adoption_is_recorded_once_and_needs_a_known_dream(store):
+    base = store.upsert_procedure(procedure())
+    first, second = store.store_dreams_batch([dream(base, 1), dream(base, 2)])
+    assert store.record_adoption(first, "merged in #12") is True
+    assert store.record_adoption(first) is False
+    assert store.adopted_dream_ids() == {first}
+    with pytest.raises(NotFoundError):
+        store.record_adoption(second + 1000)
+    store.delete_dream(first)
+    assert store.adopted_dream_ids() == set()
