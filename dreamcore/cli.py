@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ import click
 import dreamcore
 from dreamcore import config as config_module
 from dreamcore.core import DreamCore
+from dreamcore.diffs import dream_diff
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, DreamTier
 from dreamcore.output import to_jsonable
@@ -292,12 +292,40 @@ def parse_dream_id(text: str) -> int:
     return int(raw)
 
 
-def dream_diff(base: str, dream: str, base_name: str, dream_name: str) -> str:
-    """Unified diff from a base procedure's source to a dream's code."""
-    lines = difflib.unified_diff(
-        base.splitlines(keepends=True), dream.splitlines(keepends=True), f"{base_name} (base)", dream_name
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+@cli.command("export")
+@click.argument("dream_id")
+@click.option("--patch", is_flag=True, help="A unified diff against the base's source file (for git apply).")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), help="Make patch paths relative to this.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file, not stdout.")
+@click.pass_obj
+def export_command(app: App, dream_id: str, patch: bool, root: Path | None, out: Path | None) -> None:
+    """A dream's code, or with --patch a diff that `git apply` accepts."""
+    from dreamcore.diffs import file_patch
+
+    store = app.core.store
+    dream = store.get_dream(parse_dream_id(dream_id))
+    text = file_patch(dream, store.get_procedure(dream.base_procedure_id), root) if patch else dream.code
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DreamcoreError(f"{out}: cannot write: {exc.strerror}") from None
+    click.echo(f"wrote {out}")
+
+
+@cli.command()
+@click.argument("dream_id")
+@click.option("--note", default="", help="Where it went (a commit, a pull request...).")
+@click.pass_obj
+def adopt(app: App, dream_id: str, note: str) -> None:
+    """Record that a dream was adopted into real code (counts in the health metrics)."""
+    number = parse_dream_id(dream_id)
+    if app.core.store.record_adoption(number, note):
+        click.echo(f"D-{number} adopted")
+    else:
+        click.echo(f"D-{number} was already adopted")
 
 
 @cli.command()
