@@ -105,6 +105,8 @@ class Plugins:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         if name in self.disabled:
             return name
+        if self.pm.is_registered(plugin):  # e.g. an installed plugin also passed to DreamCore(plugins=...)
+            return self.pm.get_name(plugin)
         self._distributions.setdefault(name, None)
         self._register_checked(plugin, name)
         self._check()

@@ -124,6 +124,14 @@ def test_duplicate_component_names_name_both_plugins():
         plugins.components("generators")
 
 
+def test_registering_the_same_plugin_object_twice_is_a_no_op():
+    plugins = Plugins(load_entry_points=False)
+    plugin = GeneratorPlugin()
+    assert plugins.register(plugin, name="one") == "one"
+    assert plugins.register(plugin) == "one"
+    assert [name for name, _ in plugins.pm.list_name_plugin()] == ["one"]
+
+
 def test_duplicate_plugin_names_are_rejected():
     plugins = Plugins(load_entry_points=False)
     plugins.register(GeneratorPlugin(), name="one")
