@@ -112,11 +112,13 @@ def plugins_command(app: App, include_disabled: bool, as_json: bool) -> None:
 @click.option("--strategy", help="light, balanced, deep or one of [strategies.*] (default: [cycle] strategy).")
 @click.option("--stages", help="Comma-separated stages to run (default: all, in order).")
 @click.option("--limit", type=click.IntRange(min=1), help="Dream over at most N procedures.")
+@click.option("--procedure", "only", help="Dream over this procedure only (qualified name, e.g. Class.method).")
 @click.option("--dry-run", is_flag=True, help="Mine and generate, but store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (progress goes to stderr).")
 @click.pass_obj
 def run_command(
-    app: App, strategy: str | None, stages: str | None, limit: int | None, dry_run: bool, as_json: bool
+    app: App, strategy: str | None, stages: str | None, limit: int | None, only: str | None, dry_run: bool,
+    as_json: bool,
 ) -> int:
     """Run (or resume) a dream cycle: mine, generate, and every later stage installed."""
     import asyncio
@@ -132,6 +134,7 @@ def run_command(
                 strategy=strategy,
                 stages=selected,
                 limit=limit,
+                only=only,
                 dry_run=dry_run,
                 progress=Progress() if as_json else for_terminal(),
             )

@@ -90,13 +90,18 @@ class DreamCore:
         strategy: str | None = None,
         stages: Iterable[str] | None = None,
         limit: int | None = None,
+        only: str | None = None,
         dry_run: bool = False,
         progress: Any = None,
     ) -> Any:
-        """Run (or resume) a cycle through the registered stages; returns the ``Cycle``."""
+        """Run (or resume) a cycle through the registered stages; returns the ``Cycle``.
+
+        ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N."""
         from dreamcore.pipeline import run_cycle
 
-        return await run_cycle(self, strategy=strategy, stages=stages, limit=limit, dry_run=dry_run, progress=progress)
+        return await run_cycle(
+            self, strategy=strategy, stages=stages, limit=limit, only=only, dry_run=dry_run, progress=progress
+        )
 
     def component_config(self, kind: str, name: str) -> Any:
         """The ``[plugins.<name>]`` table structured into that component's ``Config`` class."""

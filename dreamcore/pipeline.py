@@ -39,6 +39,7 @@ class Cycle:
     run: DreamGenerationRun
     strategy: StrategyConfig
     limit: int | None = None
+    only: str | None = None
     dry_run: bool = False
     progress: Progress = attrs.field(factory=Progress)
     procedures: list[Procedure] | None = None
@@ -56,6 +57,16 @@ class Cycle:
         if self.procedures is None:
             self.procedures = self.core.store.get_procedures()
         return self.procedures
+
+    def procedures_to_dream(self) -> list[Procedure]:
+        """The current procedures this cycle dreams over: those named by ``only`` (a qualified name,
+        optionally prefixed with its module) and at most ``limit`` of them."""
+        chosen = self.current_procedures()
+        if self.only is not None:
+            chosen = [p for p in chosen if self.only in (p.qualname, f"{p.module}.{p.qualname}")]
+            if not chosen:
+                raise ConfigError(f"no procedure named {self.only!r} (use its qualified name, e.g. Class.method)")
+        return chosen[: self.limit] if self.limit is not None else chosen
 
     @cached_property
     def related_index(self) -> RelatedIndex:
@@ -101,21 +112,24 @@ async def run_cycle(
     strategy: str | None = None,
     stages: Iterable[str] | None = None,
     limit: int | None = None,
+    only: str | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> Cycle:
-    """Run (or resume) a cycle through the selected stages; returns it with its report."""
+    """Run (or resume) a cycle through the selected stages; returns it with its report.
+
+    ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N."""
     if strategy is not None and strategy not in core.config.strategies:
         known = ", ".join(sorted(core.config.strategies))
         raise ConfigError(f"unknown strategy {strategy!r} (known: {known})")
     selected = select_stages(core, stages)
     with nullcontext() if dry_run else run_lock(core.store):  # a dry run writes nothing: no lock
-        return await _run_stages(core, selected, strategy, limit, dry_run, progress)
+        return await _run_stages(core, selected, strategy, limit, only, dry_run, progress)
 
 
 async def _run_stages(
-    core: DreamCore, selected: list[Any], strategy: str | None, limit: int | None, dry_run: bool,
-    progress: Progress | None,
+    core: DreamCore, selected: list[Any], strategy: str | None, limit: int | None, only: str | None,
+    dry_run: bool, progress: Progress | None,
 ) -> Cycle:
     run, resumed = _open_run(core, strategy, dry_run)
     cycle = Cycle(
@@ -123,6 +137,7 @@ async def _run_stages(
         run=run,
         strategy=core.config.strategies[run.strategy],
         limit=limit,
+        only=only,
         dry_run=dry_run,
         progress=progress or Progress(),
         resumed=resumed,
@@ -133,6 +148,11 @@ async def _run_stages(
     try:
         for stage in selected:
             await stage.run(cycle)
+    except ConfigError as exc:  # a usage error met mid-run ends the run for good: it is not resumed
+        if not dry_run:
+            run.stop_reason = str(exc)
+            core.finish_run(run, "failed")
+        raise
     finally:
         cycle.progress.close()
         run.duration_seconds += time.perf_counter() - started

@@ -77,12 +77,10 @@ class GenerateStage:
     async def run(self, cycle: Cycle) -> None:
         core = cycle.core
         generators = [core.create("generators", name) for name in cycle.strategy.generators]
-        procedures = cycle.current_procedures()
+        procedures = cycle.procedures_to_dream()
         if not cycle.dry_run:
             done = core.store.procedures_dreamt_in_run(cycle.run.id)
             procedures = [p for p in procedures if p.id not in done]
-        if cycle.limit is not None:
-            procedures = procedures[: cycle.limit]
         tally: Counter[str] = Counter()
         cycle.progress.start(self.name, len(procedures))
         queue: asyncio.Queue[Procedure] = asyncio.Queue()

@@ -242,3 +242,23 @@ def test_jsonl_procedures_from_another_system_are_dreamt(tmp_path, capsys):
     assert report["stages"]["mine"] == {"procedures": 2, "problems": 1, "new": 2}
     assert f"warning: {data}:3: expected a JSON object" in captured.err
     assert report["dreams_by_type"].get("parameter", 0) > 0
+
+
+def test_one_procedure_can_be_dreamt_alone(tmp_path, capsys):
+    config = write_config(tmp_path)
+    assert main(["--config", str(config), "run", "--procedure", "weather.units.celsius_to_fahrenheit", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["stages"]["generate"]["procedures"] == 1 and report["total_dreams"] > 0
+    with DreamCore(config) as core:
+        names = {d.base_procedure_name for d in core.store.find_dreams(limit=None)}
+    assert names == {"celsius_to_fahrenheit"}
+
+
+def test_an_unknown_procedure_ends_the_run_without_leaving_it_to_resume(tmp_path, capsys):
+    config = write_config(tmp_path)
+    assert main(["--config", str(config), "run", "--procedure", "no_such_function"]) == 2
+    assert "no procedure named 'no_such_function'" in capsys.readouterr().err
+    with DreamCore(config) as core:
+        run = core.store.get_generation_runs()[0]
+        assert run.status == "failed" and "no_such_function" in run.stop_reason
+        assert core.store.get_unfinished_run() is None
