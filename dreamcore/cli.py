@@ -206,6 +206,15 @@ def journal(app: App, status: str | None, tier: int | None, dream_type: str | No
     )
 
 
+@cli.command("mcp")
+@click.pass_obj
+def mcp_command(app: App) -> None:
+    """Serve dreamcore's tools over MCP (stdio), e.g. for Claude Code."""
+    from dreamcore.mcp_server import serve
+
+    serve(app.core)
+
+
 @cli.group()
 def schedule() -> None:
     """Run the nightly cycle from cron: install, uninstall, status."""
