@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -9,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from dreamcore import config as config_module
 from dreamcore.config import Config
-from dreamcore.errors import ConfigError
+from dreamcore.errors import ConfigError, DreamcoreError
 from dreamcore.models import DreamGenerationRun, DreamProcedure, utcnow
 from dreamcore.plugins import KINDS, Plugins
 
 if TYPE_CHECKING:
+    from dreamcore.pipeline import Cycle
     from dreamcore.store import DreamStore
 
 
@@ -93,8 +95,8 @@ class DreamCore:
         only: str | None = None,
         dry_run: bool = False,
         progress: Any = None,
-    ) -> Any:
-        """Run (or resume) a cycle through the registered stages; returns the ``Cycle``.
+    ) -> Cycle:
+        """Run (or resume) a cycle through the registered stages (or those named); returns the ``Cycle``.
 
         ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N."""
         from dreamcore.pipeline import run_cycle
@@ -102,6 +104,34 @@ class DreamCore:
         return await run_cycle(
             self, strategy=strategy, stages=stages, limit=limit, only=only, dry_run=dry_run, progress=progress
         )
+
+    async def generate(self, **options: Any) -> Cycle:
+        """Mine the sources and dream (stages ``mine`` and ``generate``); options as for run_cycle."""
+        return await self.run_cycle(stages=["mine", "generate"], **options)
+
+    async def evaluate(self, **options: Any) -> Cycle:
+        """Judge the pending dreams with the configured evaluator (stage ``evaluate``)."""
+        return await self.run_cycle(stages=["evaluate"], **options)
+
+    async def test(self, **options: Any) -> Cycle:
+        """Test the evaluated dreams of the configured tiers in the sandbox (stage ``test``)."""
+        return await self.run_cycle(stages=["test"], **options)
+
+    def run_cycle_sync(self, **options: Any) -> Cycle:
+        """``run_cycle`` for code that has no event loop running."""
+        return _run_sync(self.run_cycle, options)
+
+    def generate_sync(self, **options: Any) -> Cycle:
+        """``generate`` for code that has no event loop running."""
+        return _run_sync(self.generate, options)
+
+    def evaluate_sync(self, **options: Any) -> Cycle:
+        """``evaluate`` for code that has no event loop running."""
+        return _run_sync(self.evaluate, options)
+
+    def test_sync(self, **options: Any) -> Cycle:
+        """``test`` for code that has no event loop running."""
+        return _run_sync(self.test, options)
 
     def component_config(self, kind: str, name: str) -> Any:
         """The ``[plugins.<name>]`` table structured into that component's ``Config`` class."""
@@ -136,6 +166,16 @@ class DreamCore:
             elif name not in plugin_names:
                 known = ", ".join(sorted(plugin_names | set(components))) or "none"
                 raise ConfigError(f"{self.config.source}: plugins.{name}: unknown plugin {name!r} (known: {known})")
+
+
+def _run_sync(method: Any, options: dict[str, Any]) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(method(**options))
+    raise DreamcoreError(
+        f"{method.__name__}_sync() was called inside a running event loop: use `await core.{method.__name__}()`"
+    )
 
 
 def _as_config(config: Config | dict[str, Any] | str | os.PathLike | None) -> Config:
