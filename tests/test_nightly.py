@@ -251,3 +251,67 @@ def test_the_real_cron_daemon_fires_the_installed_job(tmp_path, crontab, capsys)
     summary = json.loads(log.read_text().split("summary: ", 1)[1].splitlines()[0])
     assert summary["status"] == "finished" and summary["total_dreams"] > 0
     assert "dreams" in output.read_text()  # the run's stdout, appended by the cron line
+
+
+# -- crashes ----------------------------------------------------------------------------------------
+def _dream_states(db: Path) -> set[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return set(conn.execute(
+            "SELECT p.qualname, d.dream_type, d.fingerprint, d.status, d.tier, d.test_outcome "
+            "FROM dream_procedures d JOIN procedures p ON p.id = d.base_procedure_id"
+        ))
+
+
+def test_kill_9_at_20_random_moments_of_a_full_cycle_loses_and_duplicates_nothing(tmp_path):
+    import random
+    import sqlite3
+
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "dreamcore", "--config", str(small_config(reference)), "run"],
+                   check=True, capture_output=True)
+    full_run = time.monotonic() - started
+    expected = _dream_states(reference / "dreams.db")
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    config = small_config(crashed)
+    rng = random.Random(20)
+    kills = 0
+    for _ in range(20):
+        process = subprocess.Popen([sys.executable, "-m", "dreamcore", "--config", str(config), "run"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=rng.uniform(0.05, full_run))
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 10  # most attempts were cut short
+    final = subprocess.run([sys.executable, "-m", "dreamcore", "--config", str(config), "run", "--json"],
+                           capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    assert _dream_states(crashed / "dreams.db") == expected
+    with sqlite3.connect(crashed / "dreams.db") as conn:
+        (duplicates,) = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT base_procedure_id, fingerprint FROM dream_procedures "
+            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()
+        assert duplicates == 0
+        assert conn.execute("SELECT COUNT(*) FROM dream_generation_runs WHERE status = 'running'").fetchone() == (0,)
+
+
+def test_two_runs_started_together_one_exits_3(tmp_path):
+    config = small_config(tmp_path)
+    command = [sys.executable, "-m", "dreamcore", "--config", str(config), "run", "--strategy", "deep"]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.2)
+    second = subprocess.run(command, capture_output=True, text=True)
+    first_err = first.communicate()[1]
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 3], (first_err, second.stderr)
+    loser = second.stderr if second.returncode == 3 else first_err
+    assert "another dreamcore run" in loser
