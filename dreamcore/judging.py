@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 STAGE = "evaluate"
 MAX_ERROR_CHARS = 500
-_REFERENCE = re.compile(r"\s*(?:d(?:ream)?)?[\s_]*(?:id)?[\s:#=_-]*(\d{1,18})\s*", re.IGNORECASE)
+_REFERENCE = re.compile(r"\s*(?:(?:d(?:ream)?[\s_]*(?:id)?|id)[\s:#=_-]*|#)?(\d{1,18})\s*", re.IGNORECASE)
 
 
 class EvaluationError(DreamcoreError):
