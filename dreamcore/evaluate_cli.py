@@ -138,7 +138,9 @@ def _print_applied(applied: Applied, as_json: bool) -> int:
 
 def _print_prompt(core: Any, limit: int) -> int:
     store = core.store
-    dreams = sorted(store.get_pending_evaluation(limit=limit), key=lambda dream: dream.id)
+    attempts = core.config.evaluation.max_attempts  # flagged dreams included: a person may judge them
+    found = store.get_flagged(attempts, limit=limit) + store.get_evaluable(attempts, limit=limit)
+    dreams = sorted(found, key=lambda dream: dream.id)[:limit]
     if not dreams:
         click.echo("no dreams await evaluation", err=True)
         return 0
