@@ -57,9 +57,14 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} must be > 0, got {value}")
 
 
-def _price(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
+def _not_negative(instance: Any, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and not value >= 0:
         raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _mode(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in ("api", "cli"):
+        raise ValueError(f'mode must be "api" or "cli", got {value!r}')
 
 
 class ClaudeEvaluator:
@@ -73,7 +78,7 @@ class ClaudeEvaluator:
 
         mode: str = attrs.field(
             default="api",
-            validator=attrs.validators.in_(("api", "cli")),
+            validator=_mode,
             metadata=_help('"api" (Messages API over HTTP) or "cli" (`claude -p`, a logged-in Claude Code)'),
         )
         model: str = attrs.field(default="claude-sonnet-4-6", metadata=_help("model id or CLI alias (sonnet)"))
@@ -84,7 +89,7 @@ class ClaudeEvaluator:
         max_tokens: int = attrs.field(default=4096, validator=_positive, metadata=_help("answer length limit"))
         timeout: float = attrs.field(default=120.0, validator=_positive, metadata=_help("seconds per API request"))
         max_retries: int = attrs.field(
-            default=4, validator=attrs.validators.ge(0), metadata=_help("retries on 429/529/5xx and lost connections")
+            default=4, validator=_not_negative, metadata=_help("retries on 429/529/5xx and lost connections")
         )
         retry_base_delay: float = attrs.field(
             default=1.0, validator=_positive, metadata=_help("first backoff when no retry-after is given, doubled")
@@ -93,10 +98,10 @@ class ClaudeEvaluator:
             default=60.0, validator=_positive, metadata=_help("longest wait between two attempts, in seconds")
         )
         input_usd_per_mtok: float | None = attrs.field(
-            default=None, validator=_price, metadata=_help("price of a million input tokens; unset = built-in")
+            default=None, validator=_not_negative, metadata=_help("price of a million input tokens; unset = built-in")
         )
         output_usd_per_mtok: float | None = attrs.field(
-            default=None, validator=_price, metadata=_help("price of a million output tokens; unset = built-in")
+            default=None, validator=_not_negative, metadata=_help("price of a million output tokens; unset = built-in")
         )
         command: str = attrs.field(default="claude", metadata=_help("the Claude Code executable (cli mode)"))
         cli_timeout: float = attrs.field(
