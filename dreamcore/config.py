@@ -119,7 +119,8 @@ class CycleConfig:
 
 def _below_viable(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not 0 <= value <= instance.viable_from:
-        raise InvalidValue(attribute.name, f"must be between 0 and viable_from ({instance.viable_from:g}), got {value:g}")
+        bound = f"viable_from ({instance.viable_from:g})"
+        raise InvalidValue(attribute.name, f"must be between 0 and {bound}, got {value:g}")
 
 
 @attrs.define(kw_only=True)
@@ -128,7 +129,7 @@ class EvaluationConfig:
 
     evaluator: str = attrs.field(
         default="offline",
-        metadata=_help("evaluator: offline (no network, scores from measurable signals), claude, or another plugin's"),
+        metadata=_help("offline (no network, scores from measurable signals), claude, or another evaluator"),
     )
     batch_size: int = attrs.field(
         default=10,
@@ -157,8 +158,10 @@ class EvaluationConfig:
     )
     prompt_template: str = attrs.field(
         default="",
-        metadata=_help("a file holding the evaluation prompt ($dreams, $count, $ids), relative to this file; "
-                       "empty = the built-in prompt"),
+        metadata=_help(
+            "a file holding the evaluation prompt ($dreams, $count, $ids), relative to this file; "
+            "empty = the built-in prompt"
+        ),
     )
     hook_log: str = attrs.field(
         default=".dreamcore/claude-code-hook.log",

@@ -45,11 +45,24 @@ def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
 
 @click.command("evaluate")
 @click.option("--prompt", "show_prompt", is_flag=True, help="Print the evaluation prompt for pending dreams.")
-@click.option("--from-file", "answer", type=click.File("r"), help="Apply the evaluations in an answer (file or -).")
-@click.option("--parse", "parse_only", type=click.File("r"), help="Print what the parsers read (file or -); change nothing.")
-@click.option("--flagged", is_flag=True, help="List dreams flagged after [evaluation] max_attempts failed evaluations.")
+@click.option(
+    "--from-file", "answer", type=click.File("r"), help="Apply the evaluations in an answer (file or -)."
+)
+@click.option(
+    "--parse",
+    "parse_only",
+    type=click.File("r"),
+    help="Print what the parsers read (file or -); change nothing.",
+)
+@click.option(
+    "--flagged", is_flag=True, help="List dreams flagged after [evaluation] max_attempts failed evaluations."
+)
 @click.option("--evaluator", help="Evaluator to run (default: [evaluation] evaluator).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N dreams (--prompt: default [evaluation] batch_size).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most N dreams (--prompt: default [evaluation] batch_size).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def evaluate(
@@ -63,8 +76,16 @@ def evaluate(
     as_json: bool,
 ) -> int:
     """Judge pending dreams: run the evaluator, or print a prompt / apply an answer by hand."""
-    modes = [name for name, on in (("--prompt", show_prompt), ("--from-file", answer), ("--parse", parse_only),
-                                   ("--flagged", flagged)) if on]
+    modes = [
+        name
+        for name, on in (
+            ("--prompt", show_prompt),
+            ("--from-file", answer),
+            ("--parse", parse_only),
+            ("--flagged", flagged),
+        )
+        if on
+    ]
     if len(modes) > 1:
         raise click.UsageError(f"{modes[0]} and {modes[1]} cannot be used together")
     if evaluator and modes:
@@ -83,13 +104,18 @@ def evaluate(
         return _print_flagged(core, limit, as_json)
     chosen = core.create("evaluators", evaluator or core.config.evaluation.evaluator)
     outcome = asyncio.run(evaluate_pending(core, chosen, limit=limit, progress=Progress()))
-    report = {"evaluator": chosen.name, **outcome.report(), "model_usage": outcome.usage, "failures": outcome.failures}
+    report = {
+        "evaluator": chosen.name,
+        **outcome.report(),
+        "model_usage": outcome.usage,
+        "failures": outcome.failures,
+    }
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
         click.echo(
-            f"{report['evaluated']} of {report['dreams']} dreams evaluated by {chosen.name} in {report['batches']} "
-            f"batches; {report['failed']} left pending, {report['flagged']} flagged"
+            f"{report['evaluated']} of {report['dreams']} dreams evaluated by {chosen.name} "
+            f"in {report['batches']} batches; {report['failed']} left pending, {report['flagged']} flagged"
         )
         for model, counters in outcome.usage.items():
             click.echo(f"  {model}: " + ", ".join(f"{key} {value}" for key, value in counters.items()))
@@ -105,8 +131,10 @@ def _print_parsed(parsed: Any, as_json: bool) -> int:
         return 0
     for evaluation in parsed.evaluations:
         flags = f"  [{', '.join(evaluation.flags)}]" if evaluation.flags else ""
-        click.echo(f"{evaluation.id}\ttier {int(evaluation.tier)}\t{evaluation.viability_score:.2f}\t"
-                   f"{evaluation.reasoning}{flags}")
+        click.echo(
+            f"{evaluation.id}\ttier {int(evaluation.tier)}\t{evaluation.viability_score:.2f}\t"
+            f"{evaluation.reasoning}{flags}"
+        )
     for fragment in parsed.unparsed:
         click.echo(f"unparsed\t{' '.join(fragment.split())[:200]}")
     click.echo(f"{len(parsed.evaluations)} evaluations, {len(parsed.unparsed)} unparsed fragments", err=True)
@@ -115,23 +143,35 @@ def _print_parsed(parsed: Any, as_json: bool) -> int:
 
 def _print_applied(applied: Applied, as_json: bool) -> int:
     if as_json:
-        click.echo(json.dumps({
-            "applied": [{"dream": dream_id, **_evaluation_json(e)} for dream_id, e in applied.applied],
-            "unchanged": applied.unchanged,
-            "unmatched": [_evaluation_json(e) for e in applied.unmatched],
-            "unparsed": applied.unparsed,
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "applied": [
+                        {"dream": dream_id, **_evaluation_json(e)} for dream_id, e in applied.applied
+                    ],
+                    "unchanged": applied.unchanged,
+                    "unmatched": [_evaluation_json(e) for e in applied.unmatched],
+                    "unparsed": applied.unparsed,
+                },
+                indent=2,
+            )
+        )
     else:
         for dream_id, evaluation in applied.applied:
-            click.echo(f"applied   {dream_ref(dream_id)}: tier {int(evaluation.tier)}, {evaluation.viability_score:.2f}")
+            click.echo(
+                f"applied   {dream_ref(dream_id)}: "
+                f"tier {int(evaluation.tier)}, {evaluation.viability_score:.2f}"
+            )
         for dream_id in applied.unchanged:
             click.echo(f"unchanged {dream_ref(dream_id)}: no longer pending evaluation")
         for evaluation in applied.unmatched:
             click.echo(f"unmatched {evaluation.id!r}: no such dream pending")
         for fragment in applied.unparsed:
             click.echo(f"unparsed  {' '.join(fragment.split())[:200]}")
-        click.echo(f"{len(applied.applied)} applied, {len(applied.unchanged)} unchanged, "
-                   f"{len(applied.unmatched)} unmatched, {len(applied.unparsed)} unparsed")
+        click.echo(
+            f"{len(applied.applied)} applied, {len(applied.unchanged)} unchanged, "
+            f"{len(applied.unmatched)} unmatched, {len(applied.unparsed)} unparsed"
+        )
     found = applied.applied or applied.unchanged or applied.unmatched
     return 0 if found else 1
 
@@ -144,7 +184,9 @@ def _print_prompt(core: Any, limit: int) -> int:
     if not dreams:
         click.echo("no dreams await evaluation", err=True)
         return 0
-    bases = {base_id: store.get_procedure(base_id) for base_id in {dream.base_procedure_id for dream in dreams}}
+    bases = {
+        base_id: store.get_procedure(base_id) for base_id in {dream.base_procedure_id for dream in dreams}
+    }
     click.echo(render_prompt(load_template(core.config), dreams, bases))
     return 0
 
@@ -160,10 +202,15 @@ def _print_flagged(core: Any, limit: int | None, as_json: bool) -> int:
         click.echo(f"no flagged dreams (none failed evaluation {settings.max_attempts} times)")
         return 0
     for dream in dreams:
-        click.echo(f"{dream_ref(dream.id)}\t{dream.dream_type}\t{dream.base_procedure_name}\t"
-                   f"{dream.eval_attempts} attempts\t{dream.last_error or '-'}")
-    click.echo(f"{len(dreams)} flagged: still {DreamStatus.PENDING_EVALUATION.value}; judge them with "
-               "`dreamcore evaluate --prompt` and `--from-file`", err=True)
+        click.echo(
+            f"{dream_ref(dream.id)}\t{dream.dream_type}\t{dream.base_procedure_name}\t"
+            f"{dream.eval_attempts} attempts\t{dream.last_error or '-'}"
+        )
+    click.echo(
+        f"{len(dreams)} flagged: still {DreamStatus.PENDING_EVALUATION.value}; judge them with "
+        "`dreamcore evaluate --prompt` and `--from-file`",
+        err=True,
+    )
     return 0
 
 
@@ -189,12 +236,15 @@ def hook_claude_code(app: Any) -> int:
         core = app.core
         parsed = read_answer(parser_chain(core), text)
         applied = apply_evaluations(core.store, parsed.evaluations, judge="claude-code")
-        line = (f"session {session}: applied {len(applied.applied)} "
-                f"({', '.join(f'{dream_ref(i)} tier {int(e.tier)}' for i, e in applied.applied) or '-'}), "
-                f"unchanged {len(applied.unchanged)}, unmatched {len(applied.unmatched)}, "
-                f"unparsed {len(parsed.unparsed)}")
+        line = (
+            f"session {session}: applied {len(applied.applied)} "
+            f"({', '.join(f'{dream_ref(i)} tier {int(e.tier)}' for i, e in applied.applied) or '-'}), "
+            f"unchanged {len(applied.unchanged)}, unmatched {len(applied.unmatched)}, "
+            f"unparsed {len(parsed.unparsed)}"
+        )
     except Exception as exc:  # a hook must never break the session
-        line = f"session {session}: error: {exc if isinstance(exc, DreamcoreError) else type(exc).__name__ + ': ' + str(exc)}"
+        problem = str(exc) if isinstance(exc, DreamcoreError) else f"{type(exc).__name__}: {exc}"
+        line = f"session {session}: error: {problem}"
         click.echo(f"dreamcore hook: {line}", err=True)
         _log(app, line)
         return 0
@@ -216,10 +266,16 @@ def _log(app: Any, line: str) -> None:
 
 
 _SCOPE = [
-    click.option("--project", "scope", flag_value="project", default=True, help="<project>/.claude/settings.json."),
+    click.option(
+        "--project", "scope", flag_value="project", default=True, help="<project>/.claude/settings.json."
+    ),
     click.option("--user", "scope", flag_value="user", help="~/.claude/settings.json."),
-    click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), default=".",
-                 help="The project folder (default: the current one)."),
+    click.option(
+        "--project-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=".",
+        help="The project folder (default: the current one).",
+    ),
 ]
 
 
@@ -246,7 +302,9 @@ def hook_uninstall(scope: str, project_dir: Path) -> None:
     """Remove dreamcore's Stop hook (and nothing else) from Claude Code's settings."""
     path = claude_code.settings_path(scope == "user", project_dir)
     removed = claude_code.uninstall(path)
-    click.echo(f"removed {removed} dreamcore hook(s) from {path}" if removed else f"no dreamcore hook in {path}")
+    click.echo(
+        f"removed {removed} dreamcore hook(s) from {path}" if removed else f"no dreamcore hook in {path}"
+    )
 
 
 @hookimpl

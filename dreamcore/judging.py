@@ -112,21 +112,31 @@ def load_template(config: Any) -> string.Template:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
-            raise ConfigError(f"{config.source}: evaluation.prompt_template: cannot read {path}: {reason}") from None
+            raise ConfigError(
+                f"{config.source}: evaluation.prompt_template: cannot read {path}: {reason}"
+            ) from None
         where = f"{config.source}: evaluation.prompt_template"
     else:
-        text = resources.files("dreamcore").joinpath("templates/evaluation_prompt.txt").read_text(encoding="utf-8")
+        text = (
+            resources.files("dreamcore")
+            .joinpath("templates/evaluation_prompt.txt")
+            .read_text(encoding="utf-8")
+        )
         where = "built-in evaluation prompt"
     template = string.Template(text)
     if not template.is_valid() or "dreams" not in template.get_identifiers():
         raise ConfigError(f"{where}: must contain $dreams (and only $dreams, $count, $ids; write $$ for $)")
     unknown = set(template.get_identifiers()) - {"dreams", "count", "ids"}
     if unknown:
-        raise ConfigError(f"{where}: unknown placeholder ${sorted(unknown)[0]} (known: $dreams, $count, $ids)")
+        raise ConfigError(
+            f"{where}: unknown placeholder ${sorted(unknown)[0]} (known: $dreams, $count, $ids)"
+        )
     return template
 
 
-def render_prompt(template: string.Template, dreams: list[DreamProcedure], bases: dict[int, Procedure]) -> str:
+def render_prompt(
+    template: string.Template, dreams: list[DreamProcedure], bases: dict[int, Procedure]
+) -> str:
     """The prompt asking a judge to evaluate ``dreams``, each a delimited block of data."""
     blocks = "\n\n".join(dream_block(dream, bases[dream.base_procedure_id]) for dream in dreams)
     ids = ", ".join(dream_ref(dream.id) for dream in dreams)
@@ -138,19 +148,23 @@ def dream_block(dream: DreamProcedure, base: Procedure) -> str:
     than any run of backticks inside them, so nothing in the code can close them."""
     from dreamcore.cli import dream_diff
 
-    diff = dream_diff(textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream_ref(dream.id))
+    diff = dream_diff(
+        textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream_ref(dream.id)
+    )
     reasoning = " ".join(part for part in (dream.generated_description, dream.reasoning) if part) or "(none)"
-    return "\n".join([
-        f'<dream id="{dream_ref(dream.id)}">',
-        f"id: {dream_ref(dream.id)}",
-        f"type: {dream.dream_type}",
-        f"base procedure: {base.project}: {base.module}.{base.qualname}",
-        "generator reasoning:",
-        _fenced(reasoning, "text"),
-        "diff against the base procedure:",
-        _fenced(diff or "(no change)", "diff"),
-        "</dream>",
-    ])
+    return "\n".join(
+        [
+            f'<dream id="{dream_ref(dream.id)}">',
+            f"id: {dream_ref(dream.id)}",
+            f"type: {dream.dream_type}",
+            f"base procedure: {base.project}: {base.module}.{base.qualname}",
+            "generator reasoning:",
+            _fenced(reasoning, "text"),
+            "diff against the base procedure:",
+            _fenced(diff or "(no change)", "diff"),
+            "</dream>",
+        ]
+    )
 
 
 def _fenced(text: str, info: str) -> str:
@@ -332,7 +346,9 @@ async def evaluate_pending(
     return outcome
 
 
-async def _judge(core: DreamCore, evaluator: Any, batch: EvaluationBatch, chain: list[Any], outcome: Outcome) -> None:
+async def _judge(
+    core: DreamCore, evaluator: Any, batch: EvaluationBatch, chain: list[Any], outcome: Outcome
+) -> None:
     """Ask the evaluator about one batch and apply its answer; failures stay on the dreams."""
     store = core.store
     ids = [dream.id for dream in batch.dreams]
@@ -350,7 +366,9 @@ async def _judge(core: DreamCore, evaluator: Any, batch: EvaluationBatch, chain:
         _failed(store, ids, str(exc), where, outcome)
         return
     except Exception as exc:  # a plugin's bug must not end the night
-        _failed(store, ids, f"evaluator {evaluator.name!r} failed: {type(exc).__name__}: {exc}", where, outcome)
+        _failed(
+            store, ids, f"evaluator {evaluator.name!r} failed: {type(exc).__name__}: {exc}", where, outcome
+        )
         return
     result = apply_evaluations(store, parsed.evaluations, judge=judgement.judge, expected=ids)
     for _, evaluation in result.applied:

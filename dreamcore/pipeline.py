@@ -131,7 +131,7 @@ async def run_cycle(
         run.dreams_by_type = counts["dreams_by_type"]
         run.rejected_by_reason = counts["rejected_by_reason"]
         run.total_dreams_generated = sum(run.dreams_by_type.values())
-        # generation counters are recounted from the store; other stages' counters (e.g. a judge's tokens) stay
+        # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
         for model, counters in counts["model_usage"].items():
             run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
         core.finish_run(run, "failed" if cycle.failures else "finished")

@@ -81,31 +81,45 @@ class ClaudeEvaluator:
             validator=_mode,
             metadata=_help('"api" (Messages API over HTTP) or "cli" (`claude -p`, a logged-in Claude Code)'),
         )
-        model: str = attrs.field(default="claude-sonnet-4-6", metadata=_help("model id or CLI alias (sonnet)"))
+        model: str = attrs.field(
+            default="claude-sonnet-4-6", metadata=_help("model id or CLI alias (sonnet)")
+        )
         base_url: str = attrs.field(default="https://api.anthropic.com", metadata=_help("API endpoint base"))
         api_key_env: str = attrs.field(
             default="ANTHROPIC_API_KEY", metadata=_help("environment variable holding the API key (api mode)")
         )
-        max_tokens: int = attrs.field(default=4096, validator=_positive, metadata=_help("answer length limit"))
-        timeout: float = attrs.field(default=120.0, validator=_positive, metadata=_help("seconds per API request"))
+        max_tokens: int = attrs.field(
+            default=4096, validator=_positive, metadata=_help("answer length limit")
+        )
+        timeout: float = attrs.field(
+            default=120.0, validator=_positive, metadata=_help("seconds per API request")
+        )
         max_retries: int = attrs.field(
             default=4, validator=_not_negative, metadata=_help("retries on 429/529/5xx and lost connections")
         )
         retry_base_delay: float = attrs.field(
-            default=1.0, validator=_positive, metadata=_help("first backoff when no retry-after is given, doubled")
+            default=1.0,
+            validator=_positive,
+            metadata=_help("first backoff when no retry-after is given, doubled"),
         )
         max_retry_wait: float = attrs.field(
             default=60.0, validator=_positive, metadata=_help("longest wait between two attempts, in seconds")
         )
         input_usd_per_mtok: float | None = attrs.field(
-            default=None, validator=_not_negative, metadata=_help("price of a million input tokens; unset = built-in")
+            default=None,
+            validator=_not_negative,
+            metadata=_help("price of a million input tokens; unset = built-in"),
         )
         output_usd_per_mtok: float | None = attrs.field(
-            default=None, validator=_not_negative, metadata=_help("price of a million output tokens; unset = built-in")
+            default=None,
+            validator=_not_negative,
+            metadata=_help("price of a million output tokens; unset = built-in"),
         )
         command: str = attrs.field(default="claude", metadata=_help("the Claude Code executable (cli mode)"))
         cli_timeout: float = attrs.field(
-            default=300.0, validator=_positive, metadata=_help("seconds before the CLI's process group is killed")
+            default=300.0,
+            validator=_positive,
+            metadata=_help("seconds before the CLI's process group is killed"),
         )
         cli_args: list[str] = attrs.field(factory=list, metadata=_help("extra arguments for the CLI"))
 
@@ -133,7 +147,11 @@ class ClaudeEvaluator:
             "system": SYSTEM,
             "messages": [{"role": "user", "content": prompt}],
         }
-        headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
+        headers = {
+            "x-api-key": key,
+            "anthropic-version": ANTHROPIC_VERSION,
+            "content-type": "application/json",
+        }
         async with httpx.AsyncClient(timeout=config.timeout) as client:
             for attempt in range(config.max_retries + 1):
                 wait = config.retry_base_delay * 2**attempt
@@ -158,15 +176,24 @@ class ClaudeEvaluator:
         try:
             data = response.json()
         except ValueError:
-            raise EvaluationError(f"claude api: malformed response body (not JSON): {_snippet(response.text, key)}") from None
+            raise EvaluationError(
+                f"claude api: malformed response body (not JSON): {_snippet(response.text, key)}"
+            ) from None
         content = data.get("content") if isinstance(data, dict) else None
         if not isinstance(data, dict) or data.get("type") != "message" or not isinstance(content, list):
             raise EvaluationError(
-                f"claude api: malformed response body (expected a message with content): {_snippet(response.text, key)}"
+                "claude api: malformed response body (expected a message with content): "
+                + _snippet(response.text, key)
             )
-        texts = [b["text"] for b in content if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
+        texts = [
+            b["text"]
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        ]
         if not texts:
-            raise EvaluationError(f"claude api: the answer holds no text (stop_reason {data.get('stop_reason')!r})")
+            raise EvaluationError(
+                f"claude api: the answer holds no text (stop_reason {data.get('stop_reason')!r})"
+            )
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         input_tokens, output_tokens = _count(usage, "input_tokens"), _count(usage, "output_tokens")
         return "".join(texts), Usage(
@@ -177,9 +204,15 @@ class ClaudeEvaluator:
         )
 
     def _cost(self, input_tokens: int, output_tokens: int) -> float:
-        built_in = next((price for prefix, price in PRICES.items() if self.config.model.startswith(prefix)), (0.0, 0.0))
-        per_input = self.config.input_usd_per_mtok if self.config.input_usd_per_mtok is not None else built_in[0]
-        per_output = self.config.output_usd_per_mtok if self.config.output_usd_per_mtok is not None else built_in[1]
+        built_in = next(
+            (price for prefix, price in PRICES.items() if self.config.model.startswith(prefix)), (0.0, 0.0)
+        )
+        per_input = (
+            self.config.input_usd_per_mtok if self.config.input_usd_per_mtok is not None else built_in[0]
+        )
+        per_output = (
+            self.config.output_usd_per_mtok if self.config.output_usd_per_mtok is not None else built_in[1]
+        )
         return (input_tokens * per_input + output_tokens * per_output) / 1_000_000
 
     # -- cli -------------------------------------------------------------------------------------
@@ -197,7 +230,8 @@ class ClaudeEvaluator:
             )
         except FileNotFoundError:
             raise EvaluationError(
-                f"claude cli: {config.command!r} not found (install Claude Code, or set plugins.claude.command)"
+                f"claude cli: {config.command!r} not found "
+                "(install Claude Code, or set plugins.claude.command)"
             ) from None
         except PermissionError:
             raise EvaluationError(f"claude cli: {config.command!r} is not executable") from None
@@ -205,24 +239,34 @@ class ClaudeEvaluator:
             stdout, stderr = await asyncio.wait_for(process.communicate(prompt.encode()), config.cli_timeout)
         except TimeoutError:
             await _kill_group(process)
-            raise EvaluationError(f"claude cli: no answer within {config.cli_timeout:g} s (process group killed)") from None
+            raise EvaluationError(
+                f"claude cli: no answer within {config.cli_timeout:g} s (process group killed)"
+            ) from None
         except BaseException:
             await _kill_group(process)
             raise
-        return self._read_result(process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
+        return self._read_result(
+            process.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        )
 
     def _read_result(self, returncode: int, out: str, err: str) -> tuple[str, Usage]:
         data = _result_object(out)
         said = f"{out}\n{err}".lower()
         if "not logged in" in said or "/login" in said:
-            raise EvaluationError('claude cli: not logged in (run `claude` once and log in, or use mode = "api")')
+            raise EvaluationError(
+                'claude cli: not logged in (run `claude` once and log in, or use mode = "api")'
+            )
         if returncode != 0:
-            detail = data.get("result") if data and isinstance(data.get("result"), str) else (err.strip() or out)
+            detail = (
+                data.get("result") if data and isinstance(data.get("result"), str) else (err.strip() or out)
+            )
             raise EvaluationError(f"claude cli: exited with code {returncode}: {_snippet(str(detail))}")
         if data is None:
             raise EvaluationError(f"claude cli: output is not its JSON result: {_snippet(out) or '(empty)'}")
         if data.get("is_error") or data.get("subtype", "success") != "success":
-            raise EvaluationError(f"claude cli: error ({data.get('subtype', 'is_error')}): {_snippet(str(data.get('result')))}")
+            raise EvaluationError(
+                f"claude cli: error ({data.get('subtype', 'is_error')}): {_snippet(str(data.get('result')))}"
+            )
         if not isinstance(data.get("result"), str):
             raise EvaluationError(f"claude cli: the JSON result has no text 'result': {_snippet(out)}")
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
@@ -271,7 +315,9 @@ def _result_object(out: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     if isinstance(data, list):
-        data = next((item for item in reversed(data) if isinstance(item, dict) and item.get("type") == "result"), None)
+        data = next(
+            (item for item in reversed(data) if isinstance(item, dict) and item.get("type") == "result"), None
+        )
     return data if isinstance(data, dict) and ("result" in data or data.get("type") == "result") else None
 
 

@@ -28,7 +28,17 @@ from dreamcore.models import DreamProcedure, Procedure, TestOutcome
 from dreamcore.safety import SafetyPolicy, check_code
 
 REFUSED_SCORE = 0.05
-_BRANCHES = (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.BoolOp, ast.comprehension, ast.match_case)
+_BRANCHES = (
+    ast.If,
+    ast.IfExp,
+    ast.For,
+    ast.AsyncFor,
+    ast.While,
+    ast.Try,
+    ast.BoolOp,
+    ast.comprehension,
+    ast.match_case,
+)
 _TEST_EFFECT = {TestOutcome.FAILURE: -0.3, TestOutcome.ERROR: -0.35, TestOutcome.TIMEOUT: -0.35}
 
 

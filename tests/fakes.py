@@ -30,7 +30,9 @@ def verdicts_for(prompt: str) -> list[dict[str, Any]]:
     for ref in _ID.findall(prompt):
         score = (int(ref[2:]) % 10) / 10 + 0.05
         tier = 1 if score >= 0.6 else 2 if score >= 0.3 else 3
-        verdicts.append({"id": ref, "viability_score": round(score, 2), "tier": tier, "reasoning": f"fake verdict {ref}"})
+        verdicts.append(
+            {"id": ref, "viability_score": round(score, 2), "tier": tier, "reasoning": f"fake verdict {ref}"}
+        )
     return verdicts
 
 
@@ -53,8 +55,12 @@ class TestJsonParser:
         try:
             items = json.loads(text[start : end + 1]) if 0 <= start < end else []
             evaluations = [
-                Evaluation(id=str(i["id"]), viability_score=float(i["viability_score"]), tier=int(i["tier"]),
-                           reasoning=str(i.get("reasoning", "")))
+                Evaluation(
+                    id=str(i["id"]),
+                    viability_score=float(i["viability_score"]),
+                    tier=int(i["tier"]),
+                    reasoning=str(i.get("reasoning", "")),
+                )
                 for i in items
             ]
         except (ValueError, TypeError, KeyError):
@@ -93,11 +99,17 @@ class FakeAnthropic:
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                request = {"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"null")}
+                request = {
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "body": json.loads(body or b"null"),
+                }
                 fake.requests.append(request)
                 fake.times.append(time.monotonic())
                 time.sleep(fake.latency)
-                status, headers, reply = fake.script.popleft() if fake.script else (200, {}, fake.success(request))
+                status, headers, reply = (
+                    fake.script.popleft() if fake.script else (200, {}, fake.success(request))
+                )
                 raw = reply.encode() if isinstance(reply, str) else json.dumps(reply).encode()
                 self.send_response(status)
                 for key, value in {"content-type": "application/json", **headers}.items():
@@ -131,7 +143,11 @@ class FakeAnthropic:
 
     @staticmethod
     def error(status: int, kind: str, message: str, **headers: str) -> tuple[int, dict[str, str], dict]:
-        return status, headers, {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"}
+        return (
+            status,
+            headers,
+            {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"},
+        )
 
     def __enter__(self) -> FakeAnthropic:
         self.thread.start()
@@ -156,14 +172,16 @@ log = os.environ.get("FAKE_CLAUDE_LOG")
 if log:
     with open(log, "a") as f:
         f.write(json.dumps({{"argv": sys.argv[1:], "stdin": prompt, "pid": os.getpid()}}) + "\\n")
-result = {{"type": "result", "subtype": "success", "is_error": False, "duration_ms": 1200, "duration_api_ms": 1100,
+result = {{"type": "result", "subtype": "success", "is_error": False, "duration_ms": 1200,
+          "duration_api_ms": 1100,
           "num_turns": 1, "session_id": "5b1c-fake", "total_cost_usd": 0.0123,
           "usage": {{"input_tokens": len(prompt) // 4, "output_tokens": 50, "cache_read_input_tokens": 0,
                     "cache_creation_input_tokens": 0}}}}
 if mode == "success":
     print(json.dumps({{**result, "result": answer_for(prompt)}}))
 elif mode == "is_error":
-    print(json.dumps({{**result, "subtype": "error_during_execution", "is_error": True, "result": "tool failed"}}))
+    failed = {{"subtype": "error_during_execution", "is_error": True, "result": "tool failed"}}
+    print(json.dumps({{**result, **failed}}))
 elif mode == "not_logged_in":
     print(json.dumps({{**result, "is_error": True, "result": "Not logged in · Please run /login"}}))
     sys.exit(1)

@@ -34,9 +34,21 @@ def _line(kind: str, content, **extra) -> str:
     message = {"role": kind, "content": content}
     if kind == "assistant":
         message.update(model="claude-sonnet-4-6", id="msg_01", type="message", stop_reason=None)
-    return json.dumps({"parentUuid": None, "isSidechain": False, "userType": "external", "cwd": "/work/app",
-                       "sessionId": SESSION, "version": "2.1.3", "type": kind, "message": message,
-                       "uuid": "u-1", "timestamp": "2026-11-25T17:00:00.000Z", **extra})
+    return json.dumps(
+        {
+            "parentUuid": None,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": "/work/app",
+            "sessionId": SESSION,
+            "version": "2.1.3",
+            "type": kind,
+            "message": message,
+            "uuid": "u-1",
+            "timestamp": "2026-11-25T17:00:00.000Z",
+            **extra,
+        }
+    )
 
 
 def _transcript(path: Path, reply_parts: list[str], *, partial: bool = True) -> Path:
@@ -44,9 +56,19 @@ def _transcript(path: Path, reply_parts: list[str], *, partial: bool = True) -> 
         _line("user", "judge the old dreams: D-1"),
         _line("assistant", [{"type": "text", "text": "An old reply about D-1: Viability 0.1"}]),
         _line("user", "now judge the pending dreams please"),
-        _line("assistant", [{"type": "thinking", "thinking": "let me look", "signature": "x"},
-                            {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "dreamcore evaluate --prompt"}}]),
-        _line("user", [{"type": "tool_result", "tool_use_id": "t1", "content": "<dream id=\"D-2\">..."}]),
+        _line(
+            "assistant",
+            [
+                {"type": "thinking", "thinking": "let me look", "signature": "x"},
+                {
+                    "type": "tool_use",
+                    "id": "t1",
+                    "name": "Bash",
+                    "input": {"command": "dreamcore evaluate --prompt"},
+                },
+            ],
+        ),
+        _line("user", [{"type": "tool_result", "tool_use_id": "t1", "content": '<dream id="D-2">...'}]),
         *(_line("assistant", [{"type": "text", "text": part}]) for part in reply_parts),
         json.dumps({"type": "system", "subtype": "stop_hook_summary", "content": "", "level": "info"}),
     ]
@@ -58,8 +80,14 @@ def _transcript(path: Path, reply_parts: list[str], *, partial: bool = True) -> 
 
 
 def _payload(transcript: Path, last: str | None = None) -> str:
-    payload = {"session_id": SESSION, "transcript_path": str(transcript), "cwd": "/work/app",
-               "permission_mode": "default", "hook_event_name": "Stop", "stop_hook_active": False}
+    payload = {
+        "session_id": SESSION,
+        "transcript_path": str(transcript),
+        "cwd": "/work/app",
+        "permission_mode": "default",
+        "hook_event_name": "Stop",
+        "stop_hook_active": False,
+    }
     if last is not None:
         payload["last_assistant_message"] = last
     return json.dumps(payload)
@@ -67,23 +95,31 @@ def _payload(transcript: Path, last: str | None = None) -> str:
 
 def test_reply_from_last_assistant_message_first(tmp_path):
     transcript = _transcript(tmp_path / "t.jsonl", ["from the transcript"])
-    assert claude_code.reply_text(json.loads(_payload(transcript, "D-2: Viability 0.8"))) == "D-2: Viability 0.8"
+    assert (
+        claude_code.reply_text(json.loads(_payload(transcript, "D-2: Viability 0.8"))) == "D-2: Viability 0.8"
+    )
 
 
 def test_reply_from_the_transcript_spans_lines_and_skips_a_partial_last_line(tmp_path):
-    transcript = _transcript(tmp_path / "t.jsonl", ["Here you go:", '[{"id": "D-2", "viability_score": 0.8}]'])
+    transcript = _transcript(
+        tmp_path / "t.jsonl", ["Here you go:", '[{"id": "D-2", "viability_score": 0.8}]']
+    )
     text = claude_code.reply_text(json.loads(_payload(transcript)))
     assert text == 'Here you go:\n\n[{"id": "D-2", "viability_score": 0.8}]'
     assert "old reply" not in text and "half" not in text
 
 
-@pytest.mark.parametrize("payload", [None, [], {"transcript_path": 3}, {"transcript_path": "/nowhere.jsonl"}, {}])
+@pytest.mark.parametrize(
+    "payload", [None, [], {"transcript_path": 3}, {"transcript_path": "/nowhere.jsonl"}, {}]
+)
 def test_odd_payloads_give_no_text(payload):
     assert claude_code.reply_text(payload) == ""
 
 
 def test_names_a_dream():
-    assert claude_code.names_a_dream("Dream 12: Viability 0.85") and claude_code.names_a_dream('{"id": "D-3"}')
+    assert claude_code.names_a_dream("Dream 12: Viability 0.85") and claude_code.names_a_dream(
+        '{"id": "D-3"}'
+    )
     assert not claude_code.names_a_dream("I refactored the billing module and ran the tests.")
 
 
@@ -101,8 +137,13 @@ def project(tmp_path):
 
 
 def _hook(config: Path, stdin: str) -> subprocess.CompletedProcess:
-    return subprocess.run([DREAMCORE, "--config", str(config), "hook", "claude-code"], input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [DREAMCORE, "--config", str(config), "hook", "claude-code"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_hook_returns_fast_when_the_reply_holds_no_evaluations(project, tmp_path):
@@ -136,19 +177,25 @@ def _in_process(config: Path, args: list[str], stdin: str = "") -> tuple[int, st
     plugins = Plugins()
     plugins.register(TEST_PARSERS, "test-parsers")
     register_commands(cli)
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin, obj=App(config, plugins),
-                                standalone_mode=False)
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), *args], input=stdin, obj=App(config, plugins), standalone_mode=False
+    )
     assert result.exception is None, result.exception
     return result.return_value, result.output
 
 
 def test_hook_applies_the_evaluations_of_the_last_reply(project, tmp_path):
     config, ids = project
-    reply = ["Evaluations:", json.dumps([
-        {"id": f"D-{ids[0]}", "viability_score": 0.85, "tier": 1, "reasoning": "clean"},
-        {"id": f"Dream {ids[1]}", "viability_score": 0.2, "tier": 3, "reasoning": "breaks callers"},
-        {"id": "D-999", "viability_score": 0.5, "tier": 2, "reasoning": "?"},
-    ])]
+    reply = [
+        "Evaluations:",
+        json.dumps(
+            [
+                {"id": f"D-{ids[0]}", "viability_score": 0.85, "tier": 1, "reasoning": "clean"},
+                {"id": f"Dream {ids[1]}", "viability_score": 0.2, "tier": 3, "reasoning": "breaks callers"},
+                {"id": "D-999", "viability_score": 0.5, "tier": 2, "reasoning": "?"},
+            ]
+        ),
+    ]
     transcript = _transcript(tmp_path / "t.jsonl", reply)
     code, output = _in_process(config, ["hook", "claude-code"], _payload(transcript))
     assert code == 0 and "2 dream evaluations applied" in output
@@ -159,8 +206,11 @@ def test_hook_applies_the_evaluations_of_the_last_reply(project, tmp_path):
     log = (tmp_path / ".dreamcore" / "claude-code-hook.log").read_text()
     assert f"applied 2 (D-{ids[0]} tier 1, D-{ids[1]} tier 3), unchanged 0, unmatched 1" in log
     code, _ = _in_process(config, ["hook", "claude-code"], _payload(transcript))  # the same reply again
-    assert code == 0 and "applied 0 (-), unchanged 2, unmatched 1" in (tmp_path / ".dreamcore" /
-                                                                     "claude-code-hook.log").read_text()
+    assert (
+        code == 0
+        and "applied 0 (-), unchanged 2, unmatched 1"
+        in (tmp_path / ".dreamcore" / "claude-code-hook.log").read_text()
+    )
 
 
 # -- settings.json -----------------------------------------------------------------------------
@@ -183,14 +233,21 @@ def test_install_merges_without_clobbering_and_is_idempotent(tmp_path):
     assert claude_code.install(settings, command) is True
     assert claude_code.install(settings, command) is False
     merged = json.loads(settings.read_text())
-    assert merged["permissions"] == OTHER["permissions"] and merged["hooks"]["PostToolUse"] == OTHER["hooks"]["PostToolUse"]
-    assert merged["hooks"]["Stop"] == [OTHER["hooks"]["Stop"][0],
-                                       {"hooks": [{"type": "command", "command": command, "timeout": 60}]}]
+    assert (
+        merged["permissions"] == OTHER["permissions"]
+        and merged["hooks"]["PostToolUse"] == OTHER["hooks"]["PostToolUse"]
+    )
+    assert merged["hooks"]["Stop"] == [
+        OTHER["hooks"]["Stop"][0],
+        {"hooks": [{"type": "command", "command": command, "timeout": 60}]},
+    ]
     assert command.endswith(f"--config {tmp_path / 'dreams.toml'} hook claude-code")
     moved = claude_code.hook_command(tmp_path / "elsewhere" / "dreams.toml")
     assert claude_code.install(settings, moved) is True  # a new config path replaces ours, not adds one
     assert [h["command"] for g in json.loads(settings.read_text())["hooks"]["Stop"] for h in g["hooks"]] == [
-        "notify-send done", moved]
+        "notify-send done",
+        moved,
+    ]
     assert claude_code.uninstall(settings) == 1 and claude_code.uninstall(settings) == 0
     assert json.loads(settings.read_text()) == OTHER
 
@@ -202,9 +259,15 @@ def test_uninstall_drops_what_only_we_added(tmp_path):
     assert json.loads(settings.read_text()) == {}
 
 
-@pytest.mark.parametrize(("text", "message"), [("{broken", "not valid JSON"), ("[]", "expected a JSON object"),
-                                               ('{"hooks": []}', "'hooks' is not an object"),
-                                               ('{"hooks": {"Stop": {}}}', "'hooks.Stop' is not a list")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{broken", "not valid JSON"),
+        ("[]", "expected a JSON object"),
+        ('{"hooks": []}', "'hooks' is not an object"),
+        ('{"hooks": {"Stop": {}}}', "'hooks.Stop' is not a list"),
+    ],
+)
 def test_a_settings_file_we_cannot_read_is_left_alone(tmp_path, text, message):
     settings = tmp_path / "settings.json"
     settings.write_text(text)
@@ -217,16 +280,28 @@ def test_hook_install_and_uninstall_commands(tmp_path):
     config = tmp_path / "dreams.toml"
     config.write_text("")
     args = ["--config", str(config), "hook"]
-    done = subprocess.run([DREAMCORE, *args, "install", "--project-dir", str(tmp_path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [DREAMCORE, *args, "install", "--project-dir", str(tmp_path)], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "installed: Stop hook in" in done.stdout
     settings = tmp_path / ".claude" / "settings.json"
     hook = json.loads(settings.read_text())["hooks"]["Stop"][0]["hooks"][0]
     assert hook["command"] == f"{DREAMCORE} --config {config} hook claude-code"
-    again = subprocess.run([DREAMCORE, *args, "install", "--project-dir", str(tmp_path)], capture_output=True, text=True)
+    again = subprocess.run(
+        [DREAMCORE, *args, "install", "--project-dir", str(tmp_path)], capture_output=True, text=True
+    )
     assert "already installed" in again.stdout
-    done = subprocess.run([DREAMCORE, *args, "uninstall", "--project-dir", str(tmp_path)], capture_output=True, text=True)
+    done = subprocess.run(
+        [DREAMCORE, *args, "uninstall", "--project-dir", str(tmp_path)], capture_output=True, text=True
+    )
     assert done.returncode == 0 and "removed 1" in done.stdout and json.loads(settings.read_text()) == {}
     home = tmp_path / "home"
-    done = subprocess.run([DREAMCORE, *args, "install", "--user"], capture_output=True, text=True,
-                          env={**os.environ, "HOME": str(home)})
-    assert done.returncode == 0 and json.loads((home / ".claude" / "settings.json").read_text())["hooks"]["Stop"]
+    done = subprocess.run(
+        [DREAMCORE, *args, "install", "--user"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home)},
+    )
+    assert (
+        done.returncode == 0 and json.loads((home / ".claude" / "settings.json").read_text())["hooks"]["Stop"]
+    )

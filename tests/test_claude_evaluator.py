@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from dreamcore_plugins.claude_evaluator import ClaudeEvaluator
 
 from dreamcore import DreamCore
 from dreamcore.cli import main
 from dreamcore.judging import EvaluationBatch, EvaluationError, evaluate_pending, load_template, render_prompt
 from dreamcore.models import DreamStatus
-from dreamcore_plugins.claude_evaluator import ClaudeEvaluator
 from tests.factories import dream, procedure
 from tests.fakes import TEST_PARSERS, FakeAnthropic, install_fake_claude, verdicts_for
 
@@ -59,7 +59,9 @@ def test_api_sends_the_prompt_and_records_tokens_and_cost(api_key, server):
     judgement = _ask(_api(server.url, model="claude-sonnet-4-6"), batch)
     request = server.requests[0]
     assert request["path"] == "/v1/messages"
-    assert request["headers"]["x-api-key"] == SECRET and request["headers"]["anthropic-version"] == "2023-06-01"
+    assert (
+        request["headers"]["x-api-key"] == SECRET and request["headers"]["anthropic-version"] == "2023-06-01"
+    )
     body = request["body"]
     assert body["model"] == "claude-sonnet-4-6" and body["max_tokens"] == 4096
     assert body["messages"] == [{"role": "user", "content": batch.prompt}] and "data" in body["system"]
@@ -71,16 +73,20 @@ def test_api_sends_the_prompt_and_records_tokens_and_cost(api_key, server):
 
 
 def test_configured_prices_override_the_built_in_ones(api_key, server):
-    usage = _ask(_api(server.url, model="claude-new-9", input_usd_per_mtok=2.0, output_usd_per_mtok=0.0)).usage
+    usage = _ask(
+        _api(server.url, model="claude-new-9", input_usd_per_mtok=2.0, output_usd_per_mtok=0.0)
+    ).usage
     assert usage.cost_usd == pytest.approx(usage.input_tokens * 2 / 1e6)
     assert _ask(_api(server.url, model="claude-unknown")).usage.cost_usd == 0.0
 
 
 def test_api_waits_what_retry_after_says_on_429_then_529(api_key, server):
-    server.script.extend([
-        FakeAnthropic.error(429, "rate_limit_error", "slow down", **{"retry-after": "0.4"}),
-        FakeAnthropic.error(529, "overloaded_error", "Overloaded"),
-    ])
+    server.script.extend(
+        [
+            FakeAnthropic.error(429, "rate_limit_error", "slow down", **{"retry-after": "0.4"}),
+            FakeAnthropic.error(529, "overloaded_error", "Overloaded"),
+        ]
+    )
     judgement = _ask(_api(server.url, retry_base_delay=0.05))
     assert len(server.requests) == 3 and judgement.text
     assert server.times[1] - server.times[0] >= 0.4  # honoured retry-after
@@ -89,14 +95,18 @@ def test_api_waits_what_retry_after_says_on_429_then_529(api_key, server):
 
 def test_api_gives_up_after_max_retries(api_key, server):
     server.script.extend([FakeAnthropic.error(529, "overloaded_error", "Overloaded")] * 3)
-    with pytest.raises(EvaluationError, match=r"HTTP 529 overloaded_error: Overloaded \(gave up after 3 attempts\)"):
+    with pytest.raises(
+        EvaluationError, match=r"HTTP 529 overloaded_error: Overloaded \(gave up after 3 attempts\)"
+    ):
         _ask(_api(server.url, max_retries=2))
 
 
 def test_api_does_not_retry_a_spend_limit_or_a_bad_key(api_key, server):
     limit = FakeAnthropic.error(429, "rate_limit_error", "spend limit")
     limit[2]["error"]["details"] = {"error_code": "enforced_spend_limit_reached"}
-    server.script.extend([limit, FakeAnthropic.error(401, "authentication_error", f"invalid x-api-key {SECRET}")])
+    server.script.extend(
+        [limit, FakeAnthropic.error(401, "authentication_error", f"invalid x-api-key {SECRET}")]
+    )
     with pytest.raises(EvaluationError, match="enforced_spend_limit_reached"):
         _ask(_api(server.url))
     with pytest.raises(EvaluationError) as caught:
@@ -109,7 +119,10 @@ def test_api_does_not_retry_a_spend_limit_or_a_bad_key(api_key, server):
     ("body", "message"),
     [
         ("{not json", r"malformed response body \(not JSON\): \{not json"),
-        ({"type": "message", "content": "text"}, r"malformed response body \(expected a message with content\)"),
+        (
+            {"type": "message", "content": "text"},
+            r"malformed response body \(expected a message with content\)",
+        ),
         ([1, 2], r"malformed response body \(expected a message"),
         ({"type": "message", "content": [{"type": "tool_use"}], "stop_reason": "tool_use"}, "holds no text"),
     ],
@@ -215,8 +228,10 @@ def test_cli_missing_executable(tmp_path):
 
 def _config(tmp_path: Path, evaluator: str, max_attempts: int = 2) -> Path:
     path = tmp_path / "dreams.toml"
-    path.write_text(f'[store]\nurl = "sqlite:///dreams.db"\n[evaluation]\nevaluator = "claude"\nbatch_size = 4\n'
-                    f"max_attempts = {max_attempts}\n{evaluator}")
+    path.write_text(
+        f'[store]\nurl = "sqlite:///dreams.db"\n[evaluation]\nevaluator = "claude"\nbatch_size = 4\n'
+        f"max_attempts = {max_attempts}\n{evaluator}"
+    )
     return path
 
 
@@ -234,8 +249,12 @@ def test_a_run_with_the_cli_evaluator_through_the_fake_executable(tmp_path, fake
         report = cycle.report["evaluate"]
         assert report["evaluated"] == 6 and report["batches"] == 2 and cycle.failures == []
         run = core.store.get_generation_runs()[0]
-        assert run.model_usage["sonnet"] == {"evaluation_calls": 2, "input_tokens": sum(
-            len(c["stdin"]) // 4 for c in _calls(fake_claude)), "output_tokens": 100, "cost_usd": 0.0246}
+        assert run.model_usage["sonnet"] == {
+            "evaluation_calls": 2,
+            "input_tokens": sum(len(c["stdin"]) // 4 for c in _calls(fake_claude)),
+            "output_tokens": 100,
+            "cost_usd": 0.0246,
+        }
         for dream_id in ids:
             judged = core.store.get_dream(dream_id)
             assert judged.status == DreamStatus.EVALUATED
@@ -262,8 +281,11 @@ def test_failed_runs_count_attempts_then_flag_and_keep_the_dreams(tmp_path, fake
 
 def test_the_api_key_never_reaches_the_store_logs_or_errors(tmp_path, server, monkeypatch, capsys):
     monkeypatch.setenv("MY_CLAUDE_KEY", SECRET)
-    path = _config(tmp_path, f'[plugins.claude]\nbase_url = "{server.url}"\napi_key_env = "MY_CLAUDE_KEY"\n'
-                             "max_retries = 0\n", max_attempts=1)
+    path = _config(
+        tmp_path,
+        f'[plugins.claude]\nbase_url = "{server.url}"\napi_key_env = "MY_CLAUDE_KEY"\nmax_retries = 0\n',
+        max_attempts=1,
+    )
     _pending(path, 8)
     leak = FakeAnthropic.error(401, "authentication_error", f"invalid key {SECRET}")
     server.script.extend([leak, (200, {}, f"<html>{SECRET}</html>")])

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from dreamcore_plugins.offline_evaluator import OfflineEvaluator, estimate
 
 from dreamcore import DreamCore
 from dreamcore.cli import main
 from dreamcore.judging import EvaluationBatch
 from dreamcore.models import DreamStatus, TestOutcome
-from dreamcore_plugins.offline_evaluator import OfflineEvaluator, estimate
 from tests.factories import dream, procedure
 from tests.test_claude_code import _in_process
 from tests.test_run import write_config
@@ -26,7 +26,10 @@ def _dream(code: str, **fields):
 
 
 def test_offline_scores_are_deterministic_and_explained():
-    guarded = _dream("def charge(amount, rate=0.2):\n    if amount == 0:\n        return 0\n    return amount * (1 + rate)\n")
+    guarded = _dream(
+        "def charge(amount, rate=0.2):\n    if amount == 0:\n        return 0\n"
+        "    return amount * (1 + rate)\n"
+    )
     batch = EvaluationBatch(dreams=[guarded], bases={1: BASE}, prompt="")
     guarded.id = 5
     first = asyncio.run(OfflineEvaluator().evaluate(batch))
@@ -34,20 +37,31 @@ def test_offline_scores_are_deterministic_and_explained():
     assert first == second and first.judge == "offline" and first.text is None
     evaluation = first.evaluations[0]
     assert evaluation.id == "D-5" and 0 <= evaluation.viability_score <= 1
-    assert evaluation.reasoning.startswith("offline estimate, no model was asked: safety gate passed; structural novelty")
+    assert evaluation.reasoning.startswith(
+        "offline estimate, no model was asked: safety gate passed; structural novelty"
+    )
     assert "2 -> 4 lines" in evaluation.reasoning and "not tested yet" in evaluation.reasoning
 
 
 def test_offline_signals_move_the_score():
     policy = EvaluationBatch(dreams=[], bases={}, prompt="").safety
     same, _ = estimate(_dream(BASE.source), BASE, policy)
-    changed, _ = estimate(_dream("def charge(amount, rate=0.25):\n    return round(amount * (1 + rate), 2)\n"), BASE, policy)
-    refused, why = estimate(_dream("import os\ndef charge(amount, rate=0.2):\n    os.system('x')\n"), BASE, policy)
+    changed, _ = estimate(
+        _dream("def charge(amount, rate=0.25):\n    return round(amount * (1 + rate), 2)\n"), BASE, policy
+    )
+    refused, why = estimate(
+        _dream("import os\ndef charge(amount, rate=0.2):\n    os.system('x')\n"), BASE, policy
+    )
     broken, _ = estimate(_dream("def charge(:\n"), BASE, policy)
     assert same < changed and refused == 0.05 and broken == 0.0 and "safety gate" in why[0]
-    bloated = "def charge(amount, rate=0.2):\n" + "".join(
-        f"    if amount > {n} and rate < {n}:\n        amount = amount - {n} or amount\n" for n in range(12)
-    ) + "    return amount * (1 + rate)\n"
+    bloated = (
+        "def charge(amount, rate=0.2):\n"
+        + "".join(
+            f"    if amount > {n} and rate < {n}:\n        amount = amount - {n} or amount\n"
+            for n in range(12)
+        )
+        + "    return amount * (1 + rate)\n"
+    )
     assert estimate(_dream(bloated), BASE, policy)[0] < changed
     code = "def charge(amount, rate=0.25):\n    return amount * (1 + rate)\n"
     untested = estimate(_dream(code), BASE, policy)[0]
@@ -84,7 +98,9 @@ def test_a_dry_run_judges_nothing(tmp_path, capsys):
 @pytest.fixture
 def project(tmp_path):
     config = tmp_path / "dreams.toml"
-    config.write_text('[store]\nurl = "sqlite:///dreams.db"\n[evaluation]\nbatch_size = 2\nmax_attempts = 1\n')
+    config.write_text(
+        '[store]\nurl = "sqlite:///dreams.db"\n[evaluation]\nbatch_size = 2\nmax_attempts = 1\n'
+    )
     with DreamCore(config) as core:
         base = core.store.upsert_procedure(procedure(qualname="charge"))
         ids = [core.store.store_dream(dream(base, n)) for n in range(3)]
@@ -95,7 +111,9 @@ def test_prompt_prints_the_pending_dreams(project, capsys):
     config, ids = project
     assert main(["--config", str(config), "evaluate", "--prompt"]) == 0
     out = capsys.readouterr().out
-    assert f'<dream id="D-{ids[0]}">' in out and f'<dream id="D-{ids[1]}">' in out and f"D-{ids[2]}" not in out
+    assert (
+        f'<dream id="D-{ids[0]}">' in out and f'<dream id="D-{ids[1]}">' in out and f"D-{ids[2]}" not in out
+    )
     assert main(["--config", str(config), "evaluate", "--prompt", "--limit", "3"]) == 0
     assert f'<dream id="D-{ids[2]}">' in capsys.readouterr().out
 
@@ -103,17 +121,26 @@ def test_prompt_prints_the_pending_dreams(project, capsys):
 def test_from_file_applies_an_answer(project, tmp_path):
     config, ids = project
     answer = tmp_path / "answer.md"
-    answer.write_text("My verdicts:\n" + json.dumps([
-        {"id": f"D-{ids[0]}", "viability_score": 0.85, "tier": 1, "reasoning": "good"},
-        {"id": "charge", "viability_score": 0.5, "tier": 2, "reasoning": "by name"},
-    ]))
+    answer.write_text(
+        "My verdicts:\n"
+        + json.dumps(
+            [
+                {"id": f"D-{ids[0]}", "viability_score": 0.85, "tier": 1, "reasoning": "good"},
+                {"id": "charge", "viability_score": 0.5, "tier": 2, "reasoning": "by name"},
+            ]
+        )
+    )
     code, out = _in_process(config, ["evaluate", "--from-file", str(answer)])
     assert code == 0
     assert f"applied   D-{ids[0]}: tier 1, 0.85" in out and "unmatched 'charge': no such dream pending" in out
     assert "1 applied, 0 unchanged, 1 unmatched, 0 unparsed" in out
     code, out = _in_process(config, ["evaluate", "--from-file", "-", "--json"], answer.read_text())
     result = json.loads(out)
-    assert result["applied"] == [] and result["unchanged"] == [ids[0]] and result["unmatched"][0]["id"] == "charge"
+    assert (
+        result["applied"] == []
+        and result["unchanged"] == [ids[0]]
+        and result["unmatched"][0]["id"] == "charge"
+    )
     code, out = _in_process(config, ["evaluate", "--from-file", "-"], "nothing useful")
     assert code == 1 and "0 applied" in out
 
@@ -123,7 +150,9 @@ def test_parse_prints_what_the_parsers_read_touching_nothing(project):
     text = json.dumps([{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh"}])
     code, out = _in_process(config, ["evaluate", "--parse", "-", "--json"], text)
     assert code == 0 and json.loads(out) == {
-        "evaluations": [{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh"}], "unparsed": []}
+        "evaluations": [{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh"}],
+        "unparsed": [],
+    }
     code, out = _in_process(config, ["evaluate", "--parse", "-"], "no verdicts")
     assert code == 0 and out.startswith("unparsed\tno verdicts")
     with DreamCore(config) as core:
@@ -133,8 +162,13 @@ def test_parse_prints_what_the_parsers_read_touching_nothing(project):
 def test_evaluate_alone_runs_the_configured_evaluator_then_flags(project, capsys):
     config, ids = project
     assert main(["--config", str(config), "evaluate", "--limit", "2"]) == 0
-    assert "2 of 2 dreams evaluated by offline in 1 batches; 0 left pending, 0 flagged" in capsys.readouterr().out
-    assert main(["--config", str(config), "evaluate", "--evaluator", "claude", "--json"]) == 1  # no parser, no key
+    assert (
+        "2 of 2 dreams evaluated by offline in 1 batches; 0 left pending, 0 flagged"
+        in capsys.readouterr().out
+    )
+    assert (
+        main(["--config", str(config), "evaluate", "--evaluator", "claude", "--json"]) == 1
+    )  # no parser, no key
     report = json.loads(capsys.readouterr().out)
     assert report["failed"] == 1 and report["flagged"] == 1
     assert main(["--config", str(config), "evaluate", "--flagged"]) == 0
@@ -146,10 +180,12 @@ def test_evaluate_alone_runs_the_configured_evaluator_then_flags(project, capsys
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--prompt", "--flagged"], "--prompt and --flagged cannot be used together"),
-     (["--flagged", "--evaluator", "offline"], "--evaluator runs an evaluator"),
-     (["--evaluator", "nope"], "unknown evaluator 'nope' (known: claude, offline)"),
-     (["--from-file", "/nonexistent/answer"], "No such file or directory")],
+    [
+        (["--prompt", "--flagged"], "--prompt and --flagged cannot be used together"),
+        (["--flagged", "--evaluator", "offline"], "--evaluator runs an evaluator"),
+        (["--evaluator", "nope"], "unknown evaluator 'nope' (known: claude, offline)"),
+        (["--from-file", "/nonexistent/answer"], "No such file or directory"),
+    ],
 )
 def test_bad_usage_is_one_line(project, capsys, args, message):
     assert main(["--config", str(project[0]), "evaluate", *args]) == 2
