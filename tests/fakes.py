@@ -177,7 +177,8 @@ result = {{"type": "result", "subtype": "success", "is_error": False, "duration_
           "num_turns": 1, "session_id": "5b1c-fake", "total_cost_usd": 0.0123,
           "usage": {{"input_tokens": len(prompt) // 4, "output_tokens": 50, "cache_read_input_tokens": 0,
                     "cache_creation_input_tokens": 0}}}}
-if mode == "success":
+if mode in ("success", "slow"):
+    time.sleep(float(os.environ.get("FAKE_CLAUDE_DELAY", "0")) if mode == "slow" else 0)
     print(json.dumps({{**result, "result": answer_for(prompt)}}))
 elif mode == "is_error":
     failed = {{"subtype": "error_during_execution", "is_error": True, "result": "tool failed"}}

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dreamcore import DreamCore, claude_code
 from dreamcore.cli import App, cli
@@ -305,3 +307,57 @@ def test_hook_install_and_uninstall_commands(tmp_path):
     assert (
         done.returncode == 0 and json.loads((home / ".claude" / "settings.json").read_text())["hooks"]["Stop"]
     )
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.binary(max_size=200)
+        | st.sampled_from(
+            [
+                _line("assistant", [{"type": "text", "text": "D-1"}]).encode(),
+                _line("user", "hi").encode(),
+                b'{"type": "assistant"}',
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_any_transcript_gives_text_and_never_raises(tmp_path, lines):
+    transcript = tmp_path / "any.jsonl"
+    transcript.write_bytes(b"\n".join(lines))
+    assert isinstance(claude_code.last_reply(transcript), str)
+
+
+_HOOK = st.fixed_dictionaries({"type": st.just("command"), "command": st.text(max_size=30)})
+_SETTINGS = st.dictionaries(
+    st.sampled_from(["permissions", "model", "env"]), st.text(max_size=10), max_size=2
+).flatmap(
+    lambda other: st.dictionaries(
+        st.sampled_from(["Stop", "PreToolUse", "SubagentStop"]),
+        st.lists(st.fixed_dictionaries({"hooks": st.lists(_HOOK, max_size=3)}), max_size=3),
+        max_size=3,
+    ).map(lambda hooks: {**other, "hooks": hooks} if hooks else other)
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_SETTINGS)
+def test_install_then_uninstall_gives_back_any_settings(tmp_path, original):
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps(original))
+    command = claude_code.hook_command(tmp_path / "dreams.toml")
+    assert claude_code.install(settings_file, command)
+    installed = json.loads(settings_file.read_text())
+    assert installed["hooks"]["Stop"][-1] == {
+        "hooks": [{"type": "command", "command": command, "timeout": 60}]
+    }
+    assert claude_code.uninstall(settings_file) == 1
+    assert json.loads(settings_file.read_text()) == _without_empty_stop(original)
+
+
+def _without_empty_stop(settings: dict) -> dict:
+    """The same settings, an empty Stop list (no hook at all) and then an empty hooks table left out."""
+    hooks = {event: groups for event, groups in settings.get("hooks", {}).items() if groups or event != "Stop"}
+    rest = {key: value for key, value in settings.items() if key != "hooks"}
+    return {**rest, "hooks": hooks} if hooks else rest

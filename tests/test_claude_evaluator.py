@@ -10,8 +10,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from dreamcore_plugins.claude_evaluator import ClaudeEvaluator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dreamcore import DreamCore
 from dreamcore.cli import main
@@ -261,6 +264,40 @@ def test_a_run_with_the_cli_evaluator_through_the_fake_executable(tmp_path, fake
             assert judged.claude_reasoning == f"[claude-cli:sonnet] fake verdict D-{dream_id}"
 
 
+def test_an_interrupted_run_resumes_with_only_the_pending_dreams(tmp_path, fake_claude, monkeypatch):
+    """Cancelled mid-run (as a kill would), the CLI in flight is killed; the next run sends only what is
+    still pending, so no dream is judged twice."""
+    monkeypatch.setenv("FAKE_CLAUDE_MODE", "slow")
+    monkeypatch.setenv("FAKE_CLAUDE_DELAY", "0.5")
+    path = _config(tmp_path, '[plugins.claude]\nmode = "cli"\n')
+    path.write_text(path.read_text().replace("batch_size = 4", "batch_size = 2\nconcurrency = 1"))
+    ids = _pending(path, 6)
+
+    async def interrupted(core):
+        task = asyncio.create_task(evaluate_pending(core, core.create("evaluators", "claude")))
+        while core.store.count_by_status()[DreamStatus.EVALUATED] < 2:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # the second batch is in flight
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+        asyncio.run(interrupted(core))
+        assert core.store.count_by_status()[DreamStatus.EVALUATED] == 2
+    in_flight = _calls(fake_claude)[1]
+    assert not _alive(in_flight["pid"])
+    monkeypatch.setenv("FAKE_CLAUDE_MODE", "success")
+    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+        outcome = asyncio.run(evaluate_pending(core, core.create("evaluators", "claude")))
+        assert outcome.dreams == 4 and outcome.evaluated == 4
+        assert {core.store.get_dream(i).status for i in ids} == {DreamStatus.EVALUATED}
+    sent = [verdict for call in _calls(fake_claude) for verdict in verdicts_for(call["stdin"])]
+    first_batch = [v["id"] for v in sent[:2]]
+    later = [v["id"] for v in sent[4:]]
+    assert first_batch == [f"D-{i}" for i in ids[:2]] and sorted(later) == sorted(f"D-{i}" for i in ids[2:])
+
+
 def test_failed_runs_count_attempts_then_flag_and_keep_the_dreams(tmp_path, fake_claude, monkeypatch):
     path = _config(tmp_path, '[plugins.claude]\nmode = "cli"\n')
     ids = _pending(path, 3)
@@ -305,3 +342,52 @@ def test_the_api_key_never_reaches_the_store_logs_or_errors(tmp_path, server, mo
     assert main(["--config", str(path), "evaluate", "--evaluator", "claude", "--limit", "1"]) == 0
     out, err = capsys.readouterr()
     assert SECRET not in out + err and "0 of 0 dreams" in out  # flagged dreams are not sent again
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=-3, max_value=3), st.text(max_size=300), st.text(max_size=100))
+def test_any_cli_output_is_an_answer_or_one_clear_error(returncode, out, err):
+    try:
+        text, usage = _cli()._read_result(returncode, out, err)
+    except EvaluationError as exc:
+        assert str(exc).startswith("claude cli: ") and "\n" not in str(exc)
+    else:
+        assert returncode == 0 and isinstance(text, str) and usage.cost_usd >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_any_json_result_is_an_answer_or_one_clear_error(data):
+    try:
+        _cli()._read_result(0, json.dumps(data), "")
+    except EvaluationError as exc:
+        assert str(exc).startswith("claude cli: ")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(["type", "content", "text", "usage", "input_tokens", "x"]), inner, max_size=4
+            )
+        ),
+        max_leaves=20,
+    )
+)
+def test_any_api_body_is_an_answer_or_one_clear_error(data):
+    body = {"type": "message", "content": data} if isinstance(data, list) else data
+    try:
+        text, usage = _api("http://127.0.0.1:9")._read_message(httpx.Response(200, json=body), SECRET)
+    except EvaluationError as exc:
+        assert str(exc).startswith("claude api: ")
+    else:
+        assert text and usage.input_tokens >= 0 and usage.cost_usd >= 0
