@@ -18,7 +18,6 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +200,8 @@ def _remove_ours(groups: list[Any]) -> int:
 
 def _write(path: Path, settings: dict[str, Any]) -> None:
     """Write the settings atomically (a crash never leaves a half-written file)."""
+    import tempfile
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".settings-", delete=False) as file:

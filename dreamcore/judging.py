@@ -15,17 +15,16 @@ read (:func:`parser_chain`, :func:`read_answer`).
 
 from __future__ import annotations
 
-import asyncio
 import re
 import string
 import textwrap
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dreamcore.cli import dream_diff
 from dreamcore.errors import ConfigError, DreamcoreError, NotFoundError
 from dreamcore.evaluation import Evaluation, ParseResult, TierBands
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, utcnow
@@ -117,6 +116,8 @@ def load_template(config: Any) -> string.Template:
             ) from None
         where = f"{config.source}: evaluation.prompt_template"
     else:
+        from importlib import resources
+
         text = (
             resources.files("dreamcore")
             .joinpath("templates/evaluation_prompt.txt")
@@ -146,8 +147,6 @@ def render_prompt(
 def dream_block(dream: DreamProcedure, base: Procedure) -> str:
     """One dream as data: id, type, base procedure, generator reasoning and the diff, in fences longer
     than any run of backticks inside them, so nothing in the code can close them."""
-    from dreamcore.cli import dream_diff
-
     diff = dream_diff(
         textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream_ref(dream.id)
     )
@@ -295,6 +294,8 @@ async def evaluate_pending(
     time and ``[evaluation] concurrency`` batches at once, writing each batch's results as it ends —
     so a killed run leaves only unjudged dreams pending. Never raises for a judge's failure: it is
     recorded on the batch's dreams and in ``Outcome.failures``."""
+    import asyncio  # here, not at the top: plugins import this module when the CLI starts
+
     settings = core.config.evaluation
     store = core.store
     template = load_template(core.config)

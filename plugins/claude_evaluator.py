@@ -24,13 +24,15 @@ import json
 import os
 import signal
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
 
 from dreamcore import hookimpl
 from dreamcore.judging import EvaluationBatch, EvaluationError, Judgement, Usage
+
+if TYPE_CHECKING:
+    import httpx
 
 ANTHROPIC_VERSION = "2023-06-01"
 RETRYABLE = frozenset({429, 500, 503, 529})
@@ -135,6 +137,8 @@ class ClaudeEvaluator:
     # -- api -------------------------------------------------------------------------------------
 
     async def _ask_api(self, prompt: str) -> tuple[str, Usage]:
+        import httpx  # here, not at the top: `dreamcore --help` stays fast
+
         config = self.config
         key = os.environ.get(config.api_key_env, "").strip()
         if not key:

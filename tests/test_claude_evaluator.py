@@ -268,16 +268,15 @@ def test_an_interrupted_run_resumes_with_only_the_pending_dreams(tmp_path, fake_
     """Cancelled mid-run (as a kill would), the CLI in flight is killed; the next run sends only what is
     still pending, so no dream is judged twice."""
     monkeypatch.setenv("FAKE_CLAUDE_MODE", "slow")
-    monkeypatch.setenv("FAKE_CLAUDE_DELAY", "0.5")
+    monkeypatch.setenv("FAKE_CLAUDE_DELAY", "1.5")
     path = _config(tmp_path, '[plugins.claude]\nmode = "cli"\n')
     path.write_text(path.read_text().replace("batch_size = 4", "batch_size = 2\nconcurrency = 1"))
     ids = _pending(path, 6)
 
     async def interrupted(core):
         task = asyncio.create_task(evaluate_pending(core, core.create("evaluators", "claude")))
-        while core.store.count_by_status()[DreamStatus.EVALUATED] < 2:
+        while not fake_claude.exists() or fake_claude.read_text().count("\n") < 2:  # second batch in flight
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # the second batch is in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
