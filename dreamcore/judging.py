@@ -15,6 +15,7 @@ read (:func:`parser_chain`, :func:`read_answer`).
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 import textwrap
@@ -147,8 +148,8 @@ def render_prompt(
 def dream_block(dream: DreamProcedure, base: Procedure) -> str:
     """One dream as data: id, type, base procedure, generator reasoning and the diff, in fences longer
     than any run of backticks inside them, so nothing in the code can close them."""
-    diff = dream_diff(
-        textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream_ref(dream.id)
+    diff, normalised = _diff(
+        textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream.id
     )
     reasoning = " ".join(part for part in (dream.generated_description, dream.reasoning) if part) or "(none)"
     return "\n".join(
@@ -159,11 +160,26 @@ def dream_block(dream: DreamProcedure, base: Procedure) -> str:
             f"base procedure: {base.project}: {base.module}.{base.qualname}",
             "generator reasoning:",
             _fenced(reasoning, "text"),
-            "diff against the base procedure:",
+            "diff against the base procedure" + (" (its formatting normalised):" if normalised else ":"),
             _fenced(diff or "(no change)", "diff"),
             "</dream>",
         ]
     )
+
+
+def _diff(base: str, code: str, base_name: str, dream_id: int) -> tuple[str, bool]:
+    """The shorter of the diffs from the base as written and from the base re-printed from its syntax
+    tree (generators that rewrite the tree re-print quotes and spacing, which is no change), and
+    whether it is the re-printed one."""
+    as_written = dream_diff(base, code, base_name, dream_ref(dream_id))
+    try:
+        reprinted = ast.unparse(ast.parse(base))
+    except (SyntaxError, ValueError, RecursionError):
+        return as_written, False
+    normalised = dream_diff(reprinted + "\n", code, base_name, dream_ref(dream_id))
+    if len(normalised.splitlines()) < len(as_written.splitlines()):
+        return normalised, True
+    return as_written, False
 
 
 def _fenced(text: str, info: str) -> str:

@@ -86,14 +86,14 @@ def test_configured_prices_override_the_built_in_ones(api_key, server):
 def test_api_waits_what_retry_after_says_on_429_then_529(api_key, server):
     server.script.extend(
         [
-            FakeAnthropic.error(429, "rate_limit_error", "slow down", **{"retry-after": "0.4"}),
+            FakeAnthropic.error(429, "rate_limit_error", "slow down", **{"retry-after": "1"}),
             FakeAnthropic.error(529, "overloaded_error", "Overloaded"),
         ]
     )
     judgement = _ask(_api(server.url, retry_base_delay=0.05))
     assert len(server.requests) == 3 and judgement.text
-    assert server.times[1] - server.times[0] >= 0.4  # honoured retry-after
-    assert 0.05 <= server.times[2] - server.times[1] < 0.4  # backoff without retry-after
+    assert server.times[1] - server.times[0] >= 1.0  # honoured retry-after
+    assert 0.1 <= server.times[2] - server.times[1] < 0.9  # backoff (0.05 s doubled) without retry-after
 
 
 def test_api_gives_up_after_max_retries(api_key, server):

@@ -273,3 +273,19 @@ def test_an_answer_to_parse_without_parsers_is_a_clear_failure(tmp_path):
     evaluator.answers = [Judgement(judge="j", text="[]")]
     outcome = asyncio.run(evaluate_pending(core, evaluator))
     assert outcome.failed == 2 and "no parser plugin is installed" in outcome.failures[0]
+
+
+def test_a_reprinted_dream_is_diffed_against_the_reprinted_base():
+    import ast
+
+    base = procedure(qualname="greet", source='def greet(name):\n    # say hi\n    return "hi " + name\n')
+    base.id = 1
+    reprinted = ast.unparse(ast.parse(base.source)).replace("'hi '", "'hello '") + "\n"
+    target = dream(1, 0, code=reprinted, id=5)
+    block = dream_block(target, base)
+    assert "diff against the base procedure (its formatting normalised):" in block
+    assert "-    return 'hi ' + name\n+    return 'hello ' + name\n" in block and "# say hi" not in block
+    handwritten = dream(1, 0, code='def greet(name):\n    # say hi\n    return "hello " + name\n', id=6)
+    block = dream_block(handwritten, base)
+    assert "diff against the base procedure:" in block
+    assert '-    return "hi " + name\n+    return "hello " + name\n' in block
