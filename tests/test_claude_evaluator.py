@@ -24,6 +24,7 @@ from tests.factories import dream, procedure
 from tests.fakes import TEST_PARSERS, FakeAnthropic, install_fake_claude, verdicts_for
 
 SECRET = "sk-ant-test-0123456789-secret"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _batch(count: int = 3) -> EvaluationBatch:
@@ -262,6 +263,23 @@ def test_a_run_with_the_cli_evaluator_through_the_fake_executable(tmp_path, fake
             judged = core.store.get_dream(dream_id)
             assert judged.status == DreamStatus.EVALUATED
             assert judged.claude_reasoning == f"[claude-cli:sonnet] fake verdict D-{dream_id}"
+
+
+def test_a_whole_cycle_mines_dreams_and_judges_with_the_cli(tmp_path, fake_claude):
+    path = _config(tmp_path, '[plugins.claude]\nmode = "cli"\nmodel = "haiku"\n', max_attempts=3)
+    path.write_text(
+        path.read_text().replace("batch_size = 4", "batch_size = 25")
+        + f'[[sources]]\nproject = "billing"\npaths = ["{ROOT / "examples" / "billing"}"]\n'
+    )
+    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+        cycle = asyncio.run(core.run_cycle(strategy="light", limit=3))
+        summary_usage = core.store.get_generation_runs()[0].model_usage
+        pending = core.store.count_by_status()[DreamStatus.PENDING_EVALUATION]
+    dreams = cycle.report["generate"]["dreams"]
+    assert dreams > 0 and cycle.failures == [] and pending == 0
+    assert cycle.report["evaluate"]["evaluated"] == dreams
+    assert summary_usage["local"]["dreams"] == dreams  # the generators' counters and the judge's side by side
+    assert summary_usage["haiku"]["evaluation_calls"] == len(_calls(fake_claude)) == -(-dreams // 25)
 
 
 def test_an_interrupted_run_resumes_with_only_the_pending_dreams(tmp_path, fake_claude, monkeypatch):

@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 from dreamcore_plugins.offline_evaluator import OfflineEvaluator, estimate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dreamcore import DreamCore
+from dreamcore import DreamCore, config
 from dreamcore.cli import main
+from dreamcore.errors import ConfigError
 from dreamcore.judging import EvaluationBatch
-from dreamcore.models import DreamStatus, TestOutcome
+from dreamcore.models import DreamStatus, DreamTier, TestOutcome
 from tests.factories import dream, procedure
 from tests.test_claude_code import _in_process
 from tests.test_run import write_config
@@ -204,3 +207,55 @@ def test_config_keys_are_checked(tmp_path):
     path.write_text("[evaluation]\nbatch_size = 0\n")
     with pytest.raises(Exception, match="evaluation.batch_size: must be between 1 and 500, got 0"):
         DreamCore(path)
+
+
+_VALUES = st.one_of(
+    st.integers(-5, 1000), st.floats(-1, 2, allow_nan=False), st.text(max_size=5), st.booleans()
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "batch_size",
+                "concurrency",
+                "max_attempts",
+                "viable_from",
+                "speculative_from",
+                "evaluator",
+                "colour",
+            ]
+        ),
+        _VALUES,
+        max_size=4,
+    )
+)
+def test_any_evaluation_table_loads_or_gives_one_line_per_problem(table):
+    try:
+        loaded = config.parse({"evaluation": table}).evaluation
+    except ConfigError as exc:
+        lines = str(exc).splitlines()
+        assert lines and all(line.startswith("dreams.toml: evaluation.") for line in lines)
+    else:
+        assert 1 <= loaded.batch_size <= 500 and 1 <= loaded.max_attempts
+        assert 0 <= loaded.speculative_from <= loaded.viable_from <= 1
+        bands = loaded.bands()
+        assert bands.tier_for(loaded.viable_from) == DreamTier.VIABLE
+
+
+def test_a_prompt_template_relative_to_the_config_file(tmp_path, capsys):
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "judge.txt").write_text("Rate these $count dreams ($ids):\n$dreams\n")
+    path = tmp_path / "dreams.toml"
+    path.write_text(
+        '[store]\nurl = "sqlite:///dreams.db"\n[evaluation]\nprompt_template = "prompts/judge.txt"\n'
+    )
+    with DreamCore(path) as core:
+        base = core.store.upsert_procedure(procedure(qualname="charge"))
+        dream_id = core.store.store_dream(dream(base, 0))
+    assert main(["--config", str(path), "evaluate", "--prompt"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f'Rate these 1 dreams (D-{dream_id}):\n<dream id="D-{dream_id}">'
+    )
