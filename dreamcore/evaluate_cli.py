@@ -96,13 +96,16 @@ def evaluate(
     if answer is not None:
         parsed = read_answer(parser_chain(core), answer.read())
         applied = apply_evaluations(core.store, parsed.evaluations, judge="answer file")
-        applied.unparsed = parsed.unparsed
-        return _print_applied(applied, as_json)
+        return _print_applied(applied, parsed.unparsed, as_json)
     if show_prompt:
         return _print_prompt(core, limit or core.config.evaluation.batch_size)
     if flagged:
         return _print_flagged(core, limit, as_json)
-    chosen = core.create("evaluators", evaluator or core.config.evaluation.evaluator)
+    return _run_evaluator(core, evaluator or core.config.evaluation.evaluator, limit, as_json)
+
+
+def _run_evaluator(core: Any, name: str, limit: int | None, as_json: bool) -> int:
+    chosen = core.create("evaluators", name)
     outcome = asyncio.run(evaluate_pending(core, chosen, limit=limit, progress=Progress()))
     report = {
         "evaluator": chosen.name,
@@ -141,7 +144,7 @@ def _print_parsed(parsed: Any, as_json: bool) -> int:
     return 0
 
 
-def _print_applied(applied: Applied, as_json: bool) -> int:
+def _print_applied(applied: Applied, unparsed: list[str], as_json: bool) -> int:
     if as_json:
         click.echo(
             json.dumps(
@@ -151,7 +154,7 @@ def _print_applied(applied: Applied, as_json: bool) -> int:
                     ],
                     "unchanged": applied.unchanged,
                     "unmatched": [_evaluation_json(e) for e in applied.unmatched],
-                    "unparsed": applied.unparsed,
+                    "unparsed": unparsed,
                 },
                 indent=2,
             )
@@ -166,11 +169,11 @@ def _print_applied(applied: Applied, as_json: bool) -> int:
             click.echo(f"unchanged {dream_ref(dream_id)}: no longer pending evaluation")
         for evaluation in applied.unmatched:
             click.echo(f"unmatched {evaluation.id!r}: no such dream pending")
-        for fragment in applied.unparsed:
+        for fragment in unparsed:
             click.echo(f"unparsed  {' '.join(fragment.split())[:200]}")
         click.echo(
             f"{len(applied.applied)} applied, {len(applied.unchanged)} unchanged, "
-            f"{len(applied.unmatched)} unmatched, {len(applied.unparsed)} unparsed"
+            f"{len(applied.unmatched)} unmatched, {len(unparsed)} unparsed"
         )
     found = applied.applied or applied.unchanged or applied.unmatched
     return 0 if found else 1

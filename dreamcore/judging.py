@@ -97,7 +97,6 @@ class Applied:
     applied: list[tuple[int, Evaluation]] = attrs.Factory(list)
     unchanged: list[int] = attrs.Factory(list)  # matched a dream no longer pending (e.g. applied before)
     unmatched: list[Evaluation] = attrs.Factory(list)  # named no dream (of the batch)
-    unparsed: list[str] = attrs.Factory(list)
 
 
 # -- the prompt ---------------------------------------------------------------------------------
