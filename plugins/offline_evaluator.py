@@ -5,7 +5,8 @@ The score starts at 0.5 and moves with:
 - the safety gate (``dreamcore.safety.check_code``): a refused dream scores 0.05; code that does not
   parse scores 0.0;
 - structural novelty (``dreamcore.analysis.structural_novelty`` against the base): up to +0.25 for a
-  noticeable but contained change (novelty 0.3-0.6), less outside that range, -0.2 for no change;
+  noticeable but contained change (novelty 0.3-0.6), less outside that range, -0.25 for no change
+  (the same syntax tree as the base: tier 3);
 - size: up to -0.15 when the dream grows past 1.5x the base's lines (at 3x and beyond, all of it);
 - complexity: -0.05 per branch point (if, loop, try, boolean operator, comprehension) added beyond
   two, at most -0.2;
@@ -91,7 +92,7 @@ def estimate(dream: DreamProcedure, base: Procedure, policy: SafetyPolicy) -> tu
 
 def _novelty_effect(novelty: float) -> float:
     if novelty == 0:
-        return -0.2
+        return -0.25
     if novelty < 0.3:
         return 0.25 * novelty / 0.3
     if novelty <= 0.6:

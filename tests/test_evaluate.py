@@ -56,7 +56,7 @@ def test_offline_signals_move_the_score():
         _dream("import os\ndef charge(amount, rate=0.2):\n    os.system('x')\n"), BASE, policy
     )
     broken, _ = estimate(_dream("def charge(:\n"), BASE, policy)
-    assert same < changed and refused == 0.05 and broken == 0.0 and "safety gate" in why[0]
+    assert same == 0.25 < changed and refused == 0.05 and broken == 0.0 and "safety gate" in why[0]
     bloated = (
         "def charge(amount, rate=0.2):\n"
         + "".join(
