@@ -297,6 +297,8 @@ def hook_install(app: Any, scope: str, project_dir: Path) -> None:
     command = claude_code.hook_command(app.config_path)
     changed = claude_code.install(path, command)
     click.echo(f"{'installed' if changed else 'already installed'}: Stop hook in {path}\n  {command}")
+    if not app.config_path.exists():
+        click.echo(f"note: {app.config_path} does not exist yet; the hook logs an error until it does", err=True)
 
 
 @hook.command("uninstall")
