@@ -23,6 +23,7 @@ from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
 from dreamcore.errors import ConfigError
+from dreamcore.evaluation import TierBands
 from dreamcore.safety import SafetyPolicy
 
 DEFAULT_PATH = Path("dreams.toml")
@@ -145,6 +146,62 @@ class LoggingConfig:
         return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
 
 
+def _below_viable(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 <= value <= instance.viable_from:
+        bound = f"viable_from ({instance.viable_from:g})"
+        raise InvalidValue(attribute.name, f"must be between 0 and {bound}, got {value:g}")
+
+
+@attrs.define(kw_only=True)
+class EvaluationConfig:
+    """[evaluation]: how pending dreams are judged (docs/evaluation.md)."""
+
+    evaluator: str = attrs.field(
+        default="offline",
+        metadata=_help("offline (no network, scores from measurable signals), claude, or another evaluator"),
+    )
+    batch_size: int = attrs.field(
+        default=10,
+        validator=_check(lambda v: 1 <= v <= 500, lambda v: f"must be between 1 and 500, got {v}"),
+        metadata=_help("dreams judged in one prompt"),
+    )
+    concurrency: int = attrs.field(
+        default=2,
+        validator=_check(lambda v: 1 <= v <= 64, lambda v: f"must be between 1 and 64, got {v}"),
+        metadata=_help("prompts sent to the judge at the same time"),
+    )
+    max_attempts: int = attrs.field(
+        default=3,
+        validator=_check(lambda v: 1 <= v <= 1000, lambda v: f"must be between 1 and 1000, got {v}"),
+        metadata=_help("failed evaluations after which a dream is flagged: kept pending, left to a person"),
+    )
+    viable_from: float = attrs.field(
+        default=0.6,
+        validator=_check(lambda v: 0 <= v <= 1, lambda v: f"must be between 0 and 1, got {v:g}"),
+        metadata=_help("lowest viability score of tier 1 (viable)"),
+    )
+    speculative_from: float = attrs.field(
+        default=0.3,
+        validator=_below_viable,
+        metadata=_help("lowest viability score of tier 2 (speculative); below it, tier 3 (archive)"),
+    )
+    prompt_template: str = attrs.field(
+        default="",
+        metadata=_help(
+            "a file holding the evaluation prompt ($dreams, $count, $ids), relative to this file; "
+            "empty = the built-in prompt"
+        ),
+    )
+    hook_log: str = attrs.field(
+        default=".dreamcore/claude-code-hook.log",
+        metadata=_help("where `dreamcore hook claude-code` logs what it applied, relative to this file"),
+    )
+
+    def bands(self) -> TierBands:
+        """The configured score bands."""
+        return TierBands(viable=self.viable_from, speculative=self.speculative_from)
+
+
 @attrs.define(kw_only=True)
 class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
@@ -179,6 +236,7 @@ class Config:
     )
     safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
+    evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )

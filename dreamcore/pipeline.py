@@ -161,7 +161,9 @@ async def _run_stages(
         run.dreams_by_type = counts["dreams_by_type"]
         run.rejected_by_reason = counts["rejected_by_reason"]
         run.total_dreams_generated = sum(run.dreams_by_type.values())
-        run.model_usage = counts["model_usage"]
+        # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
+        for model, counters in counts["model_usage"].items():
+            run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
         core.finish_run(run, "failed" if cycle.failures else "finished")
     return cycle
 

@@ -838,6 +838,43 @@ class DreamStore:
         """Delete a dream; True if it existed."""
         return DreamRow.delete().where(DreamRow.id == dream_id).execute() == 1
 
+    # -- dreams: evaluation state ---------------------------------------------------------
+    def _awaiting(self, max_attempts: int, flagged: bool) -> Any:
+        attempts = DreamRow.eval_attempts >= max_attempts if flagged else DreamRow.eval_attempts < max_attempts
+        return (DreamRow.status == DreamStatus.PENDING_EVALUATION.value) & attempts
+
+    @_guarded
+    def get_evaluable(self, max_attempts: int, limit: int | None = 100, after_id: int = 0) -> list[DreamProcedure]:
+        """Dreams awaiting evaluation that failed it fewer than ``max_attempts`` times, in id order,
+        from after ``after_id`` (a cursor for paging through a backlog)."""
+        return self._dreams(self._awaiting(max_attempts, False) & (DreamRow.id > after_id), DreamRow.id, limit)
+
+    @_guarded
+    def get_flagged(self, max_attempts: int, limit: int | None = 100) -> list[DreamProcedure]:
+        """Dreams still awaiting evaluation after ``max_attempts`` or more failed attempts, in id order."""
+        return self._dreams(self._awaiting(max_attempts, True), DreamRow.id, limit)
+
+    @_guarded
+    def evaluation_backlog(self, max_attempts: int) -> dict[str, int]:
+        """How many dreams await evaluation: ``evaluable`` (fewer than ``max_attempts`` failures) and
+        ``flagged`` (the others)."""
+        return {
+            "evaluable": DreamRow.select().where(self._awaiting(max_attempts, False)).count(),
+            "flagged": DreamRow.select().where(self._awaiting(max_attempts, True)).count(),
+        }
+
+    @_guarded
+    def record_evaluation_failure(self, dream_ids: Iterable[int], error: str) -> int:
+        """Count a failed evaluation attempt on each dream still awaiting evaluation: ``eval_attempts``
+        + 1 and ``last_error``. Returns how many dreams it counted on."""
+        ids = list(dream_ids)
+        if not ids:
+            return 0
+        query = DreamRow.update(eval_attempts=DreamRow.eval_attempts + 1, last_error=_scrub(error)).where(
+            DreamRow.id.in_(ids) & (DreamRow.status == DreamStatus.PENDING_EVALUATION.value)
+        )
+        return query.execute()
+
     # -- dreams: claiming work --------------------------------------------------------------
     @_guarded
     def claim_dreams(

@@ -31,6 +31,7 @@ SECTIONS = {
     "sources": config.SourceConfig,
     "safety": config.SafetyPolicy,
     "logging": config.LoggingConfig,
+    "evaluation": config.EvaluationConfig,
 }
 
 
