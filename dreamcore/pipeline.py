@@ -23,6 +23,7 @@ from dreamcore.progress import Progress
 if TYPE_CHECKING:
     from dreamcore.analysis import RelatedIndex
     from dreamcore.core import DreamCore
+    from dreamcore.llm import ModelHub
 
 
 @attrs.define(kw_only=True)
@@ -61,6 +62,19 @@ class Cycle:
         from dreamcore.analysis import RelatedIndex
 
         return RelatedIndex(self.current_procedures())
+
+    @cached_property
+    def models(self) -> ModelHub:
+        """Model access for generators: the run's budget (``[cycle] budget_usd``) and usage ledger."""
+        from dreamcore.llm import ModelHub
+
+        return ModelHub(self.core, self.core.config.cycle.budget_usd, self.run.model_usage)
+
+    def save_model_usage(self) -> None:
+        """Store the model calls so far with the run (so a resumed run keeps counting its spend)."""
+        if "models" in self.__dict__ and self.models.used and not self.dry_run:
+            self.run.model_usage = self.models.ledger.merged_into(self.run.model_usage)
+            self.core.store.record_generation_run(self.run)
 
 
 def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:
@@ -126,12 +140,17 @@ async def run_cycle(
     finally:
         cycle.progress.close()
         run.duration_seconds += time.perf_counter() - started
+        if "models" in cycle.__dict__:
+            await cycle.models.aclose()
     if not dry_run:
         counts = core.store.run_counts(run.id)
         run.dreams_by_type = counts["dreams_by_type"]
         run.rejected_by_reason = counts["rejected_by_reason"]
         run.total_dreams_generated = sum(run.dreams_by_type.values())
         run.model_usage = counts["model_usage"]
+        if "models" in cycle.__dict__:
+            run.model_usage = cycle.models.ledger.merged_into(run.model_usage)
+            run.stop_reason = cycle.models.stop_reason or run.stop_reason
         core.finish_run(run, "failed" if cycle.failures else "finished")
     return cycle
 
@@ -150,6 +169,7 @@ def summary(cycle: Cycle) -> dict[str, Any]:
         "total_dreams": run.total_dreams_generated,
         "rejected_by_reason": run.rejected_by_reason,
         "model_usage": run.model_usage,
+        "stop_reason": run.stop_reason,
         "stages": cycle.report,
         "failures": cycle.failures,
     }
