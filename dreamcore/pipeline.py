@@ -44,6 +44,7 @@ class Cycle:
     report: dict[str, Any] = attrs.field(factory=dict)
     failures: list[str] = attrs.field(factory=list)
     resumed: bool = False
+    model_hub: ModelHub | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def seed(self) -> int:
@@ -63,16 +64,19 @@ class Cycle:
 
         return RelatedIndex(self.current_procedures())
 
-    @cached_property
+    @property
     def models(self) -> ModelHub:
-        """Model access for generators: the run's budget (``[cycle] budget_usd``) and usage ledger."""
-        from dreamcore.llm import ModelHub
+        """Model access for generators: the run's budget (``[cycle] budget_usd``) and usage ledger,
+        created on first use (then also ``model_hub``)."""
+        if self.model_hub is None:
+            from dreamcore.llm import ModelHub
 
-        return ModelHub(self.core, self.core.config.cycle.budget_usd, self.run.model_usage)
+            self.model_hub = ModelHub(self.core, self.core.config.cycle.budget_usd, self.run.model_usage)
+        return self.model_hub
 
     def save_model_usage(self) -> None:
         """Store the model calls so far with the run (so a resumed run keeps counting its spend)."""
-        if "models" in self.__dict__ and self.models.used and not self.dry_run:
+        if self.model_hub is not None and self.model_hub.used and not self.dry_run:
             self.run.model_usage = self.models.ledger.merged_into(self.run.model_usage)
             self.core.store.record_generation_run(self.run)
 
@@ -140,17 +144,17 @@ async def run_cycle(
     finally:
         cycle.progress.close()
         run.duration_seconds += time.perf_counter() - started
-        if "models" in cycle.__dict__:
-            await cycle.models.aclose()
+        if cycle.model_hub is not None:
+            await cycle.model_hub.aclose()
     if not dry_run:
         counts = core.store.run_counts(run.id)
         run.dreams_by_type = counts["dreams_by_type"]
         run.rejected_by_reason = counts["rejected_by_reason"]
         run.total_dreams_generated = sum(run.dreams_by_type.values())
         run.model_usage = counts["model_usage"]
-        if "models" in cycle.__dict__:
-            run.model_usage = cycle.models.ledger.merged_into(run.model_usage)
-            run.stop_reason = cycle.models.stop_reason or run.stop_reason
+        if cycle.model_hub is not None:
+            run.model_usage = cycle.model_hub.ledger.merged_into(run.model_usage)
+            run.stop_reason = cycle.model_hub.stop_reason or run.stop_reason
         core.finish_run(run, "failed" if cycle.failures else "finished")
     return cycle
 

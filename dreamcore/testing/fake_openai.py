@@ -13,12 +13,12 @@ to the next one, and the answer names the model that served. The server counts r
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import random
 import re
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,6 +241,7 @@ def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
 # -- a responder that writes plausible variants --------------------------------------------------
 
+_ANSWERS = itertools.count(1)
 _COUNT = re.compile(r"Write (\d+) variants? of the function `(\w+)`")
 _FENCED = re.compile(r"(`{3,})python\n(.*?)\n\1", re.DOTALL)
 
@@ -248,7 +249,8 @@ _FENCED = re.compile(r"(`{3,})python\n(.*?)\n\1", re.DOTALL)
 def variant_responder(body: dict[str, Any], model: str) -> str:
     """Answers a dreamcore prompt with as many variants as it asks for: the function from the first
     fenced block, each variant with one distinct extra statement, in the Variant/Description/Reasoning
-    shape the built-in prompts ask for. Anything else gets a prose answer without code."""
+    shape the built-in prompts ask for (numbered across all answers, so no two answers repeat).
+    Anything else gets a prose answer without code."""
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
     count, source = _COUNT.search(prompt), _FENCED.search(prompt)
     if not count or not source:
@@ -260,7 +262,7 @@ def variant_responder(body: dict[str, Any], model: str) -> str:
     function = next((n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)), None)
     if function is None:
         return "No function found."
-    salt = zlib.crc32(f"{model}:{prompt}".encode()) % 10_000
+    salt = next(_ANSWERS)
     answers = []
     for number in range(1, int(count.group(1)) + 1):
         marker = ast.parse(f"_dream_variant = {salt * 100 + number}").body[0]
