@@ -7,6 +7,7 @@ import logging
 import time
 
 import pytest
+from dreamcore_plugins.openrouter import ModelEntry, OpenRouter
 
 from dreamcore.errors import ConfigError
 from dreamcore.llm import (
@@ -21,7 +22,6 @@ from dreamcore.llm import (
     ServerError,
 )
 from dreamcore.testing.fake_openai import FAULT_KINDS, FakeOpenAI, Reply, fault, variant_responder
-from dreamcore_plugins.openrouter import ModelEntry, OpenRouter
 
 KEY = "sk-or-v1-DREAMCORE-TEST-KEY-0123456789"
 MESSAGES = [{"role": "user", "content": "Write 2 variants of the function `f`.\n```python\ndef f(x):\n    return x\n```"}]

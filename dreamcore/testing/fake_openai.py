@@ -12,11 +12,13 @@ to the next one, and the answer names the model that served. The server counts r
 
 from __future__ import annotations
 
+import argparse
 import ast
 import itertools
 import json
 import random
 import re
+import sys
 import threading
 import time
 from collections import deque
@@ -94,8 +96,10 @@ class FakeOpenAI:
         fault_rate: float = 0.0,
         faults: tuple[str, ...] = FAULT_KINDS,
         seed: int = 0,
+        hang: float = 3600.0,
     ) -> None:
         self.latency = latency
+        self.hang = hang
         self.responder = responder or (lambda body, model: "")
         self.fault_rate = fault_rate
         self.faults = faults
@@ -150,7 +154,7 @@ class FakeOpenAI:
             if self.fault_rate and self._rng.random() < self.fault_rate:
                 kind = self._rng.choice(self.faults)
                 self.injected[kind] = self.injected.get(kind, 0) + 1
-                return fault(kind)
+                return Reply(delay=self.hang) if kind == "timeout" else fault(kind)
         return Reply(text=self.responder(body, model))
 
     def _serve(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[Reply, str, Request]:
@@ -275,3 +279,25 @@ def variant_responder(body: dict[str, Any], model: str) -> str:
         answers.append(f"### Variant {number}\nDescription: marks variant {number} ({model}).\n"
                        f"Reasoning: a harmless extra binding, enough to differ.\n```python\n{code}\n```")
     return "\n\n".join(answers)
+
+
+def _serve_until_stdin_closes() -> None:
+    parser = argparse.ArgumentParser(description="A loopback OpenAI-compatible server (variant_responder).")
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--hang", type=float, default=3600.0, help="seconds an injected timeout holds a request")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    with FakeOpenAI(latency=args.latency, responder=variant_responder, fault_rate=args.fault_rate, seed=args.seed,
+                    hang=args.hang) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+        statuses: dict[str, int] = {}
+        for request in server.requests:
+            statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
+        print(json.dumps({"requests": len(server.requests), "max_in_flight": server.max_in_flight,
+                          "injected": server.injected, "statuses": statuses}), flush=True)
+
+
+if __name__ == "__main__":
+    _serve_until_stdin_closes()
