@@ -11,6 +11,10 @@ Then the same with 30 % of the answers faulty (429 with and without Retry-After,
 timeouts, truncated or malformed JSON, 200 with an error body, no choices, code that does not parse):
 the completion rate (procedures that got LLM dreams of both types), the failures recorded, and the
 extra time against the clean run.
+
+The client's CPU time is reported too: this process renders prompts, extracts and checks every
+draft (parse, signature, safety gate, fingerprint) and runs the HTTP client on one event loop, so
+once calls x CPU-per-call approaches the ideal time, CPU, not the cap, bounds the throughput.
 """
 
 from __future__ import annotations
@@ -60,9 +64,10 @@ def _phase(concurrency: int, procedures: int, latency: float, fault_rate: float)
         with tempfile.TemporaryDirectory() as folder:
             with DreamCore(_config(Path(folder), base_url, concurrency, timeout)) as core:
                 asyncio.run(core.run_cycle(stages=["mine"]))
-                started = time.perf_counter()
+                load = os.getloadavg()[0]
+                started, cpu = time.perf_counter(), time.process_time()
                 cycle = asyncio.run(core.run_cycle(stages=["generate"], limit=procedures))
-                seconds = time.perf_counter() - started
+                seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
                 run = cycle.run
                 with sqlite3.connect(Path(folder) / "bench.db") as db:
                     both = db.execute(
@@ -85,9 +90,13 @@ def _phase(concurrency: int, procedures: int, latency: float, fault_rate: float)
         "ideal_seconds": round(ideal, 2),
         "efficiency": round(ideal / seconds, 3),
         "max_in_flight_server": stats["max_in_flight"],
+        "client_cpu_seconds": round(cpu, 2),
+        "client_cpu_ms_per_request": round(cpu / max(stats["requests"], 1) * 1000, 1),
+        "machine_load_average": round(load, 2),
         "procedures_with_dreams": dreamt,
         "procedures_with_both_llm_types": both,
         "completion_rate": round(both / cycle.report["generate"]["procedures"], 3),
+        "generate_split_seconds": cycle.report["generate"]["seconds"],
         "dreams_by_type": run.dreams_by_type,
         "rejected_by_reason": run.rejected_by_reason,
         "faults_injected": stats["injected"],

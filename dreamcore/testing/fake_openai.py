@@ -1,4 +1,5 @@
-"""A fake OpenAI-compatible chat-completions server on 127.0.0.1, over real HTTP.
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1, over real HTTP/1.1 (keep-alive), served
+by an asyncio event loop in its own thread, so thousands of held requests cost no threads.
 
 Answers are scripted per model (:meth:`FakeOpenAI.script`), else made by a ``responder`` function;
 faults can be scripted or injected at random (``fault_rate``). A request carrying OpenRouter's
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import itertools
 import json
 import random
@@ -23,7 +25,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
@@ -110,24 +111,35 @@ class FakeOpenAI:
         self._scripts: dict[str, deque[Reply]] = {}
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", 0, backlog=1024)
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         """The API root to configure: ``http://127.0.0.1:<port>/v1``."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/v1"
 
     def start(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._closing.set()
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop serving; requests still held (latency, hangs) are dropped."""
+        async def shutdown() -> None:
+            self._server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -144,7 +156,7 @@ class FakeOpenAI:
         """Requests whose first model was ``model``."""
         return [r for r in self.requests if r.model == model]
 
-    # -- serving (handler threads) -----------------------------------------------------------------
+    # -- serving (the server's own event loop, in its thread) ----------------------------------------
 
     def _next_reply(self, body: dict[str, Any], model: str) -> Reply:
         with self._lock:
@@ -157,90 +169,81 @@ class FakeOpenAI:
                 return Reply(delay=self.hang) if kind == "timeout" else fault(kind)
         return Reply(text=self.responder(body, model))
 
-    def _serve(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[Reply, str, Request]:
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One keep-alive connection: requests one after the other until the client closes it."""
+        try:
+            while await self._exchange(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                asyncio.CancelledError):
+            pass  # the client went away, sent garbage, or the server is stopping
+        finally:
+            writer.close()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in header_lines if ": " in line)
+        length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
+        try:
+            body = json.loads(await reader.readexactly(length) or b"{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
         model = str(body.get("model", ""))
-        models = [str(m) for m in body.get("models") or [model]]
-        record = Request(model=model, models=models, body=body, headers=headers, arrived=time.monotonic())
+        record = Request(model=model, models=[str(m) for m in body.get("models") or [model]], body=body,
+                         headers=headers, arrived=time.monotonic())
         with self._lock:
             self.requests.append(record)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        reply, served = Reply(kind="status", status=400), model
-        for served in models:
-            reply = self._next_reply(body, served)
-            if not reply.failed:
-                break
-        delay = self.latency if reply.delay is None else reply.delay
-        self._closing.wait(delay)
-        record.served_by = served
-        return reply, served, record
-
-    def _done(self, record: Request, status: int) -> None:
-        with self._lock:
-            self.in_flight -= 1
-            record.ended = time.monotonic()
-            record.status = status
-
-
-def _handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            try:
-                body = json.loads(self.rfile.read(length) or b"{}")
-            except ValueError:
-                body = {}
-            reply, served, record = server._serve(body, dict(self.headers.items()))
-            status = 200
-            try:
-                status = self._answer(reply, served)
-            except OSError:
-                status = -1  # the client gave up (its timeout) and closed the connection
-            finally:
-                server._done(record, status)
-
-        def _answer(self, reply: Reply, served: str) -> int:
+        status = -1
+        try:
+            reply = Reply(kind="status", status=400)
+            for served in record.models:
+                record.served_by = served
+                reply = self._next_reply(body, served)
+                if not reply.failed:
+                    break
+            await asyncio.sleep(self.latency if reply.delay is None else reply.delay)
             if reply.kind == "drop":
-                self.close_connection = True
-                return -1
-            if reply.kind == "status":
-                payload = {"error": {"code": reply.status, "message": f"fake error {reply.status}"}}
-                extra = {"Retry-After": reply.retry_after} if reply.retry_after else {}
-                return self._send(reply.status, json.dumps(payload).encode(), extra)
-            if reply.kind == "error_body":
-                payload = {"model": served, "error": {"code": reply.status, "message": "provider failed mid-way"}}
-                return self._send(200, json.dumps(payload).encode())
-            completion = {
-                "id": "fake", "object": "chat.completion", "model": served,
-                "choices": [] if reply.kind == "empty_choices" else [
-                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}
-                ],
-                "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-                          "total_tokens": reply.prompt_tokens + reply.completion_tokens, "cost": reply.cost},
-            }
-            data = json.dumps(completion).encode()
-            if reply.kind == "truncated":
-                data = data[: len(data) // 2]
-            elif reply.kind == "malformed":
-                data = b"<html>upstream error</html>"
-            return self._send(200, data)
+                return False
+            status, data, extra = _answer(reply, record.served_by)
+            extra_lines = "".join(f"{key}: {value}\r\n" for key, value in extra.items())
+            writer.write(f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json"
+                         f"\r\nContent-Length: {len(data)}\r\n{extra_lines}\r\n".encode() + data)
+            await writer.drain()
+            return True
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                record.ended = time.monotonic()
+                record.status = status
 
-        def _send(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> int:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-            return status
 
-    return Handler
+def _answer(reply: Reply, served: str) -> tuple[int, bytes, dict[str, str]]:
+    """(status, body, extra headers) for a reply."""
+    if reply.kind == "status":
+        payload = {"error": {"code": reply.status, "message": f"fake error {reply.status}"}}
+        return reply.status, json.dumps(payload).encode(), {"Retry-After": reply.retry_after} if reply.retry_after else {}
+    if reply.kind == "error_body":
+        payload = {"model": served, "error": {"code": reply.status, "message": "provider failed mid-way"}}
+        return 200, json.dumps(payload).encode(), {}
+    completion = {
+        "id": "fake", "object": "chat.completion", "model": served,
+        "choices": [] if reply.kind == "empty_choices" else [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply.text}}
+        ],
+        "usage": {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+                  "total_tokens": reply.prompt_tokens + reply.completion_tokens, "cost": reply.cost},
+    }
+    data = json.dumps(completion).encode()
+    if reply.kind == "truncated":
+        data = data[: len(data) // 2]
+    elif reply.kind == "malformed":
+        data = b"<html>upstream error</html>"
+    return 200, data, {}
 
 
 # -- a responder that writes plausible variants --------------------------------------------------
