@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import logging
 import sqlite3
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dreamcore import DreamCore
+from dreamcore import DreamCore, hookimpl
 from dreamcore.cli import main
 from dreamcore.testing.fake_openai import FakeOpenAI, Reply, variant_responder
 
@@ -195,3 +196,30 @@ def test_local_mode_needs_no_key_and_makes_no_calls(tmp_path, server, capsys, mo
     report = run(llm_config(tmp_path, server, cr_mode="local", cp_mode="local"), capsys, "--limit", "2")
     assert server.requests == [] and report["stop_reason"] is None
     assert set(report["model_usage"]) == {"local"}
+
+
+def test_a_resumed_run_keeps_counting_what_it_spent(tmp_path, server):
+    class Boom:
+        name = "boom"
+        order = 30
+
+        async def run(self, cycle):
+            raise RuntimeError("power cut")
+
+    class Plugin:
+        @hookimpl
+        def register_stages(self, register):
+            register(Boom)
+
+    cycle_options = "concurrency = 1"
+    strategy = "[strategies.light]\nvariants = 5\n"
+    config = llm_config(tmp_path, server, budget=1.0, cycle=cycle_options, plugins=strategy)
+    with DreamCore(config, plugins=[Plugin()]) as core, pytest.raises(RuntimeError, match="power cut"):
+        asyncio.run(core.run_cycle(strategy="light", limit=2))
+    assert len(server.requests) == 2
+    config = llm_config(tmp_path, server, budget=0.003, cycle=cycle_options, plugins=strategy)
+    with DreamCore(config) as core:
+        cycle = asyncio.run(core.run_cycle(strategy="light", limit=6))
+        run_row = core.store.get_generation_runs()[0]
+    assert cycle.resumed and len(server.requests) == 3  # 0.002 spent before the crash, one call left
+    assert run_row.stop_reason.startswith("budget_exhausted") and run_row.model_usage["fake/deepseek-chat"]["calls"] == 3

@@ -53,6 +53,17 @@ def complete(client: OpenRouter, models, messages=MESSAGES):
     return asyncio.run(go())
 
 
+def complete_many(client: OpenRouter, count: int) -> None:
+    async def go():
+        try:
+            await asyncio.gather(*(client.complete(["a/one"], MESSAGES, temperature=0, max_tokens=9)
+                                   for _ in range(count)))
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+
+
 def test_a_completion_carries_text_served_model_usage_and_headers(server):
     completion = complete(provider(server, referer="https://example.test/app", title="dreams"), ["a/one"])
     assert completion.text == "answer from a/one" and completion.model == "a/one"
@@ -171,31 +182,13 @@ def test_call_timeout_bounds_retries(server):
 
 def test_concurrency_cap_is_never_exceeded_server_side():
     with FakeOpenAI(latency=0.2, responder=variant_responder) as server:
-        client = provider(server, concurrency=3)
-
-        async def go():
-            try:
-                await asyncio.gather(*(client.complete(["a/one"], MESSAGES, temperature=0, max_tokens=9)
-                                       for _ in range(12)))
-            finally:
-                await client.aclose()
-
-        asyncio.run(go())
+        complete_many(provider(server, concurrency=3), 12)
     assert len(server.requests) == 12 and server.max_in_flight == 3
 
 
 def test_requests_per_minute_are_paced():
     with FakeOpenAI(responder=variant_responder) as server:
-        client = provider(server, rpm=600)  # one start every 0.1 s
-
-        async def go():
-            try:
-                await asyncio.gather(*(client.complete(["a/one"], MESSAGES, temperature=0, max_tokens=9)
-                                       for _ in range(8)))
-            finally:
-                await client.aclose()
-
-        asyncio.run(go())
+        complete_many(provider(server, rpm=600), 8)  # one start every 0.1 s
     arrivals = sorted(r.arrived for r in server.requests)
     # never more than n + 1 arrivals within n tenths of a second (one for connection-setup jitter)
     assert all(arrivals[j] - arrivals[i] >= (j - i - 1) * 0.1 - 0.01
