@@ -14,7 +14,9 @@ extra time against the clean run.
 
 The client's CPU time is reported too: this process renders prompts, extracts and checks every
 draft (parse, signature, safety gate, fingerprint) and runs the HTTP client on one event loop, so
-once calls x CPU-per-call approaches the ideal time, CPU, not the cap, bounds the throughput.
+once calls x CPU-per-call approaches the ideal time, CPU, not the cap, bounds the throughput. Calls
+come in whole waves of C (a 1 s call cannot be split), so the best efficiency possible is
+(calls / C) / ceil(calls / C), reported as ``efficiency_bound_whole_waves``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sqlite3
 import subprocess
@@ -89,6 +92,7 @@ def _phase(concurrency: int, procedures: int, latency: float, fault_rate: float)
         "failed_calls": errors,
         "ideal_seconds": round(ideal, 2),
         "efficiency": round(ideal / seconds, 3),
+        "efficiency_bound_whole_waves": round(stats["requests"] / concurrency / math.ceil(stats["requests"] / concurrency), 3),
         "max_in_flight_server": stats["max_in_flight"],
         "client_cpu_seconds": round(cpu, 2),
         "client_cpu_ms_per_request": round(cpu / max(stats["requests"], 1) * 1000, 1),
