@@ -283,7 +283,9 @@ class OpenRouter:
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
         if base_url not in self._clients:
-            limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+            # no keep-alive cap: httpcore closes idle connections once the pool holds more than the cap,
+            # which at high concurrency churns connections; the per-model limits bound the pool instead
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
             self._clients[base_url] = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", limits=limits)
         return self._clients[base_url]
 
