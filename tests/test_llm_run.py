@@ -81,14 +81,14 @@ def test_llm_run_makes_valid_dreams_of_both_llm_types(tmp_path, server, capsys, 
     with DreamCore(tmp_path / "dreams.toml") as core:
         dreams = core.store.find_dreams(limit=None)
         run_row = core.store.get_generation_runs()[0]
+        bases = {d.base_procedure_id: core.store.get_procedure(d.base_procedure_id) for d in dreams}
     models = {d.dream_type: set() for d in dreams}
     for dream in dreams:
         models[dream.dream_type].add(dream.model_used)
-        base = core.store.get_procedure(dream.base_procedure_id) if hasattr(core.store, "get_procedure") else None
         function = ast.parse(dream.code).body[-1]
         assert isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        assert function.name == bases[dream.base_procedure_id].name
         assert dream.generated_description and dream.reasoning
-        assert base is None or function.name == base.name
     assert models["constraint_relaxation"] == {"fake/deepseek-chat"}
     assert models["cross_project"] == {"fake/qwen-coder"}
     assert run_row.model_usage == report["model_usage"]
