@@ -115,6 +115,11 @@ class CycleConfig:
     seed: int | None = attrs.field(
         default=None, metadata=_help("fixed random seed; unset = the run's number, so each night differs")
     )
+    budget_usd: float = attrs.field(
+        default=1.0,
+        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
+        metadata=_help("USD a run may spend on model calls; when reached no new calls start (0 = none)"),
+    )
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")

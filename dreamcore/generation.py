@@ -14,7 +14,7 @@ import random
 import textwrap
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -27,6 +27,9 @@ from dreamcore.analysis import (
 )
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft
 from dreamcore.safety import SafetyPolicy, check_code
+
+if TYPE_CHECKING:
+    from dreamcore.llm import LLM
 
 
 @attrs.define(kw_only=True)
@@ -45,7 +48,9 @@ class GenerationContext:
 
     ``variants`` is how many drafts are wanted; ``rng`` is seeded from the run's seed, the
     procedure and the generator, so a run is reproducible; ``related`` holds procedures from other
-    projects, best match first; ``hints`` are adaptation notes such as ``"avoid: ..."``.
+    projects, best match first; ``hints`` are adaptation notes such as ``"avoid: ..."``. ``llm`` is
+    the generator's model route (``dreamcore.llm.LLM``) in llm or both mode, None in local mode;
+    answers that yield no draft are kept with :meth:`reject` and stored with the run.
     """
 
     procedure: Procedure
@@ -54,6 +59,16 @@ class GenerationContext:
     seed: int
     related: Sequence[Procedure] = ()
     hints: Sequence[str] = ()
+    llm: LLM | None = None
+    dream_type: str = ""
+    rejections: list[RejectedDraft] = attrs.Factory(list)
+
+    def reject(self, model: str, category: str, reason: str, code: str = "") -> None:
+        """Record a model answer (or failed call) that produced no draft, with the reason."""
+        self.rejections.append(RejectedDraft(
+            base_procedure_id=self.procedure.id, dream_type=self.dream_type, model_used=model,
+            category=category, reason=reason, code=code,
+        ))
 
     @cached_property
     def source(self) -> str:

@@ -40,7 +40,13 @@ def register_generators(register: Register) -> None:
 @hookspec
 def register_models(register: Register) -> None:
     """Register LLM model providers: classes with ``name`` and
-    ``async complete(model, messages, **params) -> Completion``."""
+    ``async complete(models, messages, *, temperature, max_tokens) -> Completion``. ``models`` is a
+    route's chain of model names (first choice, then fallbacks; the provider walks it), ``messages``
+    a list of ``{"role", "content"}`` dicts; the ``dreamcore.llm.Completion`` holds the text, the
+    model that served, ``Usage`` (tokens, cost in USD) and latency. Failures raise a
+    ``dreamcore.llm.ModelError`` subclass (its ``category``: auth, credits, moderation, bad_request,
+    rate_limited, server, timeout, bad_response). Optional: ``check(models)`` raising ``ConfigError``
+    before a run (e.g. an API key variable not set) and ``async aclose()``."""
 
 
 @hookspec

@@ -25,6 +25,7 @@ from dreamcore.progress import Progress
 if TYPE_CHECKING:
     from dreamcore.analysis import RelatedIndex
     from dreamcore.core import DreamCore
+    from dreamcore.llm import ModelHub
 
 
 @attrs.define(kw_only=True)
@@ -46,6 +47,7 @@ class Cycle:
     report: dict[str, Any] = attrs.field(factory=dict)
     failures: list[str] = attrs.field(factory=list)
     resumed: bool = False
+    model_hub: ModelHub | None = attrs.field(default=None, init=False, repr=False)
 
     @property
     def seed(self) -> int:
@@ -74,6 +76,22 @@ class Cycle:
         from dreamcore.analysis import RelatedIndex
 
         return RelatedIndex(self.current_procedures())
+
+    @property
+    def models(self) -> ModelHub:
+        """Model access for generators: the run's budget (``[cycle] budget_usd``) and usage ledger,
+        created on first use (then also ``model_hub``)."""
+        if self.model_hub is None:
+            from dreamcore.llm import ModelHub
+
+            self.model_hub = ModelHub(self.core, self.core.config.cycle.budget_usd, self.run.model_usage)
+        return self.model_hub
+
+    def save_model_usage(self) -> None:
+        """Store the model calls so far with the run (so a resumed run keeps counting its spend)."""
+        if self.model_hub is not None and self.model_hub.used and not self.dry_run:
+            self.run.model_usage = self.models.ledger.merged_into(self.run.model_usage)
+            self.core.store.record_generation_run(self.run)
 
 
 def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:
@@ -156,6 +174,8 @@ async def _run_stages(
     finally:
         cycle.progress.close()
         run.duration_seconds += time.perf_counter() - started
+        if cycle.model_hub is not None:
+            await cycle.model_hub.aclose()
     if not dry_run:
         counts = core.store.run_counts(run.id)
         run.dreams_by_type = counts["dreams_by_type"]
@@ -164,6 +184,9 @@ async def _run_stages(
         # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
         for model, counters in counts["model_usage"].items():
             run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
+        if cycle.model_hub is not None:
+            run.model_usage = cycle.model_hub.ledger.merged_into(run.model_usage)
+            run.stop_reason = cycle.model_hub.stop_reason or run.stop_reason
         core.finish_run(run, "failed" if cycle.failures else "finished")
     return cycle
 
@@ -182,6 +205,7 @@ def summary(cycle: Cycle) -> dict[str, Any]:
         "total_dreams": run.total_dreams_generated,
         "rejected_by_reason": run.rejected_by_reason,
         "model_usage": run.model_usage,
+        "stop_reason": run.stop_reason,
         "stages": cycle.report,
         "failures": cycle.failures,
     }

@@ -77,6 +77,7 @@ class GenerateStage:
     async def run(self, cycle: Cycle) -> None:
         core = cycle.core
         generators = [core.create("generators", name) for name in cycle.strategy.generators]
+        llms = {generator.name: cycle.models.bind(generator) for generator in generators}
         procedures = cycle.procedures_to_dream()
         if not cycle.dry_run:
             done = core.store.procedures_dreamt_in_run(cycle.run.id)
@@ -90,7 +91,7 @@ class GenerateStage:
         async def worker() -> None:
             while not queue.empty():
                 procedure = queue.get_nowait()
-                tally.update(await self._dream(cycle, procedure, generators))
+                tally.update(await self._dream(cycle, procedure, generators, llms))
                 cycle.progress.advance(self.name)
 
         await asyncio.gather(*(worker() for _ in range(min(core.config.cycle.concurrency, len(procedures) or 1))))
@@ -100,7 +101,9 @@ class GenerateStage:
             self.name, f"{tally['dreams']} new dreams, {tally['rejected']} rejected, {tally['known']} already known"
         )
 
-    async def _dream(self, cycle: Cycle, procedure: Procedure, generators: list[Any]) -> Counter[str]:
+    async def _dream(
+        self, cycle: Cycle, procedure: Procedure, generators: list[Any], llms: dict[str, Any]
+    ) -> Counter[str]:
         tally: Counter[str] = Counter()
         try:
             checker = DraftChecker(procedure, cycle.core.config.safety, run_id=cycle.run.id)
@@ -120,6 +123,8 @@ class GenerateStage:
                 rng=seeded_rng(cycle.seed, procedure, generator.name),
                 seed=cycle.seed,
                 related=related,
+                llm=llms[generator.name],
+                dream_type=generator.dream_type,
             )
             started = time.perf_counter()
             try:
@@ -132,6 +137,9 @@ class GenerateStage:
                 continue
             checked_at = time.perf_counter()
             tally["generators"] += checked_at - started
+            for rejection in context.rejections:
+                rejection.run_id = cycle.run.id
+            rejections += context.rejections
             for draft in drafts[: cycle.strategy.variants]:
                 checked = checker.check(draft, generator.dream_type)
                 (dreams if isinstance(checked, DreamProcedure) else rejections).append(checked)
@@ -145,6 +153,7 @@ class GenerateStage:
         with store.atomic():
             ids = cycle.core.store_dreams(dreams)
             store.record_rejections(rejections)
+            cycle.save_model_usage()
         tally["store"] += time.perf_counter() - stored_at
         new = sum(1 for dream in dreams if dream.id is not None)
         tally["dreams"] += new

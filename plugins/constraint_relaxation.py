@@ -6,7 +6,7 @@ attempts; that every item of a loop must be visited; that its logging matters. E
 such assumption and says which, so the judge and the differential tests can find out whether it was
 load-bearing.
 
-Local mode (the only mode so far) works on the AST: the procedure's dedented source is parsed, a copy
+Local mode (the default) works on the AST: the procedure's dedented source is parsed, a copy
 of the function is transformed and unparsed. It is offline and deterministic: every candidate is
 computed in a fixed order and ``context.rng`` alone picks which of them become drafts. The kinds:
 
@@ -29,7 +29,9 @@ computed in a fixed order and ``context.rng`` alone picks which of them become d
 ``drop_side_effect``
     logging, printing and statistics counters are removed.
 
-An LLM mode (prompting a model with ``context.analysis``) belongs beside :meth:`_local_drafts`.
+LLM mode (``mode = "llm"``, or ``"both"`` beside the local drafts) asks the configured model chain
+for variants with the prompt template ``prompts/constraint_relaxation.txt``, fed with the procedure's
+source and its dependency analysis (steps, reorderable pairs, independent groups, side effects).
 """
 
 from __future__ import annotations
@@ -41,12 +43,14 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from dreamcore import hookimpl
 from dreamcore.analysis import (
+    DependencyAnalysis,
     Step,
     copy_tree,
     docstring_free,
@@ -58,6 +62,8 @@ from dreamcore.analysis import (
     scope_nodes,
 )
 from dreamcore.generation import DreamDraft, GenerationContext, new_code, round_robin
+from dreamcore.llm import LLMOptions, route_default
+from dreamcore.llm_drafts import bullets, fenced, mode_drafts
 
 KINDS = (
     "reorder",
@@ -111,10 +117,18 @@ class ConstraintRelaxation:
 
     name = "constraint_relaxation"
     dream_type = "constraint_relaxation"
+    prompt_file = Path(__file__).parent / "prompts" / "constraint_relaxation.txt"
+    prompt_fields = ("function", "source", "analysis", "kinds", "hints", "count")
 
-    @attrs.define
-    class Config:
-        """``[plugins.constraint_relaxation]``: which relaxation kinds may be proposed."""
+    @attrs.define(kw_only=True)
+    class Config(LLMOptions):
+        """``[plugins.constraint_relaxation]``: which relaxation kinds may be proposed, and the LLM mode
+        (off by default; the seed's route: a DeepSeek chat model, a Mistral fallback, temperature 0.8)."""
+
+        models: list[str] = route_default("models", ["deepseek/deepseek-chat-v3.1", "mistralai/devstral-2512"])
+        temperature: float = route_default("temperature", 0.8)
+        max_tokens: int = route_default("max_tokens", 2000)
+        variants_per_call: int = route_default("variants_per_call", 5)
 
         kinds: list[str] = attrs.field(
             factory=lambda: list(KINDS),
@@ -129,7 +143,17 @@ class ConstraintRelaxation:
         """At most ``context.variants`` drafts, each relaxing a different assumption."""
         if context.variants <= 0:
             return []
-        return self._local_drafts(context)
+        return await mode_drafts(context, lambda: self._local_drafts(context), lambda: self._prompt_values(context))
+
+    def _prompt_values(self, context: GenerationContext) -> dict[str, str]:
+        """What the prompt template is filled with; the procedure's code only inside fences."""
+        return {
+            "function": context.procedure.name,
+            "source": fenced(context.source),
+            "analysis": fenced(_analysis_text(context.analysis), "text"),
+            "kinds": ", ".join(self.config.kinds),
+            "hints": bullets(context.hints),
+        }
 
     # -- local mode ------------------------------------------------------------------------
 
@@ -148,6 +172,27 @@ class ConstraintRelaxation:
             DreamDraft(code=c.code, description=c.description, reasoning=c.reasoning, model_used="local")
             for c in chosen
         ]
+
+
+def _analysis_text(analysis: DependencyAnalysis) -> str:
+    """The dependency analysis as lines a model can read (step numbers count from 1)."""
+    lines = [
+        f"parameters: {', '.join(analysis.params) or 'none'}",
+        f"async: {analysis.is_async}; generator: {analysis.is_generator}; loops: {analysis.loops}; "
+        f"conditionals: {analysis.conditionals}",
+        f"calls: {', '.join(analysis.calls) or 'none'}",
+        f"side effects: {', '.join(analysis.side_effects) or 'none'}",
+        "steps:",
+    ]
+    for step in analysis.steps:
+        effect = "; side effect" if step.side_effect else ""
+        lines.append(f"  {step.index + 1}. [{step.kind}] {step.text}  (reads: {', '.join(sorted(step.reads)) or '-'}; "
+                     f"writes: {', '.join(sorted(step.writes)) or '-'}{effect})")
+    pairs = ", ".join(f"{a + 1}<->{b + 1}" for a, b in analysis.reorderable)
+    groups = ", ".join("(" + ", ".join(str(i + 1) for i in group) + ")" for group in analysis.parallel_groups)
+    lines.append(f"reorderable step pairs: {pairs or 'none'}")
+    lines.append(f"independent step groups (could run concurrently): {groups or 'none'}")
+    return "\n".join(lines)
 
 
 # -- choosing ----------------------------------------------------------------------------------

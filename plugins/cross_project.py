@@ -22,7 +22,9 @@ Local strategies (offline, deterministic: ``context.rng`` only orders the strate
     the related procedure's retry shape (attempts, backoff growth, caught errors) wrapped around the
     base's call of a callable it was given (its I/O).
 
-An LLM mode (prompting a model with both procedures) belongs beside :meth:`_local_drafts`.
+LLM mode (``mode = "llm"``, or ``"both"`` beside the local drafts) asks the configured model chain
+with the prompt template ``prompts/cross_project.txt``, fed with the base and its related procedures
+(each inside its own fence, as data).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ from dreamcore.analysis import (
     statement_position,
 )
 from dreamcore.generation import DreamDraft, GenerationContext, new_code, round_robin
+from dreamcore.llm import LLMOptions, route_default
+from dreamcore.llm_drafts import bullets, fenced, mode_drafts
 from dreamcore.models import Procedure
 from dreamcore.safety import SafetyPolicy, check_code
 
@@ -97,10 +101,18 @@ class CrossProject:
 
     name = "cross_project"
     dream_type = "cross_project"
+    prompt_file = Path(__file__).parent / "prompts" / "cross_project.txt"
+    prompt_fields = ("function", "project", "source", "related", "strategies", "hints", "count")
 
-    @attrs.define
-    class Config:
-        """``[plugins.cross_project]``: which strategies to use and how many related procedures."""
+    @attrs.define(kw_only=True)
+    class Config(LLMOptions):
+        """``[plugins.cross_project]``: which strategies to use, how many related procedures, and the LLM
+        mode (off by default; the seed's route: a Qwen coder model, a DeepSeek fallback, temperature 0.7)."""
+
+        models: list[str] = route_default("models", ["qwen/qwen3-coder", "deepseek/deepseek-chat-v3.1"])
+        temperature: float = route_default("temperature", 0.7)
+        max_tokens: int = route_default("max_tokens", 3000)
+        variants_per_call: int = route_default("variants_per_call", 3)
 
         strategies: list[str] = attrs.field(
             factory=lambda: list(STRATEGIES),
@@ -116,9 +128,31 @@ class CrossProject:
 
     async def generate(self, procedure, context: GenerationContext) -> list[DreamDraft]:
         """At most ``context.variants`` drafts; none without related procedures."""
-        if context.variants <= 0 or not context.related:
+        if context.variants <= 0 or not self._related(context):
             return []
-        return self._local_drafts(context)
+        return await mode_drafts(context, lambda: self._local_drafts(context), lambda: self._prompt_values(context))
+
+    def _related(self, context: GenerationContext) -> list[Procedure]:
+        """Related procedures of other projects, at most ``max_related``, best first."""
+        return [
+            r for r in context.related
+            if r.project != context.procedure.project or not context.procedure.project
+        ][: self.config.max_related]
+
+    def _prompt_values(self, context: GenerationContext) -> dict[str, str]:
+        """What the prompt template is filled with; all code only inside fences."""
+        related = [
+            f"{number}. {other.project}: {other.module}.{other.qualname}\n{fenced(textwrap.dedent(other.source))}"
+            for number, other in enumerate(self._related(context), start=1)
+        ]
+        return {
+            "function": context.procedure.name,
+            "project": context.procedure.project,
+            "source": fenced(context.source),
+            "related": "\n\n".join(related),
+            "strategies": ", ".join(self.config.strategies),
+            "hints": bullets(context.hints),
+        }
 
     # -- local mode ------------------------------------------------------------------------
 
@@ -127,10 +161,7 @@ class CrossProject:
         base = _parse(context.source, context.procedure.name)
         if base is None:
             return []
-        related = [
-            r for r in context.related
-            if r.project != context.procedure.project or not context.procedure.project
-        ][: self.config.max_related]
+        related = self._related(context)
         makers: dict[str, Callable[[_Base, _Related], Iterator[Candidate]]] = {
             "fallback": _fallback,
             "composition": _composition,
