@@ -136,6 +136,22 @@ class SourceConfig:
         return [Path(p) if Path(p).is_absolute() else base_dir / p for p in self.paths]
 
 
+DEFAULT_PARSERS = ["json", "regex"]
+
+
+@attrs.define(kw_only=True)
+class EvaluationConfig:
+    """[evaluation]: how judges' answers become evaluations."""
+
+    parsers: list[str] = attrs.field(
+        factory=lambda: list(DEFAULT_PARSERS),
+        validator=_check(
+            lambda v: bool(v) and len(set(v)) == len(v), lambda v: "must name at least one parser, each once"
+        ),
+        metadata=_help("parser plugins tried in this order on a judge's answer; the first to read a dream wins"),
+    )
+
+
 @attrs.define(kw_only=True)
 class Config:
     """The whole of dreams.toml. ``base_dir`` (the file's folder) anchors relative paths."""
@@ -149,6 +165,7 @@ class Config:
         ),
     )
     safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
+    evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )
