@@ -43,10 +43,12 @@ TIER_DISAGREES = "tier_disagrees_with_score"
 FRAGMENT_LIMIT = 500
 MAX_ID_LENGTH = 200
 
-# A dream reference as judges write it: D-12, D12, Dream 12, Dream #12, Dream D-12. Bounded
-# quantifiers only, so a run of spaces or digits never makes the engine backtrack far.
-DREAM_ID = r"(?<![\w-])(?:dream[ \t]{0,3}#?[ \t]{0,3}(?:d-?)?\d{1,9}|d-?\d{1,9})(?![\w-])"
-_DREAM_ID = re.compile(DREAM_ID, re.IGNORECASE)
+# A dream reference as judges write it: D-12, D12, Dream 12, Dream #12, Dream D-12, in lowercase
+# (parsers match ASCII-lowercased text, see ``ascii_lower``). It starts with a literal so the regex
+# engine skips ahead fast; bounded quantifiers only, so runs of spaces or digits never backtrack far.
+DREAM_REFERENCE = r"(?:dream[ \t]{0,3}#?[ \t]{0,3}(?:d-?)?|d-?)\d{1,9}(?![\w-])"
+_DREAM_ID = re.compile(rf"(?<![\w-]){DREAM_REFERENCE}", re.IGNORECASE)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ID_DIGITS = re.compile(r"(?:dream[ \t#]*)?(?:d-?)?0*(\d+)", re.IGNORECASE)
 
 # A score in words. NUMBER never starts inside a digit run (the look-behind), so a long run of
@@ -167,6 +169,11 @@ def clean_id(value: Any) -> str | None:
     return text if 0 < len(text) <= MAX_ID_LENGTH else None
 
 
+def ascii_lower(text: str) -> str:
+    """``text`` with ASCII letters lowercased: same length, so positions carry over to the original."""
+    return text.translate(_ASCII_LOWER)
+
+
 def id_key(dream_id: str) -> str:
     """The key two reads of one dream share: the number of ``D-12``/``Dream #12``/``12``, else the
     id case-folded with spaces squeezed."""
@@ -213,7 +220,7 @@ class BandOptions:
         return TierBands(viable=self.viable, speculative=self.speculative)
 
 
-def compile_option(attribute_name: str, pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+def compile_option(attribute_name: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
     """A regular expression from a config option, or an InvalidValue naming the option."""
     try:
         return re.compile(pattern, flags)

@@ -18,9 +18,13 @@ horizontal rule or table. Inside it:
 A markdown table whose header names an id column (``Dream``, ``ID``, ``#``) is read by column
 (score, tier, reasoning columns by the same labels); other tables are read line by line.
 
-Labels, lead-ins and the dream-reference pattern are options (regular expressions, matched without
-case). The defaults run in linear time: bounded quantifiers, no nested repetition, every search
-limited to its entry; at most ``max_entries`` entries are read (the rest is reported unparsed).
+Labels, lead-ins and the dream-reference pattern are options: regular expressions matched against
+the answer with its ASCII letters lowercased (so write them in lowercase). Work is bounded: the
+whole text is scanned once for dream references (a pattern starting with a literal, which the regex
+engine skips to quickly); everything else looks at a bounded window — the few characters before a
+reference, and an entry's first ``max_entry_chars`` characters for its score, tier and labels. At
+most ``max_entries`` entries are read and ``5 * max_entries`` references examined; the rest of
+the text is then reported as one unparsed fragment.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from dreamcore.config import InvalidValue
 from dreamcore.evaluation import ParseResult
 from dreamcore.models import DreamTier
 from dreamcore.parsing import (
-    DREAM_ID,
+    DREAM_REFERENCE,
     SCORE,
     TIER_WORD,
     BandOptions,
     Score,
+    ascii_lower,
     clean_id,
     compile_option,
     fragment,
@@ -52,38 +57,50 @@ from dreamcore.parsing import (
 )
 
 _SEP = r"[ \t*_\"'`:=|(\[\-–—]{0,8}"
-_STOP = re.compile(r"^(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*$)", re.MULTILINE)
-_TABLE = re.compile(
-    r"^[ \t]{0,3}\|(?P<header>[^\n]*)\n[ \t]{0,3}\|?(?P<rule>[ \t:|-]+)(?:\n|\Z)"
-    r"(?P<rows>(?:[ \t]{0,3}\|[^\n]*(?:\n|\Z))*)",
-    re.MULTILINE,
-)
-_ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name", re.IGNORECASE)
+_MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:[*_`\[{\"']{1,4}[ \t]{0,3})?"
+_JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
+_WEAK = re.compile(r"(?:[,;][ \t]{1,3}(?:and[ \t]{1,3})?|[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4})\Z")
+_STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*(?:\n|\Z))")
+_TABLE_RULE = re.compile(r"---[-: \t|]*+(?=\n|\Z)")
+_TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
+_ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name")
 _LONE_EMPHASIS = re.compile(r"(?<!\S)(?:\*\*|__)(?!\S)")
 _CELL_MARKUP = " \t*_`"
 _STRIP_HEAD = " \t\r\n:;,.)]}-–—*_|\"'"
 _STRIP_TAIL = " \t\r\n*_|\"'({["
 _UNLABELLED_SCORE = re.compile(
-    r"(?<![\d.])(?:\d{1,6}(?:\.\d{1,15})?|\.\d{1,15})(?![\d])"
+    r"(?:\d{1,6}(?:\.\d{1,15})?|\.\d{1,15})(?![\d])"
     r"(?=[ \t]{0,2}(?:%|percent\b|per[ \t]cent\b|pct\b|/)|[ \t]{1,3}out[ \t]{1,3}of[ \t])"
-    r"|(?<![\d.])(?:0?\.\d{1,15}|1\.0{1,15})(?![\d])",
-    re.IGNORECASE,
+    r"|(?:0?\.\d{1,15}|1\.0{1,15})(?![\d])"
 )
 _UNLABELLED_TIER = re.compile(
-    rf"(?:[(\[—–:|/]|\*\*|[ \t]-|=>|→)[ \t]{{0,3}}(?:\*\*)?[ \t]{{0,2}}(?P<word>{TIER_WORD})(?![\w])",
-    re.IGNORECASE,
+    rf"(?:[(\[—–:|/]|\*\*|[ \t]-|=>|→)[ \t]{{0,3}}(?:\*\*)?[ \t]{{0,2}}(?P<word>{TIER_WORD})(?![\w])"
 )
 _SCORE = re.compile(SCORE, re.IGNORECASE)
-MAX_UNLABELLED_TRIES = 20
-SCANS_PER_ENTRY = 20
+LOOK_BACK = 200  # characters before a reference examined to classify it
+MAX_TRIES = 20  # matches examined per field search before giving up
+REFERENCES_PER_ENTRY = 5
 
 
 def _pattern_option(default: str, help_text: str) -> Any:
     return attrs.field(
         default=default,
-        validator=lambda instance, attribute, value: compile_option(attribute.name, value),
+        validator=lambda instance, attribute, value: compile_option(attribute.name, value, 0),
         metadata={"help": help_text},
     )
+
+
+def _count_option(default: int, help_text: str) -> Any:
+    return attrs.field(
+        default=default,
+        validator=lambda instance, attribute, value: _at_least_one(attribute.name, value),
+        metadata={"help": help_text},
+    )
+
+
+def _at_least_one(name: str, value: int) -> None:
+    if value < 1:
+        raise InvalidValue(name, f"must be at least 1, got {value}")
 
 
 @attrs.define(kw_only=True)
@@ -91,39 +108,28 @@ class RegexParserConfig(BandOptions):
     """Options of the ``regex`` parser: what its patterns recognise, limits, and the tier bands."""
 
     id_pattern: str = _pattern_option(
-        DREAM_ID, "regular expression of a dream reference (no named groups); matched without case"
+        DREAM_REFERENCE, "regular expression of a dream reference, in lowercase, without named groups"
     )
     lead_in_pattern: str = _pattern_option(
         r"for|as[ \t]for|regarding|looking[ \t]at|next(?:[ \t]up)?|then|finally|lastly|and|now|also"
         r"|i(?:'d|’d|[ \t]would)[ \t](?:rate|score|give|put|place)|(?:rating|score)[ \t]for|evaluating",
-        "words that may come before a dream reference opening a sentence (\"For D-3\", \"I'd rate D-3\")",
+        "words that may come before a dream reference opening a sentence (\"for d-3\", \"i'd rate d-3\")",
     )
     score_label_pattern: str = _pattern_option(
-        r"viability(?:[ \t_]score)?|score|rating|confidence",
-        "labels announcing a score (\"Viability: 0.85\")",
+        r"viability(?:[ \t_]score)?|score|rating|confidence", "labels announcing a score (\"viability: 0.85\")"
     )
     tier_label_pattern: str = _pattern_option(
-        r"tier|category|verdict|classification|bucket", "labels announcing a tier (\"Tier: 2\")"
+        r"tier|category|verdict|classification|bucket", "labels announcing a tier (\"tier: 2\")"
     )
     reasoning_label_pattern: str = _pattern_option(
         r"reasoning|reason|rationale|explanation|justification|why|notes?",
-        "labels announcing the reasoning (\"Reasoning: ...\")",
+        "labels announcing the reasoning (\"reasoning: ...\")",
     )
-    max_entries: int = attrs.field(
-        default=1000,
-        validator=lambda instance, attribute, value: _at_least_one(attribute.name, value),
-        metadata={"help": "dream entries read from one answer at most; the rest is reported unparsed"},
+    max_entries: int = _count_option(1000, "dream entries read from one answer at most; the rest is reported unparsed")
+    max_entry_chars: int = _count_option(
+        4000, "an entry's score, tier and labels are looked for in this many characters after its reference"
     )
-    max_reasoning_chars: int = attrs.field(
-        default=4000,
-        validator=lambda instance, attribute, value: _at_least_one(attribute.name, value),
-        metadata={"help": "reasoning longer than this is cut (with an ellipsis)"},
-    )
-
-
-def _at_least_one(name: str, value: int) -> None:
-    if value < 1:
-        raise InvalidValue(name, f"must be at least 1, got {value}")
+    max_reasoning_chars: int = _count_option(4000, "reasoning longer than this is cut (with an ellipsis)")
 
 
 @attrs.define
@@ -140,10 +146,12 @@ class _Read:
 
 @attrs.define
 class _Entry:
-    """An entry being delimited: its reference and where its body starts."""
+    """An entry being delimited: its reference and what is known of its score so far."""
 
-    match: re.Match[str]
-    checked: int  # the body is known to hold no score before this position
+    start: int  # where the reference starts
+    body: int  # where the reference ends
+    key: str
+    checked: int  # the body holds no score before this position
     scored: bool = False
 
 
@@ -154,55 +162,55 @@ class RegexParser:
     Config = RegexParserConfig
 
     def __init__(self, config: RegexParserConfig | None = None) -> None:
-        self.config = config or RegexParserConfig()
-        self._bands = self.config.bands()
-        options = self.config
-        dream_id = f"(?P<id>(?:{options.id_pattern}))"
-        strong = (
-            r"(?:^[ \t>]*|(?<=[.!?:])[ \t]+)(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?"
-            r"(?:[*_`\[{\"']{1,4}[ \t]{0,3})?(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
-            rf"(?:(?:{options.lead_in_pattern})[ \t,:]{{1,3}})?"
-        )
-        weak = r"(?P<weak>[,;][ \t]{1,3}(?:and[ \t]{1,3})?|(?<=[.!?])[ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4})"
-        self._start = compile_option("id_pattern", f"(?:{strong}|{weak}){dream_id}", re.IGNORECASE | re.MULTILINE)
+        self.config = options = config or RegexParserConfig()
+        self._bands = options.bands()
+        lead_in = rf"(?:(?:{options.lead_in_pattern})[ \t,:]{{1,3}})?"
+        self._reference = compile_option("id_pattern", options.id_pattern, 0)
+        self._line_start = compile_option("lead_in_pattern", rf"[ \t>]*{_MARKUP}{_JSON_KEY}{lead_in}", 0)
+        self._sentence_start = compile_option("lead_in_pattern", rf"[.!?:][ \t]+{_MARKUP}{lead_in}\Z", 0)
         self._labels = {
-            role: compile_option(f"{role}_label_pattern", getattr(options, f"{role}_label_pattern"))
+            role: compile_option(f"{role}_label_pattern", getattr(options, f"{role}_label_pattern"), 0)
             for role in ("score", "tier", "reasoning")
         }
-        labels = {role: rf"(?<![a-z])(?:{getattr(options, f'{role}_label_pattern')})(?![a-z])" for role in self._labels}
+        labels = {role: rf"(?:{getattr(options, f'{role}_label_pattern')})(?![a-z])" for role in self._labels}
         self._score = compile_option(
-            "score_label_pattern",
-            rf"{labels['score']}{_SEP}(?:(?:of|is|at|around|about|~)[ \t]{{1,3}})?{SCORE}",
+            "score_label_pattern", rf"{labels['score']}{_SEP}(?:(?:of|is|at|around|about|~)[ \t]{{1,3}})?{SCORE}", 0
         )
         self._tier = compile_option(
-            "tier_label_pattern", rf"{labels['tier']}{_SEP}(?P<word>[123]|one|two|three|{TIER_WORD})(?!\w|\.\d)"
+            "tier_label_pattern", rf"{labels['tier']}{_SEP}(?P<word>[123]|one|two|three|{TIER_WORD})(?!\w|\.\d)", 0
         )
         self._reasoning = compile_option(
-            "reasoning_label_pattern", rf"{labels['reasoning']}[ \t*_\"'`]{{0,4}}[:=\-–—][ \t*_\"'`]{{0,4}}"
+            "reasoning_label_pattern", rf"{labels['reasoning']}[ \t*_\"'`]{{0,4}}[:=\-–—][ \t*_\"'`]{{0,4}}", 0
         )
 
     def parse(self, text: str) -> ParseResult:
         """Every evaluation written as text in ``text``; never raises."""
+        lowered = ascii_lower(text)
         reads: list[_Read] = []
         unparsed: list[str] = []
-        tables = self._tables(text, reads, unparsed)
-        self._entries(text, tables, reads, unparsed)
+        tables = self._tables(text, lowered, reads, unparsed)
+        self._entries(text, lowered, tables, reads, unparsed)
         return self._merge(reads, unparsed)
 
     # --- tables -------------------------------------------------------------------------------
 
-    def _tables(self, text: str, reads: list[_Read], unparsed: list[str]) -> list[tuple[int, int]]:
+    def _tables(self, text: str, lowered: str, reads: list[_Read], unparsed: list[str]) -> list[tuple[int, int]]:
         """Read the tables that have an id column; returns their spans (skipped by the entry scan)."""
-        spans = []
-        for match in _TABLE.finditer(text):
-            if "---" not in match["rule"]:
+        spans: list[tuple[int, int]] = []
+        if "|" not in text:
+            return spans
+        for rule in _TABLE_RULE.finditer(lowered):
+            rule_line = lowered.rfind("\n", 0, rule.start()) + 1
+            if not rule_line or lowered[rule_line : rule.start()].strip(" \t|:") or (spans and rule_line < spans[-1][1]):
                 continue
-            columns = self._columns(_cells(match["header"]))
+            header_line = lowered.rfind("\n", 0, rule_line - 1) + 1
+            columns = self._columns(_cells(lowered[header_line : rule_line - 1]))
             if "id" not in columns:
                 continue
-            spans.append(match.span())
-            position = match.start("rows")
-            for line in match["rows"].splitlines(keepends=True):
+            rows = _TABLE_ROWS.match(text, rule.end() + 1)
+            spans.append((header_line, rows.end()))
+            position = rows.start()
+            for line in rows[0].splitlines(keepends=True):
                 if len(reads) >= self.config.max_entries:
                     unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {line}"))
                     return spans
@@ -231,90 +239,98 @@ class RegexParser:
         if not any(c.strip(_CELL_MARKUP) for c in cells):
             return None
         used = set(columns.values())
-        reasoning = cell("reasoning") or "; ".join(
-            c.strip() for i, c in enumerate(cells) if i not in used and c.strip()
-        )
-        return _Read(
-            position,
-            clean_id(cell("id")) or "",
-            read_score(cell("score")) if "score" in columns else None,
-            read_tier(cell("tier")),
-            self._cut(reasoning),
-            line,
-        )
+        reasoning = cell("reasoning") or "; ".join(c.strip() for i, c in enumerate(cells) if i not in used and c.strip())
+        score = read_score(cell("score")) if "score" in columns else None
+        return _Read(position, clean_id(cell("id")) or "", score, read_tier(cell("tier")), self._cut(reasoning), line)
 
     # --- entries ------------------------------------------------------------------------------
 
-    def _entries(self, text: str, tables: list[tuple[int, int]], reads: list[_Read], unparsed: list[str]) -> None:
+    def _entries(
+        self, text: str, lowered: str, tables: list[tuple[int, int]], reads: list[_Read], unparsed: list[str]
+    ) -> None:
         """Delimit the entries (see the module docstring) and read each."""
         table_index = 0
         current: _Entry | None = None
-        scans = 0
-        for match in self._start.finditer(text):
-            scans += 1
-            if scans > SCANS_PER_ENTRY * self.config.max_entries or len(reads) >= self.config.max_entries:
-                unparsed.append(fragment(f"(regex parser stopped: too many entries) {text[match.start():]}"))
-                return
-            while table_index < len(tables) and tables[table_index][1] <= match.start():
+        limit = REFERENCES_PER_ENTRY * self.config.max_entries
+        for seen, match in enumerate(self._reference.finditer(lowered)):
+            start = match.start()
+            if seen >= limit or len(reads) >= self.config.max_entries:
+                unparsed.append(fragment(f"(regex parser stopped: too many dream references) {text[start:]}"))
+                break
+            while table_index < len(tables) and tables[table_index][1] <= start:
                 table_index += 1
-            if table_index < len(tables) and tables[table_index][0] <= match.start():
+            if table_index < len(tables) and tables[table_index][0] <= start:
                 continue
-            if match["weak"] is not None and not (current and self._has_score(text, current, match.start())):
+            if start and (lowered[start - 1].isalnum() or lowered[start - 1] in "-_"):
                 continue
-            if current and id_key(match["id"]) == id_key(current.match["id"]):
+            kind = self._kind(lowered, start)
+            if kind is None or kind == "weak" and not (current and self._has_score(lowered, current, start)):
+                continue
+            key = id_key(match[0])
+            if current and key == current.key:
                 continue
             if current:
-                reads.append(self._read(text, current.match, self._end(text, current, match.start(), tables)))
-            current = _Entry(match, match.end())
+                reads.append(self._read(text, lowered, current, self._end(lowered, current, start, tables)))
+            current = _Entry(start, match.end(), key, match.end())
         if current:
-            reads.append(self._read(text, current.match, self._end(text, current, len(text), tables)))
+            reads.append(self._read(text, lowered, current, self._end(lowered, current, len(text), tables)))
 
-    def _has_score(self, text: str, entry: _Entry, before: int) -> bool:
+    def _kind(self, lowered: str, start: int) -> str | None:
+        """"strong" when the reference opens a line or sentence, "weak" when it may open an entry
+        (after a comma, or a few words into a sentence), None in the middle of a sentence."""
+        window = max(0, start - LOOK_BACK)
+        line = lowered.rfind("\n", window, start) + 1 or (0 if window == 0 else -1)
+        if line >= 0 and self._line_start.fullmatch(lowered, line, start):
+            return "strong"
+        if self._sentence_start.search(lowered, max(window, start - 60), start):
+            return "strong"
+        return "weak" if _WEAK.search(lowered, max(window, start - 110), start) else None
+
+    def _has_score(self, lowered: str, entry: _Entry, before: int) -> bool:
         """Whether the entry's body holds a score before ``before`` (each stretch searched once)."""
+        before = min(before, entry.body + self.config.max_entry_chars)
         if not entry.scored and entry.checked < before:
-            start = max(entry.match.end(), entry.checked - 40)
-            entry.scored = bool(self._score.search(text, start, before) or _UNLABELLED_SCORE.search(text, start, before))
+            start = max(entry.body, entry.checked - 40)
+            entry.scored = bool(self._score.search(lowered, start, before) or _UNLABELLED_SCORE.search(lowered, start, before))
             entry.checked = before
         return entry.scored
 
-    def _end(self, text: str, entry: _Entry, limit: int, tables: list[tuple[int, int]]) -> int:
+    def _end(self, lowered: str, entry: _Entry, limit: int, tables: list[tuple[int, int]]) -> int:
         """Where the entry's body ends: ``limit``, or an earlier heading, rule or table."""
-        stop = _STOP.search(text, entry.match.end(), limit)
+        stop = _STOP.search(lowered, entry.body, min(limit, entry.body + self.config.max_entry_chars))
         end = stop.start() if stop else limit
-        for start, _ in tables:
-            if entry.match.end() <= start < end:
-                return start
+        for table_start, _ in tables:
+            if entry.body <= table_start < end:
+                return table_start
         return end
 
-    def _read(self, text: str, match: re.Match[str], end: int) -> _Read:
-        body = match.end()
-        score_match = self._score.search(text, body, end)
-        score = score_from_match(score_match) if score_match else self._unlabelled_score(text, body, end)
-        tier_match = self._tier.search(text, body, end)
-        if tier_match:
-            tier = tier_word(tier_match["word"])
-        else:
-            unlabelled = _UNLABELLED_TIER.search(text, body, end)
-            tier = tier_word(unlabelled["word"]) if unlabelled else None
-        reasoning_match = self._reasoning.search(text, body, end)
+    def _read(self, text: str, lowered: str, entry: _Entry, end: int) -> _Read:
+        body, window = entry.body, min(end, entry.body + self.config.max_entry_chars)
+        score_match = _first_word(self._score, lowered, body, window)
+        score = score_from_match(score_match) if score_match else self._unlabelled_score(lowered, body, window)
+        tier_match = _first_word(self._tier, lowered, body, window)
+        unlabelled_tier = None if tier_match else _UNLABELLED_TIER.search(lowered, body, window)
+        tier = tier_word((tier_match or unlabelled_tier)["word"]) if tier_match or unlabelled_tier else None
+        reasoning_match = _first_word(self._reasoning, lowered, body, window)
+        reach = self.config.max_reasoning_chars * 2
         if reasoning_match:
-            reasoning = text[reasoning_match.end() : end]
+            reasoning = text[reasoning_match.end() : min(end, reasoning_match.end() + reach)]
         else:
-            labelled = sorted(m.span() for m in (score_match, tier_match) if m)
             pieces, position = [], body
-            for start, stop in labelled:
+            for start, stop in sorted(m.span() for m in (score_match, tier_match) if m):
                 pieces.append(text[position:start])
                 position = stop
-            reasoning = " ".join([*pieces, text[position:end]])
-        return _Read(match.start("id"), match["id"], score, tier, self._cut(reasoning), text[match.start("id") : end])
+            reasoning = " ".join([*pieces, text[position : min(end, position + reach)]])
+        return _Read(entry.start, text[entry.start : body], score, tier, self._cut(reasoning), text[entry.start : window])
 
-    def _unlabelled_score(self, text: str, start: int, end: int) -> Score | None:
-        for tries, match in enumerate(_UNLABELLED_SCORE.finditer(text, start, end)):
-            if tries >= MAX_UNLABELLED_TRIES:
+    def _unlabelled_score(self, lowered: str, start: int, end: int) -> Score | None:
+        for tries, match in enumerate(_UNLABELLED_SCORE.finditer(lowered, start, end)):
+            if tries >= MAX_TRIES:
                 break
-            if "tier" in text[max(start, match.start() - 8) : match.start()].lower():
+            before = lowered[max(start, match.start() - 8) : match.start()]
+            if "tier" in before or before[-1:].isdigit() or before[-1:] == ".":
                 continue
-            score_match = _SCORE.match(text, match.start(), end)
+            score_match = _SCORE.match(lowered, match.start(), end)
             score = score_from_match(score_match) if score_match else None
             if score is not None and not score.flags:
                 return score
@@ -342,6 +358,16 @@ class RegexParser:
             for read in chosen.values()
         ]
         return ParseResult(evaluations=evaluations, unparsed=unparsed)
+
+
+def _first_word(pattern: re.Pattern[str], lowered: str, start: int, end: int) -> re.Match[str] | None:
+    """The first match of a label pattern that does not start inside a word ("underscore")."""
+    for tries, match in enumerate(pattern.finditer(lowered, start, end)):
+        if tries >= MAX_TRIES:
+            break
+        if match.start() == 0 or not lowered[match.start() - 1].isalpha():
+            return match
+    return None
 
 
 def _cells(line: str) -> list[str]:
