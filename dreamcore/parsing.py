@@ -86,8 +86,8 @@ class Score:
 def score_from_match(match: re.Match[str]) -> Score | None:
     """The score a :data:`SCORE` match denotes: ``85%``, ``8.5/10``, ``0.7 out of 1``, ``0.85``, ``85``.
 
-    A bare number above 1 (and at most 100) is read as a percentage and flagged
-    ``score_as_percent``; anything else outside [0, 1] is clamped and flagged ``score_clamped``.
+    A bare whole number from 2 to 100 is read as a percentage and flagged ``score_as_percent``;
+    anything else outside [0, 1] is clamped and flagged ``score_clamped``.
     """
     number = float(match["num"])
     denominator = match["over"] or match["outof"]
@@ -99,10 +99,11 @@ def score_from_match(match: re.Match[str]) -> Score | None:
 
 
 def clamp_score(value: float, flags: tuple[str, ...] = ()) -> Score | None:
-    """``value`` as a score: bare 1 < x <= 100 read as percent, the rest clamped to [0, 1]; None if not finite."""
+    """``value`` as a score: a whole number from 2 to 100 is read as a percentage, anything else
+    outside [0, 1] is clamped; None if not finite."""
     if not math.isfinite(value):
         return None
-    if 1 < value <= 100:
+    if 1 < value <= 100 and value.is_integer():
         return Score(value / 100, (*flags, SCORE_AS_PERCENT))
     if value < 0 or value > 1:
         return Score(min(max(value, 0.0), 1.0), (*flags, SCORE_CLAMPED))

@@ -3,7 +3,8 @@
 An *entry* starts where a dream reference (``Dream 12``, ``D-12``) opens a line (after list,
 heading, table or emphasis markup, or ``"id": "``), opens a sentence (optionally after a lead-in
 such as "For" or "I'd rate"), or follows a comma, semicolon or a short phrase at a sentence start
-once the current entry already has its score (``D-1 0.8, D-2 0.4``). A mention in the middle of
+when the current entry already has its score and a score follows on the same line
+(``D-1 0.8, D-2 0.4``). A mention in the middle of
 a sentence ("similar to D-12") starts nothing. An entry ends at the next entry, heading,
 horizontal rule or table. Inside it:
 
@@ -80,6 +81,7 @@ _SCORE = re.compile(SCORE, re.IGNORECASE)
 LOOK_BACK = 200  # characters before a reference examined to classify it
 MAX_TRIES = 20  # matches examined per field search before giving up
 REFERENCES_PER_ENTRY = 5
+WEAK_REACH = 200  # a reference opening an entry mid-line needs a score this close after it
 
 
 def _pattern_option(default: str, help_text: str) -> Any:
@@ -264,7 +266,7 @@ class RegexParser:
             if start and (lowered[start - 1].isalnum() or lowered[start - 1] in "-_"):
                 continue
             kind = self._kind(lowered, start)
-            if kind is None or kind == "weak" and not (current and self._has_score(lowered, current, start)):
+            if kind is None or kind == "weak" and not self._may_open(lowered, current, match):
                 continue
             key = id_key(match[0])
             if current and key == current.key:
@@ -285,6 +287,16 @@ class RegexParser:
         if self._sentence_start.search(lowered, max(window, start - 60), start):
             return "strong"
         return "weak" if _WEAK.search(lowered, max(window, start - 110), start) else None
+
+    def _may_open(self, lowered: str, current: _Entry | None, reference: re.Match[str]) -> bool:
+        """Whether a weak reference opens an entry: the current entry has its score before it,
+        and a score follows it on its own line."""
+        if current is None or not self._has_score(lowered, current, reference.start()):
+            return False
+        after = reference.end()
+        newline = lowered.find("\n", after, after + WEAK_REACH)
+        end = newline if newline >= 0 else after + WEAK_REACH
+        return bool(self._score.search(lowered, after, end) or _UNLABELLED_SCORE.search(lowered, after, end))
 
     def _has_score(self, lowered: str, entry: _Entry, before: int) -> bool:
         """Whether the entry's body holds a score before ``before`` (each stretch searched once)."""
