@@ -51,9 +51,9 @@ _DREAM_ID = re.compile(rf"(?<![\w-]){DREAM_REFERENCE}", re.IGNORECASE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ID_DIGITS = re.compile(r"(?:dream[ \t#]*)?(?:d-?)?0*(\d+)", re.IGNORECASE)
 
-# A score in words. NUMBER never starts inside a digit run (the look-behind), so a long run of
+# A score in words (a float's repr too: 17 digits, an exponent). NUMBER never starts inside a digit run (the look-behind), so a long run of
 # digits costs one attempt, not one per digit.
-_NUMBER = r"(?<![\d.])(?:\d{1,6}(?:\.\d{1,15})?|\.\d{1,15})(?![\d])"
+_NUMBER = r"(?<![\d.])(?:\d{1,6}(?:\.\d{1,20})?|\.\d{1,20})(?:e[-+]?\d{1,3})?(?![\d])"
 SCORE = (
     rf"(?P<num>{_NUMBER})"
     rf"(?:[ \t]{{0,2}}(?P<percent>%|percent\b|per[ \t]cent\b|pct\b)"

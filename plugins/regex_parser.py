@@ -70,9 +70,9 @@ _CELL_MARKUP = " \t*_`"
 _STRIP_HEAD = " \t\r\n:;,.)]}-–—*_|\"'"
 _STRIP_TAIL = " \t\r\n*_|\"'({["
 _UNLABELLED_SCORE = re.compile(
-    r"(?:\d{1,6}(?:\.\d{1,15})?|\.\d{1,15})(?![\d])"
+    r"(?:\d{1,6}(?:\.\d{1,20})?|\.\d{1,20})(?![\d])"
     r"(?=[ \t]{0,2}(?:%|percent\b|per[ \t]cent\b|pct\b|/)|[ \t]{1,3}out[ \t]{1,3}of[ \t])"
-    r"|(?:0?\.\d{1,15}|1\.0{1,15})(?![\d])"
+    r"|(?:0?\.\d{1,20}|1\.0{1,20}|\d\.?\d{0,20}e-\d{1,3})(?![\d])"
 )
 _UNLABELLED_TIER = re.compile(
     rf"(?:[(\[—–:|/]|\*\*|[ \t]-|=>|→)[ \t]{{0,3}}(?:\*\*)?[ \t]{{0,2}}(?P<word>{TIER_WORD})(?![\w])"
@@ -256,7 +256,7 @@ class RegexParser:
         limit = REFERENCES_PER_ENTRY * self.config.max_entries
         for seen, match in enumerate(self._reference.finditer(lowered)):
             start = match.start()
-            if seen >= limit or len(reads) >= self.config.max_entries:
+            if seen >= limit:
                 unparsed.append(fragment(f"(regex parser stopped: too many dream references) {text[start:]}"))
                 break
             while table_index < len(tables) and tables[table_index][1] <= start:
@@ -273,6 +273,10 @@ class RegexParser:
                 continue
             if current:
                 reads.append(self._read(text, lowered, current, self._end(lowered, current, start, tables)))
+                current = None
+            if len(reads) >= self.config.max_entries:
+                unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {text[start:]}"))
+                break
             current = _Entry(start, match.end(), key, match.end())
         if current:
             reads.append(self._read(text, lowered, current, self._end(lowered, current, len(text), tables)))
