@@ -45,8 +45,8 @@ MAX_ID_LENGTH = 200
 
 # A dream reference as judges write it: D-12, D12, Dream 12, Dream #12, Dream D-12, in lowercase
 # (parsers match ASCII-lowercased text, see ``ascii_lower``). It starts with a literal so the regex
-# engine skips ahead fast; bounded quantifiers only, so runs of spaces or digits never backtrack far.
-DREAM_REFERENCE = r"(?:dream[ \t]{0,3}#?[ \t]{0,3}(?:d-?)?|d-?)\d{1,9}(?![\w-])"
+# engine skips ahead fast, and uses bounded possessive quantifiers, so it never backtracks far.
+DREAM_REFERENCE = r"d(?=[-\dr])(?:ream[ \t#]{0,7}+(?:d-?)?+|-?)\d{1,9}+(?![\w-])"
 _DREAM_ID = re.compile(rf"(?<![\w-]){DREAM_REFERENCE}", re.IGNORECASE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ID_DIGITS = re.compile(r"(?:dream[ \t#]*)?(?:d-?)?0*(\d+)", re.IGNORECASE)
@@ -197,6 +197,12 @@ def fragment(text: str) -> str:
 def _between_0_and_1(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not 0 <= value <= 1:
         raise InvalidValue(attribute.name, f"must be between 0 and 1, got {value:g}")
+
+
+def at_least_one(name: str, value: int) -> None:
+    """Validate a count option: an InvalidValue naming ``name`` unless ``value >= 1``."""
+    if value < 1:
+        raise InvalidValue(name, f"must be at least 1, got {value}")
 
 
 @attrs.define(kw_only=True)

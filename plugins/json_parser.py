@@ -10,8 +10,9 @@ spaces, against configurable aliases. Scores may be numbers or strings (``"85%"`
 
 Linear time: a candidate is decoded from a window of the text that grows only when the object is
 cut off by it, and all decoding is charged to a budget proportional to the text's length (with a
-minimum charge per attempt). When the budget runs out the parser stops and reports the rest of the
-text as one unparsed fragment, so a hostile answer cannot make it slow.
+minimum charge per attempt; nesting too deep to decode is charged as the whole rest of the text).
+When the budget runs out, or ``max_evaluations`` were read, the parser stops and reports the rest
+of the text as one unparsed fragment, so a hostile answer cannot make it slow.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ import attrs
 
 from dreamcore import hookimpl
 from dreamcore.evaluation import Evaluation, ParseResult
-from dreamcore.parsing import BandOptions, clean_id, fragment, make_evaluation, read_score, read_tier
+from dreamcore.parsing import (
+    BandOptions,
+    at_least_one,
+    clean_id,
+    fragment,
+    make_evaluation,
+    read_score,
+    read_tier,
+)
 
 _CANDIDATE = re.compile(r'\{(?=[ \t\r\n]{0,64}")')
 _ID_LIKE = re.compile(r"(?:dream[ \t]{0,3}#?[ \t]{0,3})?(?:d-?)?\d{1,9}", re.IGNORECASE)
@@ -53,6 +62,11 @@ class JsonParserConfig(BandOptions):
     tier_keys: list[str] = _aliases("keys holding the tier", ["tier", "category"])
     reasoning_keys: list[str] = _aliases(
         "keys holding the reasoning", ["reasoning", "reason", "explanation", "rationale"]
+    )
+    max_evaluations: int = attrs.field(
+        default=1000,
+        validator=lambda instance, attribute, value: at_least_one(attribute.name, value),
+        metadata={"help": "evaluations read from one answer at most; the rest is reported unparsed"},
     )
 
 
@@ -129,7 +143,7 @@ class _Scan:
     def run(self) -> ParseResult:
         position = 0
         while (match := _CANDIDATE.search(self.text, position)) is not None:
-            if self.budget <= 0:
+            if self.budget <= 0 or len(self.found) >= self.parser.config.max_evaluations:
                 self.unparsed.append(fragment(f"(json parser stopped: work limit) {self.text[match.start():]}"))
                 break
             position = self._attempt(match.start())
@@ -151,7 +165,10 @@ class _Scan:
                 self.budget -= max(exc.pos, MIN_CHARGE)
                 self._failed(start, exc.pos)
                 return start + 1
-            except (RecursionError, ValueError):  # nesting too deep / a number too long
+            except RecursionError:  # nesting deeper than any answer's: charge as if it ran to the end
+                self.budget -= max(len(self.text) - start, MIN_CHARGE)
+                return start + 1
+            except ValueError:  # a number too long to convert
                 self.budget -= max(len(doc), MIN_CHARGE)
                 return start + 1
             self.budget -= max(end, MIN_CHARGE)

@@ -24,7 +24,7 @@ the answer with its ASCII letters lowercased (so write them in lowercase). Work 
 whole text is scanned once for dream references (a pattern starting with a literal, which the regex
 engine skips to quickly); everything else looks at a bounded window — the few characters before a
 reference, and an entry's first ``max_entry_chars`` characters for its score, tier and labels. At
-most ``max_entries`` entries are read and ``5 * max_entries`` references examined; the rest of
+most ``max_entries`` entries are read and ``3 * max_entries`` references examined; the rest of
 the text is then reported as one unparsed fragment.
 """
 
@@ -36,7 +36,6 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.config import InvalidValue
 from dreamcore.evaluation import ParseResult
 from dreamcore.models import DreamTier
 from dreamcore.parsing import (
@@ -46,6 +45,7 @@ from dreamcore.parsing import (
     BandOptions,
     Score,
     ascii_lower,
+    at_least_one,
     clean_id,
     compile_option,
     fragment,
@@ -60,7 +60,8 @@ from dreamcore.parsing import (
 _SEP = r"[ \t*_\"'`:=|(\[\-–—]{0,8}"
 _MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:[*_`\[{\"']{1,4}[ \t]{0,3})?"
 _JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
-_WEAK = re.compile(r"(?:[,;][ \t]{1,3}(?:and[ \t]{1,3})?|[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4})\Z")
+_AFTER_COMMA = re.compile(r"[,;][ \t]{1,3}(?:and[ \t]{1,3})?\Z")
+_FEW_WORDS_IN = re.compile(r"[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4}\Z")
 _STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*(?:\n|\Z))")
 _TABLE_RULE = re.compile(r"---[-: \t|]*+(?=\n|\Z)")
 _TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
@@ -80,7 +81,7 @@ _UNLABELLED_TIER = re.compile(
 _SCORE = re.compile(SCORE, re.IGNORECASE)
 LOOK_BACK = 200  # characters before a reference examined to classify it
 MAX_TRIES = 20  # matches examined per field search before giving up
-REFERENCES_PER_ENTRY = 5
+REFERENCES_PER_ENTRY = 3
 WEAK_REACH = 200  # a reference opening an entry mid-line needs a score this close after it
 
 
@@ -95,14 +96,9 @@ def _pattern_option(default: str, help_text: str) -> Any:
 def _count_option(default: int, help_text: str) -> Any:
     return attrs.field(
         default=default,
-        validator=lambda instance, attribute, value: _at_least_one(attribute.name, value),
+        validator=lambda instance, attribute, value: at_least_one(attribute.name, value),
         metadata={"help": help_text},
     )
-
-
-def _at_least_one(name: str, value: int) -> None:
-    if value < 1:
-        raise InvalidValue(name, f"must be at least 1, got {value}")
 
 
 @attrs.define(kw_only=True)
@@ -265,11 +261,11 @@ class RegexParser:
                 continue
             if start and (lowered[start - 1].isalnum() or lowered[start - 1] in "-_"):
                 continue
-            kind = self._kind(lowered, start)
-            if kind is None or kind == "weak" and not self._may_open(lowered, current, match):
-                continue
             key = id_key(match[0])
             if current and key == current.key:
+                continue
+            kind = self._kind(lowered, start)
+            if kind is None or kind == "weak" and not self._may_open(lowered, current, match):
                 continue
             if current:
                 reads.append(self._read(text, lowered, current, self._end(lowered, current, start, tables)))
@@ -290,7 +286,9 @@ class RegexParser:
             return "strong"
         if self._sentence_start.search(lowered, max(window, start - 60), start):
             return "strong"
-        return "weak" if _WEAK.search(lowered, max(window, start - 110), start) else None
+        if _AFTER_COMMA.search(lowered, max(window, start - 12), start):
+            return "weak"
+        return "weak" if _FEW_WORDS_IN.search(lowered, max(window, start - 100), start) else None
 
     def _may_open(self, lowered: str, current: _Entry | None, reference: re.Match[str]) -> bool:
         """Whether a weak reference opens an entry: the current entry has its score before it,

@@ -17,6 +17,7 @@ from dreamcore_plugins.regex_parser import RegexParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.bench_parsers import hostile_inputs
 from dreamcore.evaluation import Evaluation, ParseResult
 from dreamcore.models import DreamTier
 from dreamcore.parsing import (
@@ -148,32 +149,7 @@ def test_rendered_evaluations_round_trip(name, render, evaluations):
         assert got.flags == ([TIER_DISAGREES] if disagrees else [])
 
 
-def _repeat(piece: str, size: int = MEGABYTE) -> str:
-    return (piece * (size // len(piece) + 1))[:size]
-
-
-HOSTILE = {
-    "nested brackets": "[" * MEGABYTE,
-    "nested objects": _repeat('{"a":'),
-    "nested id objects": _repeat('{"id":['),
-    "unclosed objects": _repeat('{"id": "D-1", '),
-    "broken objects": _repeat('{"a":1,'),
-    "many small objects": _repeat('{"id":"D-1","score":0.5}\n'),
-    "long digit run": "Dream 1: score " + "1" * MEGABYTE,
-    "long decimal": "Dream 1: 0." + "1" * MEGABYTE,
-    "unclosed fences": _repeat("```json\n{\n"),
-    "Dream repeated": _repeat("Dream "),
-    "same dream repeated": _repeat("Dream 1. "),
-    "distinct dreams": "".join(f"Dream {i}. " for i in range(150_000))[:MEGABYTE],
-    "dense ids": _repeat("D1 "),
-    "long line": "x" * MEGABYTE,
-    "spaces after a reference": "Dream 1:" + " " * MEGABYTE,
-    "newlines": "\n" * MEGABYTE,
-    "table rows": "| Dream | Score |\n|---|---|\n" + _repeat("| D-1 | 0.5 |\n"),
-    "comma list": "D-1 0.5" + _repeat(", D-2 0.5"),
-    "labels": _repeat("score: tier: reasoning: "),
-    "quotes": _repeat('"'),
-}
+HOSTILE = hostile_inputs(MEGABYTE)
 
 
 @pytest.mark.parametrize("name", PARSERS)
