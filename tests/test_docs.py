@@ -30,6 +30,7 @@ SECTIONS = {
     "strategies": config.StrategyConfig,
     "sources": config.SourceConfig,
     "safety": config.SafetyPolicy,
+    "evaluation": config.EvaluationConfig,
 }
 
 
