@@ -2,8 +2,9 @@
 
 Every ``{`` followed by a quoted key starts a candidate object, in a fenced block or bare in prose,
 so fenced blocks, arrays of objects, JSON lines and objects inside prose are all found the same
-way. A decoded object is walked: an object with an id or a score key is one evaluation; others are
-searched inside (``{"evaluations": [...]}``); an object keyed by dream ids (``{"D-12": {...}}``)
+way. A decoded object is walked: an object with a score key, or with an id key and a tier or
+reasoning key, is one evaluation (read, or reported unparsed when it lacks an id or a score); others
+are searched inside (``{"evaluations": [...]}``); an object keyed by dream ids (``{"D-12": {...}}``)
 gives each value the key as its id. Keys are matched case-insensitively, ignoring ``_``, ``-`` and
 spaces, against configurable aliases. Scores may be numbers or strings (``"85%"``, ``"0.85"``,
 ``"17/20"``); tiers numbers or strings (``"Tier 2"``, ``"speculative"``).
@@ -99,7 +100,7 @@ class JsonParser:
                 self.read(item, found, unparsed, None, depth + 1)
         elif isinstance(value, dict):
             roles = self._roles(value)
-            if "id" in roles or "score" in roles or (hint and "tier" in roles):
+            if "score" in roles or ("id" in roles or hint) and ("tier" in roles or "reasoning" in roles):
                 self._read_one(value, roles, hint, found, unparsed)
                 return
             for key, item in value.items():

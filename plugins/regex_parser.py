@@ -31,6 +31,7 @@ the text is then reported as one unparsed fragment.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -63,7 +64,7 @@ _JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
 _AFTER_COMMA = re.compile(r"[,;][ \t]{1,3}(?:and[ \t]{1,3})?\Z")
 _FEW_WORDS_IN = re.compile(r"[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4}\Z")
 _STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*(?:\n|\Z))")
-_TABLE_RULE = re.compile(r"---[-: \t|]*+(?=\n|\Z)")
+_TABLE_RULE = re.compile(r"[ \t]{0,3}\|?[ \t]{0,3}:?-[-: \t|]*+")
 _TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
 _ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name")
 _LONE_EMPHASIS = re.compile(r"(?<!\S)(?:\*\*|__)(?!\S)")
@@ -193,29 +194,35 @@ class RegexParser:
     # --- tables -------------------------------------------------------------------------------
 
     def _tables(self, text: str, lowered: str, reads: list[_Read], unparsed: list[str]) -> list[tuple[int, int]]:
-        """Read the tables that have an id column; returns their spans (skipped by the entry scan)."""
+        """Read the tables that have an id column; returns their spans (skipped by the entry scan).
+
+        Only lines holding a ``|`` are looked at, each once, and at most ``3 * max_entries`` of
+        them: past that, table rows are read as ordinary entries."""
         spans: list[tuple[int, int]] = []
-        if "|" not in text:
-            return spans
-        for rule in _TABLE_RULE.finditer(lowered):
-            rule_line = lowered.rfind("\n", 0, rule.start()) + 1
-            if not rule_line or lowered[rule_line : rule.start()].strip(" \t|:") or (spans and rule_line < spans[-1][1]):
+        position = 0
+        for _ in range(REFERENCES_PER_ENTRY * self.config.max_entries):
+            bar = lowered.find("|", position)
+            if bar < 0:
+                break
+            line = lowered.rfind("\n", position, bar) + 1 or position
+            line_end = _line_end(lowered, bar)
+            position = line_end + 1
+            if not line or not _TABLE_RULE.fullmatch(lowered, line, line_end):
                 continue
-            header_line = lowered.rfind("\n", 0, rule_line - 1) + 1
-            columns = self._columns(_cells(lowered[header_line : rule_line - 1]))
-            if "id" not in columns:
+            header = lowered.rfind("\n", 0, line - 1) + 1
+            columns = self._columns(_cells(lowered[header : line - 1]))
+            if "id" not in columns or (spans and header < spans[-1][1]):
                 continue
-            rows = _TABLE_ROWS.match(text, rule.end() + 1)
-            spans.append((header_line, rows.end()))
-            position = rows.start()
-            for line in rows[0].splitlines(keepends=True):
+            rows = _TABLE_ROWS.match(text, position)
+            spans.append((header, rows.end()))
+            position = rows.end()
+            for row_start, row in _lines(text, rows.start(), rows.end()):
                 if len(reads) >= self.config.max_entries:
-                    unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {line}"))
+                    unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {row}"))
                     return spans
-                row = self._row(_cells(line), columns, position, line)
-                if row is not None:
-                    reads.append(row)
-                position += len(line)
+                read = self._row(_cells(row), columns, row_start, row)
+                if read is not None:
+                    reads.append(read)
         return spans
 
     def _columns(self, header: list[str]) -> dict[str, int]:
@@ -382,6 +389,19 @@ def _first_word(pattern: re.Pattern[str], lowered: str, start: int, end: int) ->
         if match.start() == 0 or not lowered[match.start() - 1].isalpha():
             return match
     return None
+
+
+def _line_end(text: str, position: int) -> int:
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end
+
+
+def _lines(text: str, start: int, end: int) -> Iterator[tuple[int, str]]:
+    """The lines of ``text[start:end]``, each with where it starts."""
+    while start < end:
+        stop = min(_line_end(text, start), end)
+        yield start, text[start:stop]
+        start = stop + 1
 
 
 def _cells(line: str) -> list[str]:
