@@ -2,9 +2,9 @@
 
 Every ``{`` followed by a quoted key starts a candidate object, in a fenced block or bare in prose,
 so fenced blocks, arrays of objects, JSON lines and objects inside prose are all found the same
-way. A decoded object is walked: an object with a score key, or with an id key and a tier or
-reasoning key, is one evaluation (read, or reported unparsed when it lacks an id or a score); others
-are searched inside (``{"evaluations": [...]}``); an object keyed by dream ids (``{"D-12": {...}}``)
+way. A decoded object is walked: an object with a score, tier or reasoning key, or whose id key
+holds a dream reference (``"D-12"``), is one evaluation (read, or reported unparsed when it lacks an
+id or a score); others are searched inside (``{"evaluations": [...]}``); an object keyed by dream ids (``{"D-12": {...}}``)
 gives each value the key as its id. Keys are matched case-insensitively, ignoring ``_``, ``-`` and
 spaces, against configurable aliases. Scores may be numbers or strings (``"85%"``, ``"0.85"``,
 ``"17/20"``); tiers numbers or strings (``"Tier 2"``, ``"speculative"``).
@@ -100,7 +100,7 @@ class JsonParser:
                 self.read(item, found, unparsed, None, depth + 1)
         elif isinstance(value, dict):
             roles = self._roles(value)
-            if "score" in roles or ("id" in roles or hint) and ("tier" in roles or "reasoning" in roles):
+            if "score" in roles or "tier" in roles or "reasoning" in roles or _names_a_dream(roles.get("id")):
                 self._read_one(value, roles, hint, found, unparsed)
                 return
             for key, item in value.items():
@@ -194,6 +194,10 @@ class _Scan:
 def _maybe_cut_off(error: json.JSONDecodeError, window: int) -> bool:
     """Whether the decode error may come from the window's end rather than the text."""
     return error.pos >= window - 2 or error.msg.startswith("Unterminated string")
+
+
+def _names_a_dream(value: Any) -> bool:
+    return isinstance(value, str) and _ID_LIKE.fullmatch(value.strip()) is not None
 
 
 def _normal_key(key: str) -> str:
