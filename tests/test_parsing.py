@@ -214,3 +214,14 @@ def test_a_third_party_parser_joins_the_chain_by_name(tmp_path):
     core.register_plugin(_ShoutPlugin(), "shout-plugin")
     result = parse_with(parsers_for(core), "D-1=0.4! and then\nD-1: 0.9\nD-2: 0.8")
     assert [(e.id, e.viability_score) for e in result.evaluations] == [("D-1", 0.4), ("D-2", 0.8)]
+
+
+def test_json_that_is_not_an_evaluation_is_neither_read_nor_reported():
+    text = 'Config used: {"name": "svc", "version": 2, "limits": {"cpu": 1}} and {"id": 7}. Nothing else.'
+    assert parse_with([JsonParser(), RegexParser()], text) == ParseResult()
+
+
+def test_odd_characters_do_not_break_the_parsers():
+    text = "Dream 1\x00: Viability 0.5\ud800, Tier 2. \u0130stanbul \u212a\n" + '{"id": "D-2", "score": 0.7, "reason": "\ud800\x00"}'
+    result = parse_with([JsonParser(), RegexParser()], text)
+    assert [(e.id, e.viability_score) for e in result.evaluations] == [("D-2", 0.7), ("Dream 1", 0.5)]
