@@ -49,7 +49,7 @@ MAX_ID_LENGTH = 200
 DREAM_REFERENCE = r"d(?=[-\dr])(?:ream[ \t#]{0,7}+(?:d-?)?+|-?)\d{1,9}+(?![\w-])"
 _DREAM_ID = re.compile(rf"(?<![\w-]){DREAM_REFERENCE}", re.IGNORECASE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-_ID_DIGITS = re.compile(r"(?:dream[ \t#]*)?(?:d-?)?0*(\d+)", re.IGNORECASE)
+_ID_NUMBER = re.compile(r"(?:dream[ \t#]{0,7}+)?(?:d-?)?+(\d{1,9}+)", re.IGNORECASE)
 
 # A score in words (a float's repr too: 17 digits, an exponent). NUMBER never starts inside a digit run (the look-behind), so a long run of
 # digits costs one attempt, not one per digit.
@@ -179,8 +179,13 @@ def id_key(dream_id: str) -> str:
     """The key two reads of one dream share: the number of ``D-12``/``Dream #12``/``12``, else the
     id case-folded with spaces squeezed."""
     text = " ".join(dream_id.split())
-    match = _ID_DIGITS.fullmatch(text)
-    return match[1] if match else text.casefold()
+    match = _ID_NUMBER.fullmatch(text)
+    return match[1].lstrip("0") or "0" if match else text.casefold()
+
+
+def is_dream_reference(text: str) -> bool:
+    """Whether ``text`` is just a dream reference: ``D-12``, ``Dream 12``, ``12``."""
+    return _ID_NUMBER.fullmatch(text.strip()) is not None
 
 
 def dream_ids_in(text: str) -> set[str]:

@@ -31,13 +31,13 @@ from dreamcore.parsing import (
     at_least_one,
     clean_id,
     fragment,
+    is_dream_reference,
     make_evaluation,
     read_score,
     read_tier,
 )
 
 _CANDIDATE = re.compile(r'\{(?=[ \t\r\n]{0,64}")')
-_ID_LIKE = re.compile(r"(?:dream[ \t]{0,3}#?[ \t]{0,3})?(?:d-?)?\d{1,9}", re.IGNORECASE)
 _QUOTED_KEY = re.compile(r'"([^"\\\n]{1,40})"[ \t]{0,8}:')
 _KEY_NOISE = re.compile(r"[\s_-]+")
 FIRST_WINDOW = 8192
@@ -104,7 +104,7 @@ class JsonParser:
                 self._read_one(value, roles, hint, found, unparsed)
                 return
             for key, item in value.items():
-                self.read(item, found, unparsed, key if _ID_LIKE.fullmatch(key.strip()) else None, depth + 1)
+                self.read(item, found, unparsed, key if is_dream_reference(key) else None, depth + 1)
 
     def _roles(self, record: dict[str, Any]) -> dict[str, Any]:
         by_key: dict[str, Any] = {}
@@ -197,7 +197,7 @@ def _maybe_cut_off(error: json.JSONDecodeError, window: int) -> bool:
 
 
 def _names_a_dream(value: Any) -> bool:
-    return isinstance(value, str) and _ID_LIKE.fullmatch(value.strip()) is not None
+    return isinstance(value, str) and is_dream_reference(value)
 
 
 def _normal_key(key: str) -> str:

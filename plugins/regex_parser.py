@@ -30,6 +30,7 @@ the text is then reported as one unparsed fragment.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -63,8 +64,8 @@ _MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:
 _JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
 _AFTER_COMMA = re.compile(r"[,;][ \t]{1,3}(?:and[ \t]{1,3})?\Z")
 _FEW_WORDS_IN = re.compile(r"[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4}\Z")
-_STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*(?:\n|\Z))")
-_TABLE_RULE = re.compile(r"[ \t]{0,3}\|?[ \t]{0,3}:?-[-: \t|]*+")
+_STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*+\r?(?:\n|\Z))")
+_TABLE_RULE = re.compile(r"[ \t]{0,3}\|?[ \t]{0,3}:?-[-: \t|\r]*+")
 _TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
 _ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name")
 _LONE_EMPHASIS = re.compile(r"(?<!\S)(?:\*\*|__)(?!\S)")
@@ -255,6 +256,7 @@ class RegexParser:
     ) -> None:
         """Delimit the entries (see the module docstring) and read each."""
         table_index = 0
+        table_starts = [start for start, _ in tables]
         current: _Entry | None = None
         limit = REFERENCES_PER_ENTRY * self.config.max_entries
         for seen, match in enumerate(self._reference.finditer(lowered)):
@@ -275,18 +277,18 @@ class RegexParser:
             if kind is None or kind == "weak" and not self._may_open(lowered, current, match):
                 continue
             if current:
-                reads.append(self._read(text, lowered, current, self._end(lowered, current, start, tables)))
+                reads.append(self._read(text, lowered, current, self._end(lowered, current, start, table_starts)))
                 current = None
             if len(reads) >= self.config.max_entries:
                 unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {text[start:]}"))
                 break
             current = _Entry(start, match.end(), key, match.end())
         if current:
-            reads.append(self._read(text, lowered, current, self._end(lowered, current, len(text), tables)))
+            reads.append(self._read(text, lowered, current, self._end(lowered, current, len(text), table_starts)))
 
     def _kind(self, lowered: str, start: int) -> str | None:
-        """"strong" when the reference opens a line or sentence, "weak" when it may open an entry
-        (after a comma, or a few words into a sentence), None in the middle of a sentence."""
+        """How a reference may open an entry: "strong" when it opens a line or a sentence, "weak"
+        after a comma or a few words into a sentence, None in the middle of a sentence."""
         window = max(0, start - LOOK_BACK)
         line = lowered.rfind("\n", window, start) + 1 or (0 if window == 0 else -1)
         if line >= 0 and self._line_start.fullmatch(lowered, line, start):
@@ -316,14 +318,12 @@ class RegexParser:
             entry.checked = before
         return entry.scored
 
-    def _end(self, lowered: str, entry: _Entry, limit: int, tables: list[tuple[int, int]]) -> int:
+    def _end(self, lowered: str, entry: _Entry, limit: int, table_starts: list[int]) -> int:
         """Where the entry's body ends: ``limit``, or an earlier heading, rule or table."""
         stop = _STOP.search(lowered, entry.body, min(limit, entry.body + self.config.max_entry_chars))
         end = stop.start() if stop else limit
-        for table_start, _ in tables:
-            if entry.body <= table_start < end:
-                return table_start
-        return end
+        following = bisect.bisect_left(table_starts, entry.body)
+        return min(end, table_starts[following]) if following < len(table_starts) else end
 
     def _read(self, text: str, lowered: str, entry: _Entry, end: int) -> _Read:
         body, window = entry.body, min(end, entry.body + self.config.max_entry_chars)
