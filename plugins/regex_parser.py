@@ -16,7 +16,8 @@ horizontal rule or table. Inside it:
 * the reasoning is what follows a ``Reasoning:``-like label, else the entry's text without the
   labelled score and tier.
 
-A markdown table whose header names an id column (``Dream``, ``ID``, ``#``) is read by column
+Fenced code blocks in a language other than JSON (or plain text) are not read: ``score = 0.5``
+in a Python sample is not a score. A markdown table whose header names an id column (``Dream``, ``ID``, ``#``) is read by column
 (score, tier, reasoning columns by the same labels); other tables are read line by line.
 
 Labels, lead-ins and the dream-reference pattern are options: regular expressions matched against
@@ -69,6 +70,8 @@ _TABLE_RULE = re.compile(r"[ \t]{0,3}\|?[ \t]{0,3}:?-[-: \t|\r]*+")
 _TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
 _ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name")
 _LONE_EMPHASIS = re.compile(r"(?<!\S)(?:\*\*|__)(?!\S)")
+_FENCE = re.compile(r"```[ \t]{0,8}+(?P<info>[\w+.#-]{0,30}+)")
+_DATA_FENCES = {"", "json", "jsonl", "json5", "jsonc", "text", "txt", "markdown", "md"}
 _CELL_MARKUP = " \t*_`"
 _STRIP_HEAD = " \t\r\n:;,.)]}-–—*_|\"'"
 _STRIP_TAIL = " \t\r\n*_|\"'({["
@@ -185,7 +188,7 @@ class RegexParser:
 
     def parse(self, text: str) -> ParseResult:
         """Every evaluation written as text in ``text``; never raises."""
-        lowered = ascii_lower(text)
+        lowered = _blank_code(ascii_lower(text), REFERENCES_PER_ENTRY * self.config.max_entries)
         reads: list[_Read] = []
         unparsed: list[str] = []
         tables = self._tables(text, lowered, reads, unparsed)
@@ -379,6 +382,25 @@ class RegexParser:
             for read in chosen.values()
         ]
         return ParseResult(evaluations=evaluations, unparsed=unparsed)
+
+
+def _blank_code(lowered: str, limit: int) -> str:
+    """``lowered`` with the inside of fenced code blocks in a language other than JSON blanked
+    out (same length), so ``score = 0.5`` or ``# D-3`` in code is not read as part of an answer.
+    At most ``limit`` fences are looked at."""
+    pieces: list[str] = []
+    position, opening = 0, None
+    for count, fence in enumerate(_FENCE.finditer(lowered)):
+        if count >= limit:
+            break
+        if opening is None:
+            opening = fence
+            continue
+        if opening["info"] not in _DATA_FENCES:
+            pieces += [lowered[position : opening.end()], " " * (fence.start() - opening.end())]
+            position = fence.start()
+        opening = None
+    return "".join(pieces) + lowered[position:] if pieces else lowered
 
 
 def _first_word(pattern: re.Pattern[str], lowered: str, start: int, end: int) -> re.Match[str] | None:
