@@ -53,6 +53,7 @@ def hostile_inputs(size: int = MEGABYTE) -> dict[str, str]:
         "long digit run": "Dream 1: score " + "1" * size,
         "long decimal": "Dream 1: 0." + "1" * size,
         "unclosed fences": repeat("```json\n{\n"),
+        "code fences": repeat("```python\nscore = 0.5\n"),
         "Dream repeated": repeat("Dream "),
         "same dream repeated": repeat("Dream 1. "),
         "distinct dreams": "".join(f"Dream {i}. " for i in range(size // 6))[:size],
