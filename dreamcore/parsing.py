@@ -51,9 +51,10 @@ _DREAM_ID = re.compile(rf"(?<![\w-]){DREAM_REFERENCE}", re.IGNORECASE)
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _ID_NUMBER = re.compile(r"(?:dream[ \t#]{0,7}+)?(?:d-?)?+(\d{1,9}+)", re.IGNORECASE)
 
-# A score in words (a float's repr too: 17 digits, an exponent). NUMBER never starts inside a digit run (the look-behind), so a long run of
+# A score in words (a float's repr too: 17 digits, an exponent; ``0,85`` with a decimal comma).
+# NUMBER never starts inside a digit run (the look-behind), so a long run of
 # digits costs one attempt, not one per digit.
-_NUMBER = r"(?<![\d.])(?:\d{1,6}(?:\.\d{1,20})?|\.\d{1,20})(?:e[-+]?\d{1,3})?(?![\d])"
+_NUMBER = r"(?<![\d.])(?:0,\d{1,20}|\d{1,6}(?:\.\d{1,20})?|\.\d{1,20})(?:e[-+]?\d{1,3})?(?![\d])"
 SCORE = (
     rf"(?P<num>{_NUMBER})"
     rf"(?:[ \t]{{0,2}}(?P<percent>%|percent\b|per[ \t]cent\b|pct\b)"
@@ -89,13 +90,17 @@ def score_from_match(match: re.Match[str]) -> Score | None:
     A bare whole number from 2 to 100 is read as a percentage and flagged ``score_as_percent``;
     anything else outside [0, 1] is clamped and flagged ``score_clamped``.
     """
-    number = float(match["num"])
+    number = _float(match["num"])
     denominator = match["over"] or match["outof"]
     if match["percent"]:
         return clamp_score(number / 100)
     if denominator is not None:
-        return clamp_score(number / float(denominator)) if float(denominator) > 0 else None
+        return clamp_score(number / _float(denominator)) if _float(denominator) > 0 else None
     return clamp_score(number)
+
+
+def _float(written: str) -> float:
+    return float(written.replace(",", "."))
 
 
 def clamp_score(value: float, flags: tuple[str, ...] = ()) -> Score | None:

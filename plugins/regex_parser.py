@@ -6,7 +6,8 @@ such as "For" or "I'd rate"), or follows a comma, semicolon or a short phrase at
 when the current entry already has its score and a score follows on the same line
 (``D-1 0.8, D-2 0.4``). A mention in the middle of
 a sentence ("similar to D-12") starts nothing. An entry ends at the next entry, heading,
-horizontal rule or table. Inside it:
+horizontal rule, JSON block or table; an entry whose score is on its first line ends with its
+paragraph. Inside it:
 
 * the score is the first labelled one (``Viability: 0.85``, ``score of 85%``), else the first
   number that can only be a score (``0.85``, ``85%``, ``85 percent``, ``8.5/10``, ``17/20``,
@@ -65,7 +66,10 @@ _MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:
 _JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
 _AFTER_COMMA = re.compile(r"[,;][ \t]{1,3}(?:and[ \t]{1,3})?\Z")
 _FEW_WORDS_IN = re.compile(r"[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4}\Z")
-_STOP = re.compile(r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,})[ \t]*+\r?(?:\n|\Z))")
+_STOP = re.compile(
+    r"\n(?:#{1,6}[ \t]|[ \t]{0,3}(?:-{3,}|\*{3,}|_{3,}|```(?:json\w{0,2})?)[ \t]*+\r?(?:\n|\Z))"
+)
+_PARAGRAPH_END = re.compile(r"\n[ \t]*+\r?\n")
 _TABLE_RULE = re.compile(r"[ \t]{0,3}\|?[ \t]{0,3}:?-[-: \t|\r]*+")
 _TABLE_ROWS = re.compile(r"(?:[ \t]{0,3}\|[^\n]*+(?:\n|\Z))*+")
 _ID_HEADER = re.compile(r"id|dream(?:[ _]?id)?|#|name|dream[ _]name")
@@ -322,9 +326,17 @@ class RegexParser:
         return entry.scored
 
     def _end(self, lowered: str, entry: _Entry, limit: int, table_starts: list[int]) -> int:
-        """Where the entry's body ends: ``limit``, or an earlier heading, rule or table."""
-        stop = _STOP.search(lowered, entry.body, min(limit, entry.body + self.config.max_entry_chars))
+        """Where the entry's body ends: ``limit``, or an earlier heading, rule, JSON block or table;
+        an entry whose score is on its first line ends with its paragraph."""
+        bound = min(limit, entry.body + self.config.max_entry_chars)
+        stop = _STOP.search(lowered, entry.body, bound)
         end = stop.start() if stop else limit
+        first_line = min(_line_end(lowered, entry.body), end)
+        if self._score.search(lowered, entry.body, first_line) or _UNLABELLED_SCORE.search(
+            lowered, entry.body, first_line
+        ):
+            paragraph = _PARAGRAPH_END.search(lowered, first_line, min(end, bound))
+            end = paragraph.start() if paragraph else end
         following = bisect.bisect_left(table_starts, entry.body)
         return min(end, table_starts[following]) if following < len(table_starts) else end
 
@@ -385,9 +397,9 @@ class RegexParser:
 
 
 def _blank_code(lowered: str, limit: int) -> str:
-    """``lowered`` with the inside of fenced code blocks in a language other than JSON blanked
-    out (same length), so ``score = 0.5`` or ``# D-3`` in code is not read as part of an answer.
-    At most ``limit`` fences are looked at."""
+    """``lowered`` with fenced code blocks in a language other than JSON blanked out after their
+    opening fence (same length), so ``score = 0.5`` or ``# D-3`` in code is not read as part of an
+    answer and the closing fence does not end an entry. At most ``limit`` fences are looked at."""
     pieces: list[str] = []
     position, opening = 0, None
     for count, fence in enumerate(_FENCE.finditer(lowered)):
@@ -397,8 +409,8 @@ def _blank_code(lowered: str, limit: int) -> str:
             opening = fence
             continue
         if opening["info"] not in _DATA_FENCES:
-            pieces += [lowered[position : opening.end()], " " * (fence.start() - opening.end())]
-            position = fence.start()
+            pieces += [lowered[position : opening.end()], " " * (fence.end() - opening.end())]
+            position = fence.end()
         opening = None
     return "".join(pieces) + lowered[position:] if pieces else lowered
 

@@ -149,6 +149,26 @@ def test_rendered_evaluations_round_trip(name, render, evaluations):
         assert got.flags == ([TIER_DISAGREES] if disagrees else [])
 
 
+RENDERINGS = [_as_json, _as_seed_list, _as_headings, _as_table]
+
+
+@settings(max_examples=100, deadline=None)
+@given(evaluations=rendered, choices=st.lists(st.integers(0, len(RENDERINGS) - 1), min_size=8, max_size=8))
+def test_the_chain_reads_answers_mixing_formats(evaluations, choices):
+    """Each evaluation rendered in its own format, the pieces joined by a rule and prose: the
+    chain reads all."""
+    pieces = [RENDERINGS[choice]([evaluation]) for evaluation, choice in zip(evaluations, choices)]
+    result = parse_with(list(PARSERS.values()), "\n---\nNext batch, as promised.\n\n".join(pieces))
+    assert result.unparsed == []
+    read = {id_key(evaluation.id): evaluation for evaluation in result.evaluations}
+    assert sorted(read) == sorted(id_key(evaluation.id) for evaluation in evaluations)
+    for expected in evaluations:
+        got = read[id_key(expected.id)]
+        assert (got.viability_score, got.tier, got.reasoning) == (
+            expected.viability_score, expected.tier, expected.reasoning
+        )
+
+
 HOSTILE = hostile_inputs(MEGABYTE)
 
 
