@@ -64,6 +64,8 @@ def hostile_inputs(size: int = MEGABYTE) -> dict[str, str]:
         "table rows": "| Dream | Score |\n|---|---|\n" + repeat("| D-1 | 0.5 |\n"),
         "rule lines": "| Dream | Score |\n" + repeat("|---|\n"),
         "pipe lines": repeat("|\n"),
+        "empty table rows": "| Dream | Score |\n|---|---|\n" + repeat("|  |\n"),
+        "entries on one line": "".join(f"Dream {i}: 0.5. " for i in range(size // 14))[:size],
         "dash line": "a | b\n" + "-" * size + "x",
         "comma list": "D-1 0.5" + repeat(", D-2 0.5"),
         "labels": repeat("score: tier: reasoning: "),

@@ -224,9 +224,9 @@ class RegexParser:
             rows = _TABLE_ROWS.match(text, position)
             spans.append((header, rows.end()))
             position = rows.end()
-            for row_start, row in _lines(text, rows.start(), rows.end()):
-                if len(reads) >= self.config.max_entries:
-                    unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {row}"))
+            for count, (row_start, row) in enumerate(_lines(text, rows.start(), rows.end())):
+                if len(reads) >= self.config.max_entries or count >= self.config.max_entries:
+                    unparsed.append(fragment(f"(regex parser stopped: too many table rows) {row}"))
                     return spans
                 read = self._row(_cells(row), columns, row_start, row)
                 if read is not None:
@@ -331,7 +331,8 @@ class RegexParser:
         bound = min(limit, entry.body + self.config.max_entry_chars)
         stop = _STOP.search(lowered, entry.body, bound)
         end = stop.start() if stop else limit
-        first_line = min(_line_end(lowered, entry.body), end)
+        newline = lowered.find("\n", entry.body, end)
+        first_line = end if newline < 0 else newline
         if self._score.search(lowered, entry.body, first_line) or _UNLABELLED_SCORE.search(
             lowered, entry.body, first_line
         ):
