@@ -331,8 +331,8 @@ class RegexParser:
         bound = min(limit, entry.body + self.config.max_entry_chars)
         stop = _STOP.search(lowered, entry.body, bound)
         end = stop.start() if stop else limit
-        newline = lowered.find("\n", entry.body, end)
-        first_line = end if newline < 0 else newline
+        newline = lowered.find("\n", entry.body, min(end, bound))
+        first_line = min(end, bound) if newline < 0 else newline
         if self._score.search(lowered, entry.body, first_line) or _UNLABELLED_SCORE.search(
             lowered, entry.body, first_line
         ):

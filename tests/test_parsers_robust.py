@@ -1,8 +1,9 @@
 """Parsers on any input: hypothesis fuzzing, round trips of rendered evaluations, hostile inputs.
 
 The strict time target (1 MB of hostile input in <= 100 ms) is measured by
-benchmarks/bench_parsers.py; here the bound is generous, to catch quadratic behaviour (which
-takes minutes at 1 MB) without failing on a busy machine.
+benchmarks/bench_parsers.py; here the bound is generous (0.5 s of the process's CPU time, which
+other work on the machine does not inflate much), to catch quadratic behaviour (minutes at 1 MB)
+and scans that crawl over the whole text without failing on a busy machine.
 """
 
 from __future__ import annotations
@@ -175,11 +176,11 @@ HOSTILE = hostile_inputs(MEGABYTE)
 @pytest.mark.parametrize("name", PARSERS)
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_megabyte_is_handled_in_linear_time(name, hostile):
-    started = time.perf_counter()
+    started = time.process_time()
     result = PARSERS[name].parse(HOSTILE[hostile])
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     _check(result)
-    assert elapsed < 2.0, f"{name} took {elapsed:.2f} s on {hostile!r}"
+    assert elapsed < 0.5, f"{name} took {elapsed:.2f} s of CPU on {hostile!r}"
 
 
 def test_work_limits_report_the_rest_as_unparsed():
