@@ -61,9 +61,14 @@ from dreamcore.parsing import (
     tier_word,
 )
 
-_SEP = r"[ \t*_\"'`:=|(\[\-–—]{0,8}"
-_MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:[*_`\[{\"']{1,4}[ \t]{0,3})?"
-_JSON_KEY = r"(?:(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
+_SEP = r"[ \t*_\"'`:=|(\[\-–—>]{0,8}"
+_MARKUP = r"(?:#{1,6}[ \t]+)?(?:(?:[-*+•]|\d{1,3}[.)])[ \t]+)?(?:\|[ \t]*)?(?:[*_`\[{\"'<]{1,4}[ \t]{0,3})?"
+_JSON_KEY = r"(?:(?:[a-z_]{1,20}[ \t]{1,3})?(?:id|dream[ _]?id)[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)?"
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]")
+_EMPTY_BRACKETS = re.compile(r"[(\[][ \t|,;:/-]*+[)\]]")
+_SPACE_BEFORE_STOP = re.compile(r" ++(?=[.,;:!?])")
+_STOPS_IN_A_ROW = re.compile(r"[.,;:]++(?<=([.,;:]))")  # replaced by its last stop
+_CLOSING_TAG = re.compile(r"</[a-z_-]{1,30}>", re.IGNORECASE)
 _AFTER_COMMA = re.compile(r"[,;][ \t]{1,3}(?:and[ \t]{1,3})?\Z")
 _FEW_WORDS_IN = re.compile(r"[.!?][ \t]{1,3}(?:[a-z'’]{1,20}[ \t]{1,3}){1,4}\Z")
 _STOP = re.compile(
@@ -77,7 +82,7 @@ _LONE_EMPHASIS = re.compile(r"(?<!\S)(?:\*\*|__)(?!\S)")
 _FENCE = re.compile(r"```[ \t]{0,8}+(?P<info>[\w+.#-]{0,30}+)")
 _DATA_FENCES = {"", "json", "jsonl", "json5", "jsonc", "text", "txt", "markdown", "md"}
 _CELL_MARKUP = " \t*_`"
-_STRIP_HEAD = " \t\r\n:;,.)]}-–—*_|\"'"
+_STRIP_HEAD = " \t\r\n:;,.)]}-–—→>*_|\"'"
 _STRIP_TAIL = " \t\r\n*_|\"'({["
 _UNLABELLED_SCORE = re.compile(
     r"(?:\d{1,6}(?:\.\d{1,20})?|\.\d{1,20})(?![\d])"
@@ -119,7 +124,8 @@ class RegexParserConfig(BandOptions):
     )
     lead_in_pattern: str = _pattern_option(
         r"for|as[ \t]for|regarding|looking[ \t]at|next(?:[ \t]up)?|then|finally|lastly|and|now|also"
-        r"|i(?:'d|’d|[ \t]would)[ \t](?:rate|score|give|put|place)|(?:rating|score)[ \t]for|evaluating",
+        r"|i(?:'d|’d|[ \t]would)[ \t](?:rate|score|give|put|place)|(?:rating|score)[ \t]for|evaluating"
+        r"|(?:evaluation|assessment|review|analysis)[ \t]of",
         "words that may come before a dream reference opening a sentence (\"for d-3\", \"i'd rate d-3\")",
     )
     score_label_pattern: str = _pattern_option(
@@ -187,7 +193,7 @@ class RegexParser:
             "tier_label_pattern", rf"{labels['tier']}{_SEP}(?P<word>[123]|one|two|three|{TIER_WORD})(?!\w|\.\d)", 0
         )
         self._reasoning = compile_option(
-            "reasoning_label_pattern", rf"{labels['reasoning']}[ \t*_\"'`]{{0,4}}[:=\-–—][ \t*_\"'`]{{0,4}}", 0
+            "reasoning_label_pattern", rf"{labels['reasoning']}[ \t*_\"'`]{{0,4}}[:=\-–—>][ \t*_\"'`]{{0,4}}", 0
         )
 
     def parse(self, text: str) -> ParseResult:
@@ -280,11 +286,12 @@ class RegexParser:
             key = id_key(match[0])
             if current and key == current.key:
                 continue
-            kind = self._kind(lowered, start)
-            if kind is None or kind == "weak" and not self._may_open(lowered, current, match):
+            opening = self._opening(lowered, start)
+            if opening is None or opening[0] == "weak" and not self._may_open(lowered, current, match):
                 continue
             if current:
-                reads.append(self._read(text, lowered, current, self._end(lowered, current, start, table_starts)))
+                end = self._end(lowered, current, max(opening[1], current.body), table_starts)
+                reads.append(self._read(text, lowered, current, end))
                 current = None
             if len(reads) >= self.config.max_entries:
                 unparsed.append(fragment(f"(regex parser stopped: more than {len(reads)} entries) {text[start:]}"))
@@ -293,18 +300,23 @@ class RegexParser:
         if current:
             reads.append(self._read(text, lowered, current, self._end(lowered, current, len(text), table_starts)))
 
-    def _kind(self, lowered: str, start: int) -> str | None:
-        """How a reference may open an entry: "strong" when it opens a line or a sentence, "weak"
-        after a comma or a few words into a sentence, None in the middle of a sentence."""
+    def _opening(self, lowered: str, start: int) -> tuple[str, int] | None:
+        """How the reference at ``start`` may open an entry, and where that entry's text begins:
+        ("strong", its line) when it opens a line or is the first reference of a heading,
+        ("strong", start) when it opens a sentence, ("weak", start) after a comma or a few words
+        into a sentence; None in the middle of a sentence."""
         window = max(0, start - LOOK_BACK)
         line = lowered.rfind("\n", window, start) + 1 or (0 if window == 0 else -1)
-        if line >= 0 and self._line_start.fullmatch(lowered, line, start):
-            return "strong"
+        if line >= 0 and (
+            self._line_start.fullmatch(lowered, line, start)
+            or _HEADING.match(lowered, line, start) and not self._reference.search(lowered, line, start)
+        ):
+            return "strong", line
         if self._sentence_start.search(lowered, max(window, start - 60), start):
-            return "strong"
+            return "strong", start
         if _AFTER_COMMA.search(lowered, max(window, start - 12), start):
-            return "weak"
-        return "weak" if _FEW_WORDS_IN.search(lowered, max(window, start - 100), start) else None
+            return "weak", start
+        return ("weak", start) if _FEW_WORDS_IN.search(lowered, max(window, start - 100), start) else None
 
     def _may_open(self, lowered: str, current: _Entry | None, reference: re.Match[str]) -> bool:
         """Whether a weak reference opens an entry: the current entry has its score before it,
@@ -374,7 +386,12 @@ class RegexParser:
         return None
 
     def _cut(self, reasoning: str) -> str:
-        text = " ".join(_LONE_EMPHASIS.sub(" ", reasoning).split()).lstrip(_STRIP_HEAD).rstrip(_STRIP_TAIL)
+        """Reasoning tidied (whitespace squeezed, closing tags and brackets emptied by taking out the
+        score and tier dropped, markup at the ends stripped) and cut to ``max_reasoning_chars``."""
+        text = _EMPTY_BRACKETS.sub(" ", _LONE_EMPHASIS.sub(" ", _CLOSING_TAG.sub(" ", reasoning)))
+        text = " ".join(text.split())
+        text = _STOPS_IN_A_ROW.sub(r"\1", _SPACE_BEFORE_STOP.sub("", text))
+        text = text.lstrip(_STRIP_HEAD).rstrip(_STRIP_TAIL)
         limit = self.config.max_reasoning_chars
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
