@@ -85,17 +85,14 @@ class Score:
 
 
 def score_from_match(match: re.Match[str]) -> Score | None:
-    """The score a :data:`SCORE` match denotes: ``85%``, ``8.5/10``, ``0.7 out of 1``, ``0.85``, ``85``.
-
-    A bare whole number from 2 to 100 is read as a percentage and flagged ``score_as_percent``;
-    anything else outside [0, 1] is clamped and flagged ``score_clamped``.
-    """
+    """The score a :data:`SCORE` match denotes: ``85%``, ``8.5/10``, ``0.7 out of 1``, ``0.85``, ``85``
+    (see :func:`clamp_score`)."""
     number = _float(match["num"])
     denominator = match["over"] or match["outof"]
     if match["percent"]:
-        return clamp_score(number / 100)
+        return clamp_score(number / 100, bare=False)
     if denominator is not None:
-        return clamp_score(number / _float(denominator)) if _float(denominator) > 0 else None
+        return clamp_score(number / _float(denominator), bare=False) if _float(denominator) > 0 else None
     return clamp_score(number)
 
 
@@ -103,16 +100,17 @@ def _float(written: str) -> float:
     return float(written.replace(",", "."))
 
 
-def clamp_score(value: float, flags: tuple[str, ...] = ()) -> Score | None:
-    """``value`` as a score: a whole number from 2 to 100 is read as a percentage, anything else
-    outside [0, 1] is clamped; None if not finite."""
+def clamp_score(value: float, *, bare: bool = True) -> Score | None:
+    """``value`` as a score; None if not finite. A ``bare`` number (not a percentage or fraction)
+    that is whole and from 2 to 100 is read as a percentage (flag ``score_as_percent``); anything
+    else outside [0, 1] is clamped (flag ``score_clamped``)."""
     if not math.isfinite(value):
         return None
-    if 1 < value <= 100 and value.is_integer():
-        return Score(value / 100, (*flags, SCORE_AS_PERCENT))
+    if bare and 1 < value <= 100 and value.is_integer():
+        return Score(value / 100, (SCORE_AS_PERCENT,))
     if value < 0 or value > 1:
-        return Score(min(max(value, 0.0), 1.0), (*flags, SCORE_CLAMPED))
-    return Score(value, flags)
+        return Score(min(max(value, 0.0), 1.0), (SCORE_CLAMPED,))
+    return Score(value)
 
 
 def read_score(value: Any) -> Score | None:

@@ -50,6 +50,9 @@ def _core(tmp_path, **config):
         (1.4, 1.0, (SCORE_CLAMPED,)),
         (-0.2, 0.0, (SCORE_CLAMPED,)),
         ("150%", 1.0, (SCORE_CLAMPED,)),
+        ("200%", 1.0, (SCORE_CLAMPED,)),
+        ("20/10", 1.0, (SCORE_CLAMPED,)),
+        ("85", 0.85, (SCORE_AS_PERCENT,)),
         (1000, 1.0, (SCORE_CLAMPED,)),
     ],
 )
