@@ -230,3 +230,11 @@ def test_odd_characters_do_not_break_the_parsers():
     text = "Dream 1\x00: Viability 0.5\ud800, Tier 2. \u0130stanbul \u212a\n" + '{"id": "D-2", "score": 0.7, "reason": "\ud800\x00"}'
     result = parse_with([JsonParser(), RegexParser()], text)
     assert [(e.id, e.viability_score) for e in result.evaluations] == [("D-2", 0.7), ("Dream 1", 0.5)]
+
+
+def test_a_switched_off_parser_named_in_the_chain_is_a_clear_error(tmp_path):
+    core = _core(tmp_path, plugins={"json": {"enabled": False}})
+    with pytest.raises(ConfigError, match=r"evaluation.parsers\[0\]: unknown parser 'json' \(known: regex\)"):
+        parsers_for(core)
+    core = _core(tmp_path, plugins={"json": {"enabled": False}}, evaluation={"parsers": ["regex"]})
+    assert [parser.name for parser in parsers_for(core)] == ["regex"]
