@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # tests/ is not installed; import the fakes from the checkout
-    from tests.fakes import TEST_PARSERS, FakeAnthropic
+    from tests.fakes import FakeAnthropic
 
     os.environ.setdefault("ANTHROPIC_API_KEY", "bench-not-a-real-key")
     runs = []
@@ -64,7 +64,7 @@ def main() -> None:
                 db = folder / f"b{batch_size}c{concurrency}.db"
                 shutil.copy(seed_db, db)
                 with DreamCore(
-                    _config(folder, db, server.url, batch_size, concurrency), plugins=[TEST_PARSERS]
+                    _config(folder, db, server.url, batch_size, concurrency)
                 ) as core:
                     started = time.perf_counter()
                     outcome = asyncio.run(

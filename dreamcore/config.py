@@ -151,6 +151,9 @@ class LoggingConfig:
         return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
 
 
+DEFAULT_PARSERS = ["json", "regex"]
+
+
 def _below_viable(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not 0 <= value <= instance.viable_from:
         bound = f"viable_from ({instance.viable_from:g})"
@@ -164,6 +167,13 @@ class EvaluationConfig:
     evaluator: str = attrs.field(
         default="offline",
         metadata=_help("offline (no network, scores from measurable signals), claude, or another evaluator"),
+    )
+    parsers: list[str] = attrs.field(
+        factory=lambda: list(DEFAULT_PARSERS),
+        validator=_check(
+            lambda v: bool(v) and len(set(v)) == len(v), lambda v: "must name at least one parser, each once"
+        ),
+        metadata=_help("parser plugins tried in this order on a judge's answer; the first to read a dream wins"),
     )
     batch_size: int = attrs.field(
         default=10,

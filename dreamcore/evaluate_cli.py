@@ -25,12 +25,11 @@ from dreamcore.judging import (
     dream_ref,
     evaluate_pending,
     load_template,
-    parser_chain,
-    read_answer,
     render_prompt,
 )
 from dreamcore.models import DreamStatus, utcnow
 from dreamcore.output import to_jsonable
+from dreamcore.parsing import parse_with, parsers_for, to_json
 from dreamcore.progress import Progress
 
 
@@ -92,9 +91,9 @@ def evaluate(
         raise click.UsageError(f"--evaluator runs an evaluator; it cannot be used with {modes[0]}")
     core = app.core
     if parse_only is not None:
-        return _print_parsed(read_answer(parser_chain(core), parse_only.read()), as_json)
+        return _print_parsed(parse_with(parsers_for(core), parse_only.read()), as_json)
     if answer is not None:
-        parsed = read_answer(parser_chain(core), answer.read())
+        parsed = parse_with(parsers_for(core), answer.read())
         applied = apply_evaluations(core.store, parsed.evaluations, judge="answer file")
         return _print_applied(applied, parsed.unparsed, as_json)
     if show_prompt:
@@ -129,8 +128,7 @@ def _run_evaluator(core: Any, name: str, limit: int | None, as_json: bool) -> in
 
 def _print_parsed(parsed: Any, as_json: bool) -> int:
     if as_json:
-        rows = [_evaluation_json(evaluation) for evaluation in parsed.evaluations]
-        click.echo(json.dumps({"evaluations": rows, "unparsed": parsed.unparsed}, indent=2))
+        click.echo(to_json(parsed))
         return 0
     for evaluation in parsed.evaluations:
         flags = f"  [{', '.join(evaluation.flags)}]" if evaluation.flags else ""
@@ -237,7 +235,7 @@ def hook_claude_code(app: Any) -> int:
     session = payload.get("session_id", "?") if isinstance(payload, dict) else "?"
     try:
         core = app.core
-        parsed = read_answer(parser_chain(core), text)
+        parsed = parse_with(parsers_for(core), text)
         applied = apply_evaluations(core.store, parsed.evaluations, judge="claude-code")
         line = (
             f"session {session}: applied {len(applied.applied)} "

@@ -10,7 +10,7 @@ in ``dreamcore evaluate --prompt`` for a person to judge. Nothing is ever droppe
 
 Evaluators (``register_evaluators``) get an :class:`EvaluationBatch` and return a :class:`Judgement`:
 evaluations they made themselves (``offline``) or a judge's text, which the configured parser plugins
-read (:func:`parser_chain`, :func:`read_answer`).
+read (:func:`dreamcore.parsing.parsers_for`, :func:`dreamcore.parsing.parse_with`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dreamcore.cli import dream_diff
+from dreamcore.diffs import dream_diff
 from dreamcore.errors import ConfigError, DreamcoreError, NotFoundError
 from dreamcore.evaluation import Evaluation, ParseResult, TierBands
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, utcnow
+from dreamcore.parsing import parse_with, parsers_for
 from dreamcore.safety import SafetyPolicy
 
 if TYPE_CHECKING:
@@ -190,27 +191,6 @@ def _fenced(text: str, info: str) -> str:
 # -- reading answers ------------------------------------------------------------------------------
 
 
-def parser_chain(core: DreamCore) -> list[Any]:
-    """The parsers that read a judge's answer, in the configured order (``[evaluation] parsers``),
-    else every registered parser. The one place the chain is built."""
-    names = getattr(core.config.evaluation, "parsers", None) or list(core.plugins.components("parsers"))
-    if not names:
-        raise EvaluationError("no parser plugin is installed: a judge's answer cannot be read")
-    return [core.create("parsers", name) for name in names]
-
-
-def read_answer(parsers: list[Any], text: str) -> ParseResult:
-    """The evaluations in ``text``: those of the first parser that finds any, else nothing and every
-    parser's unparsed fragments."""
-    unparsed: list[str] = []
-    for parser in parsers:
-        result = parser.parse(text)
-        if result.evaluations:
-            return result
-        unparsed += [fragment for fragment in result.unparsed if fragment not in unparsed]
-    return ParseResult(evaluations=[], unparsed=unparsed)
-
-
 # -- state ------------------------------------------------------------------------------------
 
 
@@ -369,13 +349,13 @@ async def _judge(
     store = core.store
     ids = [dream.id for dream in batch.dreams]
     where = f"{len(ids)} dreams ({dream_ref(ids[0])}..{dream_ref(ids[-1])})"
+    chain[:] = chain or parsers_for(core)  # a ConfigError here stops before any judge is asked
     try:
         judgement = await evaluator.evaluate(batch)
         if judgement.usage is not None:
             outcome.add_usage(judgement.usage)
         if judgement.text is not None:
-            chain[:] = chain or parser_chain(core)
-            parsed = read_answer(chain, judgement.text)
+            parsed = parse_with(chain, judgement.text)
         else:
             parsed = ParseResult(evaluations=judgement.evaluations)
     except EvaluationError as exc:

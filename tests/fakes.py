@@ -1,9 +1,5 @@
-"""Real stand-ins for Claude: a loopback HTTP server speaking the Messages API, a fake ``claude``
-executable, and a tiny test-only JSON parser.
-
-The test parser (``TestJsonParser``) exists only until the ``json`` parser plugin is merged: it reads
-the one JSON array our fakes answer with. Tests needing it register ``TEST_PARSERS``.
-"""
+"""Real stand-ins for Claude: a loopback HTTP server speaking the Messages API and a fake ``claude``
+executable."""
 
 from __future__ import annotations
 
@@ -16,9 +12,6 @@ from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-
-from dreamcore import hookimpl
-from dreamcore.evaluation import Evaluation, ParseResult
 
 ROOT = Path(__file__).resolve().parents[1]
 _ID = re.compile(r'<dream id="(D-\d+)">')
@@ -39,40 +32,6 @@ def verdicts_for(prompt: str) -> list[dict[str, Any]]:
 def answer_for(prompt: str) -> str:
     """A judge's answer text: a sentence of prose, then a fenced JSON array."""
     return "Here are my evaluations.\n\n```json\n" + json.dumps(verdicts_for(prompt), indent=1) + "\n```\n"
-
-
-# -- a tiny test-only parser ----------------------------------------------------------------------
-
-
-class TestJsonParser:
-    """Test only: the first JSON array in the text, read as evaluations."""
-
-    __test__ = False
-    name = "test-json"
-
-    def parse(self, text: str) -> ParseResult:
-        start, end = text.find("["), text.rfind("]")
-        try:
-            items = json.loads(text[start : end + 1]) if 0 <= start < end else []
-            evaluations = [
-                Evaluation(
-                    id=str(i["id"]),
-                    viability_score=float(i["viability_score"]),
-                    tier=int(i["tier"]),
-                    reasoning=str(i.get("reasoning", "")),
-                )
-                for i in items
-            ]
-        except (ValueError, TypeError, KeyError):
-            return ParseResult(unparsed=[text])
-        return ParseResult(evaluations=evaluations, unparsed=[] if evaluations else [text])
-
-
-class TEST_PARSERS:  # noqa: N801 - a plugin object, registered by name
-    @staticmethod
-    @hookimpl
-    def register_parsers(register) -> None:
-        register(TestJsonParser)
 
 
 # -- a fake Anthropic Messages API ---------------------------------------------------------------

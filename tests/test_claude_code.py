@@ -1,8 +1,6 @@
 """Claude Code: the Stop hook with real-shaped payloads and transcripts, and settings.json merging.
 
-The hook command runs as a real subprocess where it needs no parser; where it applies evaluations it
-runs in-process with the test-only parser (``tests.fakes.TEST_PARSERS``) until the json parser plugin
-is merged.
+The hook runs as a real subprocess (as Claude Code starts it) or in-process where a test feeds stdin.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from dreamcore.evaluate_cli import register_commands
 from dreamcore.models import DreamStatus
 from dreamcore.plugins import Plugins
 from tests.factories import dream, procedure
-from tests.fakes import TEST_PARSERS
 
 DREAMCORE = shutil.which("dreamcore", path=str(Path(sys.executable).parent))
 SESSION = "8a1f2c3d-0000-4000-8000-000000000001"
@@ -163,8 +160,10 @@ def test_hook_always_exits_0_on_bad_input(project, stdin):
     assert _hook(project[0], stdin).returncode == 0
 
 
-def test_hook_logs_a_problem_and_still_exits_0(project, tmp_path):
-    config, _ = project
+def test_hook_logs_a_problem_and_still_exits_0(tmp_path):
+    (tmp_path / "blocker").write_text("a file where the database folder should be")
+    config = tmp_path / "dreams.toml"
+    config.write_text('[store]\nurl = "sqlite:///blocker/dreams.db"\n')
     done = _hook(config, _payload(tmp_path / "none.jsonl", "D-1: Viability 0.9, Tier 1. Good."))
     assert done.returncode == 0 and "error" in done.stderr
     log = (tmp_path / ".dreamcore" / "claude-code-hook.log").read_text()
@@ -175,9 +174,8 @@ def test_hook_logs_a_problem_and_still_exits_0(project, tmp_path):
 
 
 def _in_process(config: Path, args: list[str], stdin: str = "") -> tuple[int, str]:
-    """The CLI with the test parser registered (to become ``main([...])`` once the json parser is merged)."""
+    """The CLI in this process, with ``stdin`` as its input."""
     plugins = Plugins()
-    plugins.register(TEST_PARSERS, "test-parsers")
     register_commands(cli)
     result = CliRunner().invoke(
         cli, ["--config", str(config), *args], input=stdin, obj=App(config, plugins), standalone_mode=False

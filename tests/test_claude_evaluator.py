@@ -21,7 +21,7 @@ from dreamcore.cli import main
 from dreamcore.judging import EvaluationBatch, EvaluationError, evaluate_pending, load_template, render_prompt
 from dreamcore.models import DreamStatus
 from tests.factories import dream, procedure
-from tests.fakes import TEST_PARSERS, FakeAnthropic, install_fake_claude, verdicts_for
+from tests.fakes import FakeAnthropic, install_fake_claude, verdicts_for
 
 SECRET = "sk-ant-test-0123456789-secret"
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,7 +248,7 @@ def _pending(path: Path, count: int) -> list[int]:
 def test_a_run_with_the_cli_evaluator_through_the_fake_executable(tmp_path, fake_claude, monkeypatch):
     path = _config(tmp_path, '[plugins.claude]\nmode = "cli"\nmodel = "sonnet"\n')
     ids = _pending(path, 6)
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         cycle = asyncio.run(core.run_cycle(stages=["evaluate"]))
         report = cycle.report["evaluate"]
         assert report["evaluated"] == 6 and report["batches"] == 2 and cycle.failures == []
@@ -271,7 +271,7 @@ def test_a_whole_cycle_mines_dreams_and_judges_with_the_cli(tmp_path, fake_claud
         path.read_text().replace("batch_size = 4", "batch_size = 25")
         + f'[[sources]]\nproject = "billing"\npaths = ["{ROOT / "examples" / "billing"}"]\n'
     )
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         cycle = asyncio.run(core.run_cycle(strategy="light", limit=3))
         summary_usage = core.store.get_generation_runs()[0].model_usage
         pending = core.store.count_by_status()[DreamStatus.PENDING_EVALUATION]
@@ -299,13 +299,13 @@ def test_an_interrupted_run_resumes_with_only_the_pending_dreams(tmp_path, fake_
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         asyncio.run(interrupted(core))
         assert core.store.count_by_status()[DreamStatus.EVALUATED] == 2
     in_flight = _calls(fake_claude)[1]
     assert not _alive(in_flight["pid"])
     monkeypatch.setenv("FAKE_CLAUDE_MODE", "success")
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         outcome = asyncio.run(evaluate_pending(core, core.create("evaluators", "claude")))
         assert outcome.dreams == 4 and outcome.evaluated == 4
         assert {core.store.get_dream(i).status for i in ids} == {DreamStatus.EVALUATED}
@@ -320,13 +320,13 @@ def test_failed_runs_count_attempts_then_flag_and_keep_the_dreams(tmp_path, fake
     ids = _pending(path, 3)
     monkeypatch.setenv("FAKE_CLAUDE_MODE", "not_logged_in")
     for attempt in (1, 2):
-        with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+        with DreamCore(path) as core:
             cycle = asyncio.run(core.run_cycle(stages=["evaluate"]))
             assert len(cycle.failures) == 1 and "not logged in" in cycle.failures[0]
             assert cycle.run.status == "failed"
             assert {core.store.get_dream(i).eval_attempts for i in ids} == {attempt}
     monkeypatch.setenv("FAKE_CLAUDE_MODE", "success")
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         cycle = asyncio.run(core.run_cycle(stages=["evaluate"]))
         assert cycle.report["evaluate"]["dreams"] == 0 and cycle.report["evaluate"]["flagged"] == 3
         assert core.store.count_by_status()[DreamStatus.PENDING_EVALUATION] == 3
@@ -343,7 +343,7 @@ def test_the_api_key_never_reaches_the_store_logs_or_errors(tmp_path, server, mo
     _pending(path, 8)
     leak = FakeAnthropic.error(401, "authentication_error", f"invalid key {SECRET}")
     server.script.extend([leak, (200, {}, f"<html>{SECRET}</html>")])
-    with DreamCore(path, plugins=[TEST_PARSERS]) as core:
+    with DreamCore(path) as core:
         outcome = asyncio.run(evaluate_pending(core, core.create("evaluators", "claude")))
         assert outcome.failed == 8 and len(outcome.failures) == 2
     dump = "\n".join(sqlite3.connect(tmp_path / "dreams.db").iterdump())

@@ -32,7 +32,7 @@ BAD_CONFIGS = [
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
     ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: claude, conditional, "
                           "constraint_relaxation, core-stages, cross_project, evaluate, evaluate-commands, "
-                          "evaluate-stage, generate, jsonl, mine, offline, openrouter, parameter, python)"),
+                          "evaluate-stage, generate, json, jsonl, mine, offline, openrouter, parameter, python, regex)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]

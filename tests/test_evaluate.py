@@ -153,11 +153,11 @@ def test_parse_prints_what_the_parsers_read_touching_nothing(project):
     text = json.dumps([{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh"}])
     code, out = _in_process(config, ["evaluate", "--parse", "-", "--json"], text)
     assert code == 0 and json.loads(out) == {
-        "evaluations": [{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh"}],
+        "evaluations": [{"id": "Dream 7", "viability_score": 0.3, "tier": 2, "reasoning": "meh", "flags": []}],
         "unparsed": [],
     }
-    code, out = _in_process(config, ["evaluate", "--parse", "-"], "no verdicts")
-    assert code == 0 and out.startswith("unparsed\tno verdicts")
+    code, out = _in_process(config, ["evaluate", "--parse", "-"], "D-3 looks promising, no score yet")
+    assert code == 0 and "unparsed\tD-3 looks promising" in out
     with DreamCore(config) as core:
         assert core.store.count_by_status()[DreamStatus.PENDING_EVALUATION] == 3
 

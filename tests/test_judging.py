@@ -266,13 +266,17 @@ def test_a_backlog_is_judged_in_batches_and_failures_stay_on_the_dreams(tmp_path
     assert {d.id for d in core.store.get_flagged(2)} == {ids[0], ids[5]}  # batches [1, 4, 5], [6, 7]
 
 
-def test_an_answer_to_parse_without_parsers_is_a_clear_failure(tmp_path):
-    core = _core_with(tmp_path)
+def test_an_answer_with_its_parsers_switched_off_is_a_clear_error_and_loses_nothing(tmp_path):
+    core = DreamCore({
+        "store": {"url": f"sqlite:///{tmp_path / 'dreams.db'}"},
+        "plugins": {"json": {"enabled": False}},
+    })
     _fill(core, 2)
     evaluator = Scripted()
     evaluator.answers = [Judgement(judge="j", text="[]")]
-    outcome = asyncio.run(evaluate_pending(core, evaluator))
-    assert outcome.failed == 2 and "no parser plugin is installed" in outcome.failures[0]
+    with pytest.raises(ConfigError, match=r"evaluation\.parsers\[0\]: unknown parser 'json'"):
+        asyncio.run(evaluate_pending(core, evaluator))
+    assert core.store.count_by_status()[DreamStatus.PENDING_EVALUATION] == 2
 
 
 def test_a_reprinted_dream_is_diffed_against_the_reprinted_base():
