@@ -103,9 +103,20 @@ def evaluate(
     return _run_evaluator(core, evaluator or core.config.evaluation.evaluator, limit, as_json)
 
 
+async def _evaluate(core: Any, evaluator: Any, limit: int | None) -> Any:
+    """Judge pending dreams outside a cycle: model calls get their own budget (``[cycle] budget_usd``)."""
+    from dreamcore.llm import ModelHub
+
+    models = ModelHub(core, core.config.cycle.budget_usd)
+    try:
+        return await evaluate_pending(core, evaluator, limit=limit, progress=Progress(), models=models)
+    finally:
+        await models.aclose()
+
+
 def _run_evaluator(core: Any, name: str, limit: int | None, as_json: bool) -> int:
     chosen = core.create("evaluators", name)
-    outcome = asyncio.run(evaluate_pending(core, chosen, limit=limit, progress=Progress()))
+    outcome = asyncio.run(_evaluate(core, chosen, limit))
     report = {
         "evaluator": chosen.name,
         **outcome.report(),

@@ -25,7 +25,7 @@ class EvaluateStage:
             return
         core = cycle.core
         evaluator = core.create("evaluators", core.config.evaluation.evaluator)
-        outcome = await evaluate_pending(core, evaluator, progress=cycle.progress)
+        outcome = await evaluate_pending(core, evaluator, progress=cycle.progress, models=cycle.models)
         for model, counters in outcome.usage.items():
             known = cycle.run.model_usage.setdefault(model, {})
             for key, value in counters.items():

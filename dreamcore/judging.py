@@ -34,6 +34,7 @@ from dreamcore.safety import SafetyPolicy
 
 if TYPE_CHECKING:
     from dreamcore.core import DreamCore
+    from dreamcore.llm import ModelHub
     from dreamcore.progress import Progress
     from dreamcore.store import DreamStore
 
@@ -60,13 +61,15 @@ def match_id(reference: str) -> int | None:
 @attrs.define(kw_only=True)
 class EvaluationBatch:
     """What an evaluator judges at once: pending dreams, their base procedures (by id), the prompt
-    naming them (``D-<id>``), the tier bands and the safety policy."""
+    naming them (``D-<id>``), the tier bands, the safety policy, and model access (``models``: the
+    run's providers and budget, None when no model may be called)."""
 
     dreams: list[DreamProcedure]
     bases: dict[int, Procedure]
     prompt: str
     bands: TierBands = attrs.Factory(TierBands)
     safety: SafetyPolicy = attrs.Factory(SafetyPolicy)
+    models: ModelHub | None = None
 
 
 @attrs.define(kw_only=True)
@@ -283,12 +286,18 @@ class Outcome:
 
 
 async def evaluate_pending(
-    core: DreamCore, evaluator: Any, *, limit: int | None = None, progress: Progress | None = None
+    core: DreamCore,
+    evaluator: Any,
+    *,
+    limit: int | None = None,
+    progress: Progress | None = None,
+    models: ModelHub | None = None,
 ) -> Outcome:
     """Judge pending, unflagged dreams (oldest first, at most ``limit``) with ``evaluator``, a batch at a
     time and ``[evaluation] concurrency`` batches at once, writing each batch's results as it ends —
     so a killed run leaves only unjudged dreams pending. Never raises for a judge's failure: it is
-    recorded on the batch's dreams and in ``Outcome.failures``."""
+    recorded on the batch's dreams and in ``Outcome.failures``. ``models`` gives evaluators that call
+    a model provider (``llm-judge``) the run's providers and budget."""
     import asyncio  # here, not at the top: plugins import this module when the CLI starts
 
     settings = core.config.evaluation
@@ -313,6 +322,7 @@ async def evaluate_pending(
                 prompt=render_prompt(template, dreams, bases),
                 bands=settings.bands(),
                 safety=core.config.safety,
+                models=models,
             )
             await _judge(core, evaluator, batch, chain, outcome)
         finally:
@@ -361,6 +371,8 @@ async def _judge(
     except EvaluationError as exc:
         _failed(store, ids, str(exc), where, outcome)
         return
+    except ConfigError:  # e.g. a missing API key: every batch would fail the same way
+        raise
     except Exception as exc:  # a plugin's bug must not end the night
         _failed(
             store, ids, f"evaluator {evaluator.name!r} failed: {type(exc).__name__}: {exc}", where, outcome

@@ -356,20 +356,26 @@ class ModelHub:
         options = getattr(generator, "config", None)
         if not isinstance(options, LLMOptions) or options.mode == "local":
             return None
-        if options.provider not in self._providers:
-            try:
-                self._providers[options.provider] = self.core.create("models", options.provider)
-            except Exception as exc:
-                raise ConfigError(f"plugins.{generator.name}.provider: {exc}") from None
-        provider = self._providers[options.provider]
-        check = getattr(provider, "check", None)
-        if check is not None:
-            check(list(options.models))
+        provider = self.provider(options.provider, list(options.models), generator.name)
         path = Path(options.prompt) if options.prompt else Path(generator.prompt_file)
         if not path.is_absolute():
             path = self.core.config.base_dir / path
         template = PromptTemplate.load(path, generator.prompt_fields)
         return LLM(provider, options, template, self)
+
+    def provider(self, name: str, models: list[str], owner: str) -> Any:
+        """The model provider ``name`` (one instance per cycle), checked for ``models``. Raises
+        ConfigError naming ``[plugins.<owner>]`` for an unknown provider or a missing API key."""
+        if name not in self._providers:
+            try:
+                self._providers[name] = self.core.create("models", name)
+            except Exception as exc:
+                raise ConfigError(f"plugins.{owner}.provider: {exc}") from None
+        provider = self._providers[name]
+        check = getattr(provider, "check", None)
+        if check is not None:
+            check(models)
+        return provider
 
     @property
     def stop_reason(self) -> str | None:
