@@ -18,7 +18,6 @@ import click
 
 from dreamcore import claude_code, hookimpl
 from dreamcore.errors import DreamcoreError
-from dreamcore.evaluation import Evaluation
 from dreamcore.judging import (
     Applied,
     apply_evaluations,
@@ -31,15 +30,6 @@ from dreamcore.models import DreamStatus, utcnow
 from dreamcore.output import to_jsonable
 from dreamcore.parsing import parse_with, parsers_for, to_json
 from dreamcore.progress import Progress
-
-
-def _evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
-    return {
-        "id": evaluation.id,
-        "viability_score": evaluation.viability_score,
-        "tier": int(evaluation.tier),
-        "reasoning": evaluation.reasoning,
-    }
 
 
 @click.command("evaluate")
@@ -155,19 +145,7 @@ def _print_parsed(parsed: Any, as_json: bool) -> int:
 
 def _print_applied(applied: Applied, unparsed: list[str], as_json: bool) -> int:
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "applied": [
-                        {"dream": dream_id, **_evaluation_json(e)} for dream_id, e in applied.applied
-                    ],
-                    "unchanged": applied.unchanged,
-                    "unmatched": [_evaluation_json(e) for e in applied.unmatched],
-                    "unparsed": unparsed,
-                },
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(applied.as_dict(unparsed), indent=2))
     else:
         for dream_id, evaluation in applied.applied:
             click.echo(

@@ -102,6 +102,24 @@ class Applied:
     unchanged: list[int] = attrs.Factory(list)  # matched a dream no longer pending (e.g. applied before)
     unmatched: list[Evaluation] = attrs.Factory(list)  # named no dream (of the batch)
 
+    def as_dict(self, unparsed: list[str]) -> dict[str, Any]:
+        """Plain data: applied (with the dream's id), unchanged, unmatched, and ``unparsed`` fragments."""
+        return {
+            "applied": [{"dream": dream_id, **_evaluation_data(e)} for dream_id, e in self.applied],
+            "unchanged": self.unchanged,
+            "unmatched": [_evaluation_data(e) for e in self.unmatched],
+            "unparsed": unparsed,
+        }
+
+
+def _evaluation_data(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "id": evaluation.id,
+        "viability_score": evaluation.viability_score,
+        "tier": int(evaluation.tier),
+        "reasoning": evaluation.reasoning,
+    }
+
 
 # -- the prompt ---------------------------------------------------------------------------------
 

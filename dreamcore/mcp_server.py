@@ -62,14 +62,22 @@ def build_server(core: DreamCore) -> MCPServer:
 
     @server.tool()
     @_tool_errors
-    async def dream(strategy: str | None = None, procedure: str | None = None, limit: int | None = None) -> dict:
-        """Run a dream cycle (every stage) and return its summary. `procedure` dreams over one
-        procedure only (qualified name, e.g. `Class.method`); `limit` over at most N procedures."""
+    async def dream(
+        strategy: str | None = None,
+        procedure: str | None = None,
+        limit: int | None = None,
+        stages: list[str] | None = None,
+    ) -> dict:
+        """Run a dream cycle and return its summary. `procedure` dreams over one procedure only
+        (qualified name, e.g. `Class.method`); `limit` over at most N procedures; `stages` runs only
+        those stages (e.g. ["mine", "generate"] leaves the new dreams pending evaluation)."""
         from dreamcore.pipeline import summary
 
         if limit is not None and limit < 1:
             raise DreamcoreError(f"limit must be at least 1, got {limit}")
-        cycle = await core.run_cycle(strategy=strategy, only=procedure, limit=limit, progress=Progress())
+        cycle = await core.run_cycle(
+            strategy=strategy, only=procedure, limit=limit, stages=stages, progress=Progress()
+        )
         return summary(cycle)
 
     @server.tool()
@@ -113,6 +121,18 @@ def build_server(core: DreamCore) -> MCPServer:
                 for r in runs
             ],
         }
+
+    @server.tool()
+    @_tool_errors
+    async def dream_evaluate(text: str) -> dict:
+        """Apply a judge's evaluations of pending dreams, written as JSON or text (e.g. `D-12: viability
+        0.85, tier 1. Reason...`). Returns what was applied, unchanged, unmatched and unparsed."""
+        from dreamcore.judging import apply_evaluations
+        from dreamcore.parsing import parse_with, parsers_for
+
+        parsed = parse_with(parsers_for(core), text)
+        applied = apply_evaluations(core.store, parsed.evaluations, judge="mcp")
+        return applied.as_dict(parsed.unparsed)
 
     return server
 

@@ -186,7 +186,7 @@ def test_evaluate_alone_runs_the_configured_evaluator_then_flags(project, capsys
     [
         (["--prompt", "--flagged"], "--prompt and --flagged cannot be used together"),
         (["--flagged", "--evaluator", "offline"], "--evaluator runs an evaluator"),
-        (["--evaluator", "nope"], "unknown evaluator 'nope' (known: claude, offline)"),
+        (["--evaluator", "nope"], "unknown evaluator 'nope' (known: claude, llm-judge, offline)"),
         (["--from-file", "/nonexistent/answer"], "No such file or directory"),
     ],
 )
@@ -199,7 +199,7 @@ def test_an_unknown_evaluator_in_the_config_fails_the_run(tmp_path, capsys):
     config = write_config(tmp_path, extra="")
     config.write_text(config.read_text() + '\n[evaluation]\nevaluator = "gpt"\n')
     assert main(["--config", str(config), "run", "--strategy", "light", "--stages", "evaluate"]) == 2
-    assert "unknown evaluator 'gpt' (known: claude, offline)" in capsys.readouterr().err
+    assert "unknown evaluator 'gpt' (known: claude, llm-judge, offline)" in capsys.readouterr().err
 
 
 def test_config_keys_are_checked(tmp_path):

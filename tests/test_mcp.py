@@ -52,14 +52,14 @@ def test_tools_are_listed_with_descriptions(tmp_path):
         return (await session.list_tools()).tools
 
     tools = run_session(write_config(tmp_path), calls)
-    assert {tool.name for tool in tools} >= TOOLS - {"dream_evaluate"}
+    assert {tool.name for tool in tools} == TOOLS
     assert all(tool.description for tool in tools)
 
 
 def test_dream_then_journal_show_and_health(tmp_path):
     async def calls(session):
         summary = payload(await session.call_tool("dream", {"procedure": "dew_point"}))
-        pending = payload(await session.call_tool("dream_journal", {"status": "pending", "limit": 50}))
+        pending = payload(await session.call_tool("dream_journal", {"limit": 50}))
         shown = payload(await session.call_tool("dream_show", {"dream_id": pending["dreams"][0]["ref"]}))
         health = payload(await session.call_tool("dream_health", {}))
         return summary, pending, shown, health
@@ -68,10 +68,33 @@ def test_dream_then_journal_show_and_health(tmp_path):
     assert summary["status"] == "finished" and summary["stages"]["generate"]["procedures"] == 1
     assert summary["total_dreams"] == len(pending["dreams"]) > 0
     assert {d["base_procedure_name"] for d in pending["dreams"]} == {"dew_point"}
-    assert all(d["status"] == "pending_evaluation" and "code" not in d for d in pending["dreams"])
+    assert all(d["status"] != "pending_evaluation" and "code" not in d for d in pending["dreams"])
     assert shown["diff"].startswith("--- weather.") and shown["dream"]["code"]
     assert health["statistics"]["total_dreams"] == summary["total_dreams"]
     assert health["runs"][0]["status"] == "finished"
+
+
+def test_dream_evaluate_applies_text_and_json_answers(tmp_path):
+    config = write_config(tmp_path)
+
+    async def calls(session):
+        payload(await session.call_tool("dream", {"procedure": "wind_chill", "stages": ["mine", "generate"]}))
+        pending = payload(await session.call_tool("dream_journal", {"status": "pending"}))["dreams"]
+        first, second = pending[0]["ref"], pending[1]["ref"]
+        text = f"{first}: Viability 0.85, Tier 1. Clean change.\nDream 999999: Viability 0.2, Tier 3. Gone."
+        as_text = payload(await session.call_tool("dream_evaluate", {"text": text}))
+        as_json = payload(await session.call_tool("dream_evaluate", {"text": json.dumps(
+            [{"id": second, "score": "40%", "reasoning": "risky"}])}))
+        again = payload(await session.call_tool("dream_evaluate", {"text": text}))
+        shown = payload(await session.call_tool("dream_show", {"dream_id": first}))
+        return first, second, as_text, as_json, again, shown
+
+    first, second, as_text, as_json, again, shown = run_session(config, calls)
+    assert [(a["dream"], a["viability_score"], a["tier"]) for a in as_text["applied"]] == [(int(first[2:]), 0.85, 1)]
+    assert [u["id"] for u in as_text["unmatched"]] == ["Dream 999999"]
+    assert [(a["dream"], a["viability_score"], a["tier"]) for a in as_json["applied"]] == [(int(second[2:]), 0.4, 2)]
+    assert again["applied"] == [] and again["unchanged"] == [int(first[2:])]
+    assert shown["dream"]["status"] == "evaluated" and shown["dream"]["claude_reasoning"].startswith("[mcp]")
 
 
 @pytest.mark.parametrize(
@@ -84,6 +107,7 @@ def test_dream_then_journal_show_and_health(tmp_path):
         ("dream_journal", {"limit": 0}, "limit must be between 1 and 500"),
         ("dream", {"procedure": "no_such_function"}, "no procedure named 'no_such_function'"),
         ("dream", {"strategy": "nightmare"}, "unknown strategy 'nightmare'"),
+        ("dream", {"stages": ["dream-harder"]}, "unknown stage 'dream-harder'"),
     ],
 )
 def test_bad_arguments_are_clear_tool_errors_and_the_server_goes_on(tmp_path, tool, arguments, message):
