@@ -88,5 +88,11 @@ def dream_stored(dream: Any, store: Any) -> None:
 
 
 @hookspec
+def stage_finished(cycle: Any, stage: str) -> None:
+    """Called after each pipeline stage of a cycle ran, with the ``Cycle`` (its ``report[stage]`` holds
+    the stage's figures) and the stage's name."""
+
+
+@hookspec
 def cycle_finished(run: Any, store: Any) -> None:
     """Called when a cycle ends, with its ``DreamGenerationRun`` and the ``DreamStore``."""

@@ -166,6 +166,7 @@ async def _run_stages(
     try:
         for stage in selected:
             await stage.run(cycle)
+            core.plugins.call("stage_finished", cycle=cycle, stage=stage.name)
     except ConfigError as exc:  # a usage error met mid-run ends the run for good: it is not resumed
         if not dry_run:
             run.stop_reason = str(exc)

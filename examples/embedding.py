@@ -22,11 +22,16 @@ class Listener:
 
     def __init__(self) -> None:
         self.stored: list[int] = []
+        self.stages: list[str] = []
         self.finished: list[str] = []
 
     @hookimpl
     def dream_stored(self, dream, store) -> None:
         self.stored.append(dream.id)
+
+    @hookimpl
+    def stage_finished(self, cycle, stage) -> None:
+        self.stages.append(stage)
 
     @hookimpl
     def cycle_finished(self, run, store) -> None:
@@ -46,7 +51,11 @@ def main(folder: Path) -> dict:
         pending = core.store.get_pending_evaluation(limit=1000)
         return {
             "generated": cycle.run.total_dreams_generated,
-            "events": {"dream_stored": len(listener.stored), "cycle_finished": listener.finished},
+            "events": {
+                "dream_stored": len(listener.stored),
+                "stage_finished": listener.stages,
+                "cycle_finished": listener.finished,
+            },
             "pending": len(pending),
             "types": sorted({dream.dream_type for dream in pending}),
         }

@@ -25,6 +25,7 @@ def test_the_embedding_example_runs_and_sees_every_event(tmp_path):
     result = json.loads(done.stdout)
     assert result["generated"] > 0
     assert result["events"]["dream_stored"] == result["generated"] == result["pending"]
+    assert result["events"]["stage_finished"] == ["mine", "generate"]
     assert result["events"]["cycle_finished"] == [f"run 1: finished, {result['generated']} dreams"]
     assert (tmp_path / "dreams.db").exists()
 
