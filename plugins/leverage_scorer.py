@@ -1,0 +1,180 @@
+"""The ``leverage`` scorer: how far a dream's idea could reach.
+
+The idea of a dream is its change against the base, in three parts: the structure it adds and the
+structure it removes (multisets of AST node types and parent.field>child edges), and the knobs it
+retunes (the places of numeric constants whose value changed: a keyword, parameter default,
+assigned name or called function). A procedure of ANOTHER project takes the idea when it is related
+to the base (``RelatedIndex`` score >= ``min_related``, among the ``candidates`` best), contains
+everything the idea removes, has every knob it retunes, and lacks something the idea adds (else it
+has the idea already). ``cross_project_matches`` is how many procedures take it; ``base_callers``
+how many procedures of the base's own project call the base. The score is
+match_weight * min(1, matches / match_scale) + (1 - match_weight) * min(1, callers / caller_scale).
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections import Counter
+from collections.abc import Sequence
+
+import attrs
+
+from dreamcore import hookimpl
+from dreamcore.models import DreamProcedure, Procedure
+from dreamcore.scoring import Score, ScoringContext
+
+
+@attrs.frozen
+class Shape:
+    """What an idea is matched against: structural tokens and the knobs (place=value) of some code."""
+
+    structure: Counter[str]
+    knobs: Counter[str]
+
+    @property
+    def places(self) -> set[str]:
+        return {knob.split("=", 1)[0] for knob in self.knobs}
+
+
+def _place(node: ast.AST, parent: ast.AST | None) -> str:
+    """Where a numeric constant sits: the name it configures, or '' when it configures nothing named."""
+    if isinstance(parent, ast.keyword) and parent.arg:
+        return parent.arg
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        names = [t.id if isinstance(t, ast.Name) else getattr(t, "attr", "") for t in targets]
+        return names[0] if names else ""
+    if isinstance(parent, ast.Call):
+        func = parent.func
+        return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+    if isinstance(parent, ast.Compare) and isinstance(parent.left, (ast.Name, ast.Attribute)):
+        return parent.left.id if isinstance(parent.left, ast.Name) else parent.left.attr
+    return ""
+
+
+def shape(source: str) -> Shape:
+    """The structure and knobs of a function's source (ValueError if it does not parse)."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError as exc:
+        raise ValueError(str(exc)) from None
+    structure: Counter[str] = Counter()
+    knobs: Counter[str] = Counter()
+    defaults: dict[int, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arguments):
+            positional = [*node.posonlyargs, *node.args]
+            for arg, default in zip(positional[len(positional) - len(node.defaults):], node.defaults):
+                defaults[id(default)] = arg.arg
+            for arg, default in zip(node.kwonlyargs, node.kw_defaults):
+                if default is not None:
+                    defaults[id(default)] = arg.arg
+        for field, value in ast.iter_fields(node):
+            children = value if isinstance(value, list) else [value]
+            for child in children:
+                if not isinstance(child, ast.AST):
+                    continue
+                structure[f"{type(node).__name__}.{field}>{type(child).__name__}"] += 1
+                if isinstance(child, ast.Constant) and type(child.value) in (int, float):
+                    place = defaults.get(id(child)) or _place(child, node)
+                    if place:
+                        knobs[f"{place}={child.value!r}"] += 1
+        structure[type(node).__name__] += 1
+    return Shape(structure, knobs)
+
+
+@attrs.frozen
+class Idea:
+    """A dream's change against its base (see the module docstring)."""
+
+    added: Counter[str]
+    removed: Counter[str]
+    retuned: frozenset[str]
+
+    @classmethod
+    def between(cls, base: Shape, dream: Shape) -> Idea:
+        changed = (dream.knobs - base.knobs) + (base.knobs - dream.knobs)
+        return cls(dream.structure - base.structure, base.structure - dream.structure,
+                   frozenset(knob.split("=", 1)[0] for knob in changed))
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retuned)
+
+    def applies_to(self, target: Shape) -> bool:
+        """True when ``target`` has what the idea changes and lacks something it adds."""
+        if any(target.structure[token] < count for token, count in self.removed.items()):
+            return False
+        if not self.retuned <= target.places:
+            return False
+        return not self.added or any(target.structure[token] < count for token, count in self.added.items())
+
+
+class LeverageScorer:
+    """Cross-project matches of the dream's idea, and callers of its base."""
+
+    name = "leverage"
+
+    @attrs.define(kw_only=True)
+    class Config:
+        """How leverage is measured and scaled."""
+
+        candidates: int = attrs.field(default=50, validator=attrs.validators.ge(1), metadata={
+            "help": "related procedures of other projects considered per base procedure"})
+        min_related: float = attrs.field(default=0.05, validator=attrs.validators.ge(0.0), metadata={
+            "help": "least relatedness (0-1) for a procedure of another project to be considered"})
+        match_scale: int = attrs.field(default=3, validator=attrs.validators.ge(1), metadata={
+            "help": "cross-project matches that give the full match part"})
+        caller_scale: int = attrs.field(default=5, validator=attrs.validators.ge(1), metadata={
+            "help": "callers of the base that give the full caller part"})
+        match_weight: float = attrs.field(
+            default=0.75, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)],
+            metadata={"help": "weight of cross-project matches; callers get the rest"})
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or self.Config()
+
+    def score(self, dreams: Sequence[DreamProcedure], context: ScoringContext) -> list[Score]:
+        shapes: dict[int, Shape | None] = {}
+        candidates: dict[int, list[Procedure]] = {}
+        scores = []
+        for dream in dreams:
+            base = context.base(dream)
+            if base is None:
+                scores.append(Score(None))
+                continue
+            if base.id not in candidates:
+                related = context.related_index.related(base, limit=self.config.candidates)
+                candidates[base.id] = [p for p, s in related if s >= self.config.min_related]
+            matches = self.matches(dream, base, candidates[base.id], shapes)
+            callers = context.callers(base)
+            c = self.config
+            value = c.match_weight * min(1.0, matches / c.match_scale)
+            value += (1 - c.match_weight) * min(1.0, callers / c.caller_scale)
+            scores.append(Score(value, {"cross_project_matches": matches, "base_callers": callers}))
+        return scores
+
+    @staticmethod
+    def matches(dream: DreamProcedure, base: Procedure, others: list[Procedure], shapes: dict) -> int:
+        """How many of ``others`` take the dream's idea."""
+        def shape_of(procedure: Procedure) -> Shape | None:
+            if procedure.id not in shapes:
+                try:
+                    shapes[procedure.id] = shape(procedure.source)
+                except ValueError:
+                    shapes[procedure.id] = None
+            return shapes[procedure.id]
+
+        base_shape = shape_of(base)
+        try:
+            idea = Idea.between(base_shape, shape(dream.code)) if base_shape else None
+        except ValueError:
+            idea = None
+        if not idea:
+            return 0
+        return sum(1 for other in others if (target := shape_of(other)) is not None and idea.applies_to(target))
+
+
+@hookimpl
+def register_scorers(register) -> None:
+    register(LeverageScorer)
