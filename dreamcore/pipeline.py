@@ -23,6 +23,7 @@ from dreamcore.models import DreamGenerationRun, Procedure
 from dreamcore.progress import Progress
 
 if TYPE_CHECKING:
+    from dreamcore.adaptation import PlanLookup
     from dreamcore.analysis import RelatedIndex
     from dreamcore.core import DreamCore
 
@@ -74,6 +75,13 @@ class Cycle:
         from dreamcore.analysis import RelatedIndex
 
         return RelatedIndex(self.current_procedures())
+
+    @cached_property
+    def adaptation(self) -> PlanLookup:
+        """The stored adaptation plan: variants, hints and temperature per arm (read on first use)."""
+        from dreamcore.adaptation import PlanLookup
+
+        return PlanLookup.for_cycle(self)
 
 
 def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:

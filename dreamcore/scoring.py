@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dreamcore.errors import ConfigError, PluginError
+from dreamcore.errors import PluginError
 from dreamcore.models import DreamProcedure, Procedure, utcnow
 
 if TYPE_CHECKING:
@@ -41,20 +41,20 @@ class Score:
     figures: Mapping[str, int] = attrs.field(factory=dict)
 
 
-def check_weights(weights: Mapping[str, float], where: str) -> dict[str, float]:
-    """The four component weights, each >= 0, summing to 1; a ConfigError names what is wrong."""
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The four component weights, each >= 0, summing to 1 (ValueError naming what is wrong)."""
     unknown = sorted(set(weights) - set(COMPONENTS))
     if unknown:
-        raise ConfigError(f"{where}: unknown component {unknown[0]!r} (expected {', '.join(COMPONENTS)})")
+        raise ValueError(f"unknown component {unknown[0]!r} (expected {', '.join(COMPONENTS)})")
     missing = [c for c in COMPONENTS if c not in weights]
     if missing:
-        raise ConfigError(f"{where}: missing weight for {missing[0]!r}")
+        raise ValueError(f"missing weight for {missing[0]!r}")
     negative = [c for c in COMPONENTS if not weights[c] >= 0]
     if negative:
-        raise ConfigError(f"{where}.{negative[0]}: must be >= 0, got {weights[negative[0]]}")
+        raise ValueError(f"weight of {negative[0]!r} must be >= 0, got {weights[negative[0]]:g}")
     total = sum(weights.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ConfigError(f"{where}: weights must sum to 1, got {total:g}")
+        raise ValueError(f"weights must sum to 1, got {total:g}")
     return {c: float(weights[c]) for c in COMPONENTS}
 
 
