@@ -110,6 +110,12 @@ def _choice(values: tuple[str, ...]):
     return check
 
 
+def _tags(instance: Any, attribute: attrs.Attribute, value: list[str]) -> None:
+    for entry in value:
+        if "=" not in entry or not entry.split("=", 1)[0].strip():
+            raise ValueError(f"tags: expected \"tag=glob\", got {entry!r}")
+
+
 def _forget_before(instance: Any, attribute: attrs.Attribute, value: str) -> None:
     if value:
         _parse_time(value)
@@ -135,8 +141,8 @@ class AdaptConfig:
         "adaptive (plan every cycle), frozen (keep the last plan) or off (every arm gets the strategy's variants)"))
     domain: str = attrs.field(default="project", validator=_choice(DOMAIN_KINDS), metadata=_help(
         "what a domain is: project, module or tag (see tags)"))
-    tags: dict[str, list[str]] = attrs.field(factory=dict, metadata=_help(
-        'tag -> glob patterns over "module.qualname", for domain = "tag"'))
+    tags: list[str] = attrs.field(factory=list, validator=_tags, metadata=_help(
+        'for domain = "tag": "tag=glob" entries over "module.qualname" (first match wins, else "untagged")'))
     memory_days: int = attrs.field(default=30, validator=attrs.validators.ge(1), metadata=_help(
         "only dreams of the last N days feed the posteriors"))
     forget_before: str = attrs.field(default="", validator=_forget_before, metadata=_help(
@@ -167,7 +173,11 @@ class AdaptConfig:
             raise ValueError(f"temperature_min {self.temperature_min:g} > temperature_max {self.temperature_max:g}")
 
     def domains(self) -> Domains:
-        return Domains(self.domain, self.tags)
+        tags: dict[str, list[str]] = {}
+        for entry in self.tags:
+            tag, pattern = entry.split("=", 1)
+            tags.setdefault(tag.strip(), []).append(pattern.strip())
+        return Domains(self.domain, tags)
 
     def since(self, now: datetime) -> datetime:
         """Evidence starts here: ``memory_days`` ago, or at ``forget_before`` if later."""

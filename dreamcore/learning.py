@@ -33,14 +33,13 @@ from dreamcore.scoring import COMPONENTS, DEFAULT_WEIGHTS, check_weights, run_sc
 SCORE_BATCH = 5000
 
 
-def _weights(instance: Any, attribute: attrs.Attribute, value: dict[str, float]) -> None:
-    check_weights(value)
+def _weight(component: str, default: float) -> Any:
+    return attrs.field(default=default, validator=attrs.validators.ge(0.0), metadata={
+        "help": f"weight of {component} in the compound score (the four weights must sum to 1)"})
 
 
-def _components(instance: Any, attribute: attrs.Attribute, value: dict[str, str]) -> None:
-    unknown = sorted(set(value) - set(COMPONENTS))
-    if unknown:
-        raise ValueError(f"unknown component {unknown[0]!r} (expected {', '.join(COMPONENTS)})")
+def _scorer(component: str) -> Any:
+    return attrs.field(default=component, metadata={"help": f"the scorer plugin that fills the {component} component"})
 
 
 class ScoreStage:
@@ -53,16 +52,30 @@ class ScoreStage:
     class Config:
         """The compound score and the health metrics."""
 
-        weights: dict[str, float] = attrs.field(
-            factory=lambda: dict(DEFAULT_WEIGHTS), validator=_weights,
-            metadata={"help": "weight of each component of the compound score (novelty, quality, leverage, "
-                              "efficiency); they must sum to 1"})
-        scorers: dict[str, str] = attrs.field(
-            factory=dict, validator=_components,
-            metadata={"help": "component -> scorer plugin that fills it (default: the scorer of the same name)"})
+        novelty_weight: float = _weight("novelty", DEFAULT_WEIGHTS["novelty"])
+        quality_weight: float = _weight("quality", DEFAULT_WEIGHTS["quality"])
+        leverage_weight: float = _weight("leverage", DEFAULT_WEIGHTS["leverage"])
+        efficiency_weight: float = _weight("efficiency", DEFAULT_WEIGHTS["efficiency"])
+        novelty_scorer: str = _scorer("novelty")
+        quality_scorer: str = _scorer("quality")
+        leverage_scorer: str = _scorer("leverage")
+        efficiency_scorer: str = _scorer("efficiency")
         window_days: int = attrs.field(
             default=7, validator=attrs.validators.ge(1),
             metadata={"help": "a cycle's metrics cover the dreams generated in the last N days"})
+
+        def __attrs_post_init__(self) -> None:
+            check_weights(self.weights)
+
+        @property
+        def weights(self) -> dict[str, float]:
+            """The component weights, by component."""
+            return {c: getattr(self, f"{c}_weight") for c in COMPONENTS}
+
+        @property
+        def scorers(self) -> dict[str, str]:
+            """The scorer of each component."""
+            return {c: getattr(self, f"{c}_scorer") for c in COMPONENTS}
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()
@@ -70,7 +83,7 @@ class ScoreStage:
     async def run(self, cycle: Cycle) -> None:
         if cycle.dry_run:
             return
-        core, weights = cycle.core, check_weights(self.config.weights)
+        core, weights = cycle.core, self.config.weights
         dreams = core.store.dreams_to_score()
         cycle.progress.start(self.name, len(dreams))
         for start in range(0, len(dreams), SCORE_BATCH):

@@ -43,18 +43,15 @@ class Score:
 
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     """The four component weights, each >= 0, summing to 1 (ValueError naming what is wrong)."""
-    unknown = sorted(set(weights) - set(COMPONENTS))
-    if unknown:
-        raise ValueError(f"unknown component {unknown[0]!r} (expected {', '.join(COMPONENTS)})")
     missing = [c for c in COMPONENTS if c not in weights]
-    if missing:
-        raise ValueError(f"missing weight for {missing[0]!r}")
+    if missing or len(weights) != len(COMPONENTS):
+        raise ValueError(f"weights must name exactly {', '.join(COMPONENTS)}")
     negative = [c for c in COMPONENTS if not weights[c] >= 0]
     if negative:
         raise ValueError(f"weight of {negative[0]!r} must be >= 0, got {weights[negative[0]]:g}")
     total = sum(weights.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ValueError(f"weights must sum to 1, got {total:g}")
+        raise ValueError(f"the four weights must sum to 1, got {total:g}")
     return {c: float(weights[c]) for c in COMPONENTS}
 
 

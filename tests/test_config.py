@@ -30,8 +30,10 @@ BAD_CONFIGS = [
      "sources[0].plugin: unknown procedure source 'pyton' (known: jsonl, python)"),
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
-    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: conditional, constraint_relaxation, "
-                          "core-stages, cross_project, generate, jsonl, mine, parameter, python)"),
+    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, conditional, "
+                          "constraint_relaxation, core-stages, cross_project, efficiency, generate, jsonl, "
+                          "learning-commands, learning-stages, leverage, mine, novelty, parameter, python, quality, "
+                          "score)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]
