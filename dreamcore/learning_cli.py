@@ -74,7 +74,7 @@ def health_command(app: Any, as_json: bool) -> None:
 
 @click.command("adapt")
 @click.option("--explain", is_flag=True, help="Show the current allocation and why (the default).")
-@click.option("--simulate", "arms_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--simulate", "arms_file", type=click.Path(path_type=Path),
               help="Run the allocator against simulated arms (ARMS.json) instead.")
 @click.option("--cycles", type=int, default=None, help="Simulated cycles (with --simulate; default 10).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of the simulation.")
