@@ -2,7 +2,7 @@
 
 The dreams are real: the built-in generators (strategy ``deep``) dream over copies of the example
 projects (billing, weather) under several project names until there are at least ``--dreams``, in
-a temporary SQLite store. Each dream then gets a random tier, viability and test outcome (fixed
+a temporary SQLite store, and the first ``--dreams`` are kept. Each dream then gets a random tier, viability and test outcome (fixed
 seed), as evaluate and test stages would leave them. Measured, each from a cold start of its stage:
 
 * score: the four scorers over every dream and the score write-back (``ScoreStage``, one cycle);
@@ -54,7 +54,10 @@ def _dream(folder: Path, wanted: int) -> DreamCore:
         asyncio.run(core.run_cycle(stages=["mine", "generate"]))
         total = sum(core.store.count_by_status().values())
         _log(f"{copies} copies of the examples: {total} dreams")
-        if total >= wanted:
+        if total >= wanted:  # keep the first ``wanted`` dreams
+            core.store.db.execute_sql(
+                "DELETE FROM dream_procedures WHERE id NOT IN "
+                f"(SELECT id FROM dream_procedures ORDER BY id LIMIT {int(wanted)})")
             return core
         core.close()
         copies = max(copies + 1, int(copies * wanted / max(total, 1)) + 1)
@@ -97,7 +100,7 @@ def main() -> None:
         for component in COMPONENTS:
             _, per_scorer[component] = _timed(lambda c=component: core.create("scorers", c).score(dreams, context))
         cycle = asyncio.run(core.run_cycle(stages=["score"]))  # cold: a fresh context, plus the write-back
-        score_seconds = cycle.report and cycle.run.duration_seconds
+        score_seconds = cycle.run.duration_seconds
         weights = core.component_config("stages", "score").weights
         _, metrics_seconds = _timed(lambda: compute_metrics(store, weights, 7))
         adapt = asyncio.run(core.run_cycle(stages=["adapt"]))

@@ -28,9 +28,9 @@ from dreamcore.adaptation import (
 from dreamcore.health import compute_metrics, label
 from dreamcore.models import utcnow
 from dreamcore.pipeline import Cycle
-from dreamcore.scoring import COMPONENTS, DEFAULT_WEIGHTS, check_weights, run_scorers
+from dreamcore.scoring import COMPONENTS, DEFAULT_WEIGHTS, ScoringContext, check_weights, run_scorers
 
-SCORE_BATCH = 5000
+SCORE_BATCH = 2000  # dreams scored and written back at a time
 
 
 def _weight(component: str, default: float) -> Any:
@@ -86,9 +86,10 @@ class ScoreStage:
         core, weights = cycle.core, self.config.weights
         dreams = core.store.dreams_to_score()
         cycle.progress.start(self.name, len(dreams))
+        context = ScoringContext(core.store, dreams)
         for start in range(0, len(dreams), SCORE_BATCH):
             batch = dreams[start : start + SCORE_BATCH]
-            core.store.record_scores(run_scorers(core, batch, weights, self.config.scorers))
+            core.store.record_scores(run_scorers(core, batch, weights, self.config.scorers, context))
             cycle.progress.advance(self.name, len(batch))
         metrics = compute_metrics(core.store, weights, self.config.window_days)
         metrics.run_id = cycle.run.id

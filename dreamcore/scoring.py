@@ -131,10 +131,11 @@ class ScoringContext:
 
 def run_scorers(
     core: DreamCore, dreams: Sequence[DreamProcedure], weights: Mapping[str, float],
-    scorers: Mapping[str, str], now: datetime | None = None,
+    scorers: Mapping[str, str], context: ScoringContext | None = None,
 ) -> list[dict[str, Any]]:
-    """Score dreams with one scorer per component; rows for ``DreamStore.record_scores``."""
-    context = ScoringContext(core.store, dreams, now)
+    """Score dreams with one scorer per component; rows for ``DreamStore.record_scores``.
+    ``context`` may be shared by several batches (it must cover their dreams)."""
+    context = context or ScoringContext(core.store, dreams)
     rows = [
         {"id": d.id, "cross_project_matches": d.cross_project_matches, "base_callers": d.base_callers,
          "scored_at": context.now}

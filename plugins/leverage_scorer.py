@@ -17,6 +17,7 @@ import ast
 import textwrap
 from collections import Counter
 from collections.abc import Sequence
+from functools import cached_property
 
 import attrs
 
@@ -25,16 +26,16 @@ from dreamcore.models import DreamProcedure, Procedure
 from dreamcore.scoring import Score, ScoringContext
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=False, slots=False)
 class Shape:
     """What an idea is matched against: structural tokens and the knobs (place=value) of some code."""
 
     structure: Counter[str]
     knobs: Counter[str]
 
-    @property
-    def places(self) -> set[str]:
-        return {knob.split("=", 1)[0] for knob in self.knobs}
+    @cached_property
+    def places(self) -> frozenset[str]:
+        return frozenset(knob.split("=", 1)[0] for knob in self.knobs)
 
 
 def _place(node: ast.AST, parent: ast.AST | None) -> str:
@@ -53,35 +54,55 @@ def _place(node: ast.AST, parent: ast.AST | None) -> str:
     return ""
 
 
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
+_NUMBERS = (int, float)
+
+
+def _node_fields(cls: type) -> tuple[str, ...]:
+    """The fields of an AST class that can hold nodes (cached per class)."""
+    fields = _NODE_FIELDS.get(cls)
+    if fields is None:
+        fields = _NODE_FIELDS[cls] = tuple(f for f in cls._fields if f not in ("ctx", "type_comment"))
+    return fields
+
+
+def _defaults(node: ast.arguments) -> dict[int, str]:
+    """id(default value node) -> the parameter it belongs to."""
+    positional = [*node.posonlyargs, *node.args]
+    named = {id(d): a.arg for a, d in zip(positional[len(positional) - len(node.defaults):], node.defaults)}
+    named.update({id(d): a.arg for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None})
+    return named
+
+
 def shape(source: str) -> Shape:
     """The structure and knobs of a function's source (ValueError if it does not parse)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError as exc:
         raise ValueError(str(exc)) from None
-    structure: Counter[str] = Counter()
-    knobs: Counter[str] = Counter()
+    tokens: list[str] = []
+    knobs: list[str] = []
     defaults: dict[int, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.arguments):
-            positional = [*node.posonlyargs, *node.args]
-            for arg, default in zip(positional[len(positional) - len(node.defaults):], node.defaults):
-                defaults[id(default)] = arg.arg
-            for arg, default in zip(node.kwonlyargs, node.kw_defaults):
-                if default is not None:
-                    defaults[id(default)] = arg.arg
-        for field, value in ast.iter_fields(node):
-            children = value if isinstance(value, list) else [value]
-            for child in children:
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        cls = node.__class__
+        kind = cls.__name__
+        tokens.append(kind)
+        if cls is ast.arguments:
+            defaults.update(_defaults(node))
+        for field in _node_fields(cls):
+            value = getattr(node, field, None)
+            for child in value if value.__class__ is list else (value,):
                 if not isinstance(child, ast.AST):
                     continue
-                structure[f"{type(node).__name__}.{field}>{type(child).__name__}"] += 1
-                if isinstance(child, ast.Constant) and type(child.value) in (int, float):
+                tokens.append(f"{kind}.{field}>{child.__class__.__name__}")
+                stack.append(child)
+                if child.__class__ is ast.Constant and child.value.__class__ in _NUMBERS:
                     place = defaults.get(id(child)) or _place(child, node)
                     if place:
-                        knobs[f"{place}={child.value!r}"] += 1
-        structure[type(node).__name__] += 1
-    return Shape(structure, knobs)
+                        knobs.append(f"{place}={child.value!r}")
+    return Shape(Counter(tokens), Counter(knobs))
 
 
 @attrs.frozen
@@ -103,9 +124,9 @@ class Idea:
 
     def applies_to(self, target: Shape) -> bool:
         """True when ``target`` has what the idea changes and lacks something it adds."""
-        if any(target.structure[token] < count for token, count in self.removed.items()):
-            return False
         if not self.retuned <= target.places:
+            return False
+        if any(target.structure[token] < count for token, count in self.removed.items()):
             return False
         return not self.added or any(target.structure[token] < count for token, count in self.added.items())
 

@@ -190,8 +190,9 @@ def test_run_scorers_writes_every_component_and_the_compound(store_url, projects
                   tier=DreamTier.VIABLE, viability_score=0.8, test_outcome=TestOutcome.SUCCESS, speedup=2.0,
                   generated_at=EPOCH),
         ])
-        rows = run_scorers(core, [store.get_dream(ids[0])], core.component_config("stages", "score").weights,
-                           {}, now=EPOCH)
+        dreams = [store.get_dream(ids[0])]
+        rows = run_scorers(core, dreams, core.component_config("stages", "score").weights, {},
+                           ScoringContext(store, dreams, now=EPOCH))
         store.record_scores(rows)
         scored = store.get_dream(ids[0])
     assert scored.quality_score == pytest.approx(0.4 * 0.8 + 0.3 + 0.3)
