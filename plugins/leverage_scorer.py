@@ -1,9 +1,10 @@
 """The ``leverage`` scorer: how far a dream's idea could reach.
 
 The idea of a dream is its change against the base, in three parts: the structure it adds and the
-structure it removes (multisets of AST node types and parent.field>child edges), and the knobs it
-retunes (the places of numeric constants whose value changed: a keyword, parameter default,
-assigned name or called function). A procedure of ANOTHER project takes the idea when it is related
+structure it removes (the structural tokens of ``dreamcore.analysis.structural_tokens``: node types,
+parent.field>child edges, node-type pairs in order), and the knobs it retunes (the places in the
+base — a keyword, parameter default, assigned name, called function or compared name — of numeric
+constants the dream no longer has as often). A procedure of ANOTHER project takes the idea when it is related
 to the base (``RelatedIndex`` score >= ``min_related``, among the ``candidates`` best), contains
 everything the idea removes, has every knob it retunes, and lacks something the idea adds (else it
 has the idea already). ``cross_project_matches`` is how many procedures take it; ``base_callers``
@@ -22,15 +23,17 @@ from functools import cached_property
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.analysis import structural_tokens
 from dreamcore.models import DreamProcedure, Procedure
 from dreamcore.scoring import Score, ScoringContext
 
 
-@attrs.frozen(cache_hash=False, slots=False)
+@attrs.frozen(slots=False)
 class Shape:
-    """What an idea is matched against: structural tokens and the knobs (place=value) of some code."""
+    """What an idea is matched against: structural tokens, constants and knobs (place=value) of code."""
 
     structure: Counter[str]
+    names: Counter[str]
     knobs: Counter[str]
 
     @cached_property
@@ -74,21 +77,18 @@ def _defaults(node: ast.arguments) -> dict[int, str]:
     return named
 
 
-def shape(source: str) -> Shape:
-    """The structure and knobs of a function's source (ValueError if it does not parse)."""
+def knobs(source: str) -> Counter[str]:
+    """Numeric constants of a function with a named place, as "place=value" (ValueError if it does not parse)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError as exc:
         raise ValueError(str(exc)) from None
-    tokens: list[str] = []
-    knobs: list[str] = []
+    found: list[str] = []
     defaults: dict[int, str] = {}
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
         cls = node.__class__
-        kind = cls.__name__
-        tokens.append(kind)
         if cls is ast.arguments:
             defaults.update(_defaults(node))
         for field in _node_fields(cls):
@@ -96,13 +96,18 @@ def shape(source: str) -> Shape:
             for child in value if value.__class__ is list else (value,):
                 if not isinstance(child, ast.AST):
                     continue
-                tokens.append(f"{kind}.{field}>{child.__class__.__name__}")
                 stack.append(child)
                 if child.__class__ is ast.Constant and child.value.__class__ in _NUMBERS:
                     place = defaults.get(id(child)) or _place(child, node)
                     if place:
-                        knobs.append(f"{place}={child.value!r}")
-    return Shape(Counter(tokens), Counter(knobs))
+                        found.append(f"{place}={child.value!r}")
+    return Counter(found)
+
+
+def shape(source: str, with_knobs: bool = True) -> Shape:
+    """The structure, constants and (unless ``with_knobs`` is False) knobs of a function's source."""
+    structure, names = structural_tokens(textwrap.dedent(source))
+    return Shape(structure, names, knobs(source) if with_knobs else Counter())
 
 
 @attrs.frozen
@@ -115,9 +120,13 @@ class Idea:
 
     @classmethod
     def between(cls, base: Shape, dream: Shape) -> Idea:
-        changed = (dream.knobs - base.knobs) + (base.knobs - dream.knobs)
-        return cls(dream.structure - base.structure, base.structure - dream.structure,
-                   frozenset(knob.split("=", 1)[0] for knob in changed))
+        """The change from ``base`` (with knobs) to ``dream`` (knobs not needed)."""
+        retuned = set()
+        for knob in base.knobs:
+            place, value = knob.split("=", 1)
+            if dream.names["=" + value] < base.names["=" + value]:
+                retuned.add(place)
+        return cls(dream.structure - base.structure, base.structure - dream.structure, frozenset(retuned))
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.retuned)
@@ -188,7 +197,7 @@ class LeverageScorer:
 
         base_shape = shape_of(base)
         try:
-            idea = Idea.between(base_shape, shape(dream.code)) if base_shape else None
+            idea = Idea.between(base_shape, shape(dream.code, with_knobs=False)) if base_shape else None
         except ValueError:
             idea = None
         if not idea:
