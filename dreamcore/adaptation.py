@@ -301,7 +301,11 @@ def make_plan(
     """The next cycle's plan: ``budget`` variants shared among the arms by Thompson sampling (at most
     ``cap`` each, the arms of high-value domains ``high_value_factor`` times that); arms with fewer than
     ``explore_until`` rewarded dreams get at least ``min_variants``. Each decision comes with its reason."""
-    shares = thompson_shares(posteriors, config.samples, rng) if posteriors else {}
+    informed = any(p.dreams for p in posteriors.values())
+    if informed:
+        shares = thompson_shares(posteriors, config.samples, rng)
+    else:  # nothing learnt yet: every arm is the same prior, so no draw should favour one
+        shares = {arm: 1 / len(posteriors) for arm in posteriors}
     valuable = high_value_domains(posteriors, config.high_value_z)
     floors = {
         arm: config.min_variants if p.dreams < config.explore_until else 0
@@ -314,7 +318,8 @@ def make_plan(
         p = posteriors[arm]
         temperature = config.temperature_min + (config.temperature_max - config.temperature_min) * (1 - p.mean)
         reason = (f"posterior mean {p.mean:.3f} from {p.dreams} dreams (alpha {p.alpha:.1f}, beta {p.beta:.1f}); "
-                  f"best in {shares[arm]:.0%} of {config.samples} draws -> {counts[arm]} variants; "
+                  f"share {shares[arm]:.0%}{f' of {config.samples} draws' if informed else ''} -> "
+                  f"{counts[arm]} variants; "
                   f"temperature {temperature:.2f}")
         if arm.domain in valuable:
             reason += f"; high-value domain ({valuable[arm.domain]}): cap {caps[arm]}"
@@ -326,7 +331,8 @@ def make_plan(
             share=shares[arm], high_value=arm.domain in valuable, hints=list(hints.get(arm, [])), reason=reason,
         ))
     evidence = sum(p.dreams for p in posteriors.values())
-    reason = (f"Thompson sampling over {len(posteriors)} arms from {evidence} rewarded dreams; budget {budget}, "
+    method = "Thompson sampling" if informed else "no rewarded dreams yet: equal shares"
+    reason = (f"{method} over {len(posteriors)} arms from {evidence} rewarded dreams; budget {budget}, "
               f"at most {cap} per arm; {len(valuable)} high-value domains")
     return AdaptationPlan(mode=config.mode, budget=budget, reason=reason, decisions=decisions)
 
