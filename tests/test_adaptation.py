@@ -218,3 +218,24 @@ def test_domains_by_module_and_tag():
     assert Domains("tag", {}).of(proc) == "untagged"
     with pytest.raises(ValueError, match='tags: expected "tag=glob"'):
         AdaptConfig(tags=["nope"])
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.floats(-1, 2) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(
+        st.sampled_from(["budget_per_cycle", "arms", "dream_type", "model", "domain", "yield", "x"]), children,
+        max_size=6),
+    max_leaves=20,
+)
+
+
+@given(data=JSON_VALUES)
+def test_any_json_document_is_an_arms_spec_or_one_line_error(data):
+    from dreamcore.simulation import SimulationError
+
+    try:
+        spec = parse_arms(data)
+    except SimulationError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("ARMS.json: ")
+    else:
+        assert spec.budget >= 1 and spec.yields and all(0 <= y <= 1 for y in spec.yields.values())

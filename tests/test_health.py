@@ -127,3 +127,21 @@ def test_health_and_stats_commands(tmp_path, capsys, fixture_db, store_url):
     assert "return on spend:" in capsys.readouterr().out
     with DreamCore(config) as core:
         assert core.store.get_latest_metrics() is None  # health computed live, stored nothing
+
+
+def test_archive_and_purge_on_every_backend(store):
+    base = store.upsert_procedure(procedure("billing", "charge"))
+    old = NOW - timedelta(days=20)
+    ids = store.store_dreams_batch([
+        dream(base, 0, tier=DreamTier.ARCHIVE, status=DreamStatus.TESTED, generated_at=old),
+        dream(base, 1, tier=DreamTier.ARCHIVE, status=DreamStatus.PENDING_EVALUATION, generated_at=old),
+        dream(base, 2, tier=DreamTier.SPECULATIVE, status=DreamStatus.EVALUATED, generated_at=old),
+        dream(base, 3, tier=DreamTier.ARCHIVE, status=DreamStatus.EVALUATED, generated_at=old),
+    ])
+    store.record_adoption(ids[3])
+    assert store.archive_dreams(NOW - timedelta(days=10)) == 2
+    assert store.count_by_status()[DreamStatus.ARCHIVED] == 2
+    assert store.purge_archived(NOW - timedelta(days=30)) == 0
+    assert store.purge_archived(NOW - timedelta(days=10)) == 1
+    assert [d.id for d in store.get_by_status(DreamStatus.ARCHIVED)] == [ids[3]]
+    assert store.get_dream(ids[1]).status == DreamStatus.PENDING_EVALUATION
