@@ -3,7 +3,8 @@
 Novelty is the structural distance (``dreamcore.analysis.structural_distance``) to the nearest of
 the base procedure and the dreams of the same base generated before it, so a dream that repeats
 its base or an earlier dream scores 0. The distance is a metric, so an earlier dream ``e`` is
-compared only when the triangle inequality allows it to be nearer: |d(x, base) - d(e, base)| < best.
+compared only when the triangle inequality allows it to be nearer: |d(x, base) - d(e, base)| < best,
+the most promising first.
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ from dreamcore.scoring import ScoringContext
 
 def nearest_distance(code: str, base: str, earlier: Sequence[tuple[int, str]], base_distances: dict[int, float]) -> float:
     """Distance from ``code`` to the nearest of ``base`` and ``earlier`` ((id, code) pairs);
-    ``base_distances`` caches each earlier dream's distance to the base, by id."""
+    ``base_distances`` caches each earlier dream's distance to the base, by id. Earlier dreams are
+    tried by their lower bound |d(code, base) - d(other, base)|, smallest first, until the bound
+    reaches the best distance found."""
     own = best = structural_distance(code, base)
+    bounds = []
     for other_id, other in earlier:
-        if best == 0.0:
-            break
         other_to_base = base_distances.get(other_id)
         if other_to_base is None:
             other_to_base = base_distances[other_id] = structural_distance(other, base)
-        if abs(own - other_to_base) < best:
-            best = min(best, structural_distance(code, other))
+        bounds.append((abs(own - other_to_base), other_id, other))
+    bounds.sort(key=lambda bound: bound[0])
+    for bound, _, other in bounds:
+        if bound >= best:
+            break
+        best = min(best, structural_distance(code, other))
     return best
 
 
