@@ -30,7 +30,7 @@ from dreamcore.models import utcnow
 from dreamcore.pipeline import Cycle
 from dreamcore.scoring import COMPONENTS, DEFAULT_WEIGHTS, ScoringContext, check_weights, run_scorers
 
-SCORE_BATCH = 2000  # dreams scored and written back at a time
+SCORE_BATCH = 1000  # dreams scored and written back at a time (their shapes stay in the analysis cache)
 
 
 def _weight(component: str, default: float) -> Any:
