@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dreamcore.models import DreamGenerationRun, DreamMetrics, DreamProcedure, DreamTier, TestOutcome, utcnow
 from dreamcore.scoring import COLUMNS, COMPONENTS, compound
-from dreamcore.store import DreamStore
+
+if TYPE_CHECKING:
+    from dreamcore.store import DreamStore
 
 HIGH_NOVELTY = 0.7  # the seed's threshold: novelty above it counts as high
 LABELS = ((0.6, "healthy"), (0.3, "fair"), (0.0, "poor"))  # compound health score >= bound -> label
