@@ -161,3 +161,46 @@ def test_dry_run_writes_nothing(tmp_path, stage):
         cycle = asyncio.run(core.run_cycle(dry_run=True, stages=["mine", stage]))
         assert stage not in cycle.report
     assert not (tmp_path / "dreams.db").exists()
+
+
+class JudgeStage:
+    """A stand-in evaluate stage: parameter dreams are viable, every other type is archive material."""
+
+    name = "judge"
+    order = 30
+
+    async def run(self, cycle):
+        store = cycle.core.store
+        for found in store.get_by_status(DreamStatus.PENDING_EVALUATION, limit=None):
+            good = found.dream_type == "parameter"
+            store.transition(found.id, DreamStatus.PENDING_EVALUATION, DreamStatus.EVALUATED,
+                             tier=DreamTier.VIABLE if good else DreamTier.ARCHIVE,
+                             viability_score=0.9 if good else 0.1, evaluated_at=utcnow())
+
+
+class JudgePlugin:
+    @hookimpl
+    def register_stages(self, register):
+        register(JudgeStage)
+
+
+def test_the_loop_moves_variants_to_the_arms_the_judge_rewards(tmp_path):
+    with DreamCore({"store": {"url": f"sqlite:///{tmp_path / 'dreams.db'}"}, "sources": SOURCES,
+                    "cycle": {"strategy": "light"}}, plugins=[JudgePlugin()]) as core:
+        first = asyncio.run(core.run_cycle())
+        plan = core.store.latest_plan()
+        variants = {(d.dream_type, d.domain): d.variants for d in plan.decisions}
+        assert first.report["score"]["label"] in ("poor", "fair", "healthy")
+        for domain in ("billing", "weather"):
+            assert variants["parameter", domain] > 5 > variants["constraint_relaxation", domain]
+        assert sum(variants.values()) <= plan.budget == 20
+        second = asyncio.run(core.run_cycle())
+        per_procedure = core.store.dream_outcomes()
+        projects = {p.id: p.project for p in core.store.get_procedures(current_only=False)}
+    made: dict[tuple[str, int], int] = {}
+    for run_id, dream_type, _, base_id, _, _, count in per_procedure:
+        if run_id == second.run.id:
+            made[dream_type, base_id] = made.get((dream_type, base_id), 0) + count
+    # the second run asked each generator for the plan's variants: never more dreams than that per procedure
+    assert all(count <= variants[kind, projects[base]] for (kind, base), count in made.items())
+    assert max(count for (kind, _), count in made.items() if kind == "parameter") > 5
