@@ -970,6 +970,14 @@ def structural_distance(a: str, b: str) -> float:
     return min(1.0, max(0.0, 1.0 - similarity))
 
 
+def structural_tokens(source: str) -> tuple[Counter[str], Counter[str]]:
+    """The two multisets ``structural_distance`` compares: structure (node types, parent.field>child
+    edges, node-type pairs in pre-order) and names (identifiers, ``=<repr>`` of constants). Cached
+    with the distance's own; ValueError if the source does not parse. Do not modify the results."""
+    shape = _shape(source)
+    return shape.structure, shape.names
+
+
 def structural_novelty(dream: str, base: str, earlier: Sequence[str] = ()) -> float:
     """Novelty of a dream in [0, 1]: its structural distance to the nearest of its base and the
     earlier dreams of the same base, so a dream identical to its base or to an earlier dream scores 0."""

@@ -344,10 +344,14 @@ def adopt(app: App, dream_id: str, note: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def stats(app: App, as_json: bool) -> None:
-    """Counts by status, tier and type; averages; database size."""
+    """Counts by status, tier and type; averages; database size; return on spend."""
+    from dreamcore.health import return_on_spend
+    from dreamcore.learning_cli import echo_return_on_spend
+
     statistics = app.core.store.get_statistics()
+    spend = return_on_spend(app.core.store)
     if as_json:
-        click.echo(json.dumps(statistics, indent=2))
+        click.echo(json.dumps({**statistics, "return_on_spend": spend}, indent=2))
         return
     for key, value in statistics.items():
         if isinstance(value, dict):
@@ -355,6 +359,8 @@ def stats(app: App, as_json: bool) -> None:
         elif isinstance(value, float):
             value = f"{value:.3f}"
         click.echo(f"{key:<20} {value if value is not None else '-'}")
+    click.echo("return on spend:")
+    echo_return_on_spend(spend)
 
 
 def _shorten(text: str, width: int) -> str:

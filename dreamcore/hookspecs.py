@@ -67,7 +67,10 @@ def register_sandboxes(register: Register) -> None:
 
 @hookspec
 def register_scorers(register: Register) -> None:
-    """Register metric scorers: classes with ``name`` and ``score(dream, context) -> float`` in [0, 1]."""
+    """Register scorers: classes with ``name`` and ``score(dreams, context) -> list`` scoring a batch of
+    ``DreamProcedure`` at once: one ``float`` in [0, 1], ``dreamcore.scoring.Score`` or None (no data
+    yet) per dream, in order. ``context`` is a ``dreamcore.scoring.ScoringContext``. A scorer fills
+    one component of the compound score: ``[plugins.score] scorers`` maps components to scorers."""
 
 
 @hookspec

@@ -147,6 +147,12 @@ class DreamProcedure:
     equivalence_rate: float | None = None
     speedup: float | None = None
     test_cases: int = 0
+    quality_score: float | None = None
+    leverage_score: float | None = None
+    efficiency_score: float | None = None
+    compound_score: float | None = None
+    base_callers: int | None = None
+    scored_at: datetime | None = None
     generated_at: datetime = attrs.Factory(utcnow)
     evaluated_at: datetime | None = None
     created_by: str = "dream_system"
@@ -232,4 +238,36 @@ class DreamMetrics:
     leverage_component: float = 0.0
     efficiency_component: float = 0.0
     compound_health_score: float = 0.0
+    id: int | None = None
+
+
+@attrs.define(kw_only=True)
+class ArmDecision:
+    """The adaptation plan for one arm (dream type, model, domain): how many variants per procedure,
+    at what temperature, with which hints, and why."""
+
+    dream_type: str
+    model: str
+    domain: str
+    variants: int
+    temperature: float
+    alpha: float
+    beta: float
+    dreams: int
+    share: float
+    high_value: bool = False
+    hints: list[str] = attrs.Factory(list)
+    reason: str = ""
+
+
+@attrs.define(kw_only=True)
+class AdaptationPlan:
+    """What the adapt stage decided for the next cycle: one decision per arm and the plan's reason."""
+
+    mode: str
+    budget: int
+    reason: str
+    decisions: list[ArmDecision] = attrs.Factory(list)
+    run_id: int | None = None
+    created_at: datetime = attrs.Factory(utcnow)
     id: int | None = None

@@ -23,6 +23,7 @@ from dreamcore.models import DreamGenerationRun, Procedure
 from dreamcore.progress import Progress
 
 if TYPE_CHECKING:
+    from dreamcore.adaptation import PlanLookup
     from dreamcore.analysis import RelatedIndex
     from dreamcore.core import DreamCore
     from dreamcore.llm import ModelHub
@@ -92,6 +93,13 @@ class Cycle:
         if self.model_hub is not None and self.model_hub.used and not self.dry_run:
             self.run.model_usage = self.models.ledger.merged_into(self.run.model_usage)
             self.core.store.record_generation_run(self.run)
+
+    @cached_property
+    def adaptation(self) -> PlanLookup:
+        """The stored adaptation plan: variants, hints and temperature per arm (read on first use)."""
+        from dreamcore.adaptation import PlanLookup
+
+        return PlanLookup.for_cycle(self)
 
 
 def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:

@@ -115,16 +115,20 @@ class GenerateStage:
         dreams: list[DreamProcedure] = []
         rejections: list[RejectedDraft] = []
         for generator in generators:
+            arm = cycle.adaptation.settings(procedure, generator)  # the adaptation plan's variants and hints
+            if not arm.variants:
+                continue
             if generator.dream_type == "cross_project" and not related:
                 related = tuple(p for p, _ in cycle.related_index.related(procedure, limit=5))
             context = GenerationContext(
                 procedure=procedure,
-                variants=cycle.strategy.variants,
+                variants=arm.variants,
                 rng=seeded_rng(cycle.seed, procedure, generator.name),
                 seed=cycle.seed,
                 related=related,
                 llm=llms[generator.name],
                 dream_type=generator.dream_type,
+                hints=arm.hints,
             )
             started = time.perf_counter()
             try:
@@ -140,7 +144,7 @@ class GenerateStage:
             for rejection in context.rejections:
                 rejection.run_id = cycle.run.id
             rejections += context.rejections
-            for draft in drafts[: cycle.strategy.variants]:
+            for draft in drafts[: arm.variants]:
                 checked = checker.check(draft, generator.dream_type)
                 (dreams if isinstance(checked, DreamProcedure) else rejections).append(checked)
             tally["checks"] += time.perf_counter() - checked_at

@@ -29,6 +29,8 @@ from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 from dreamcore.errors import NotFoundError, StoreError
 from dreamcore.models import (
+    AdaptationPlan,
+    ArmDecision,
     DreamGenerationRun,
     DreamMetrics,
     DreamProcedure,
@@ -41,7 +43,7 @@ from dreamcore.models import (
 )
 
 database = pw.DatabaseProxy()
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 EVALUATED_STATES = (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED)
 
 
@@ -146,6 +148,12 @@ class DreamRow(Table):
     equivalence_rate = pw.DoubleField(null=True)
     speedup = pw.DoubleField(null=True)
     test_cases = pw.IntegerField(default=0)
+    quality_score = pw.DoubleField(null=True)
+    leverage_score = pw.DoubleField(null=True)
+    efficiency_score = pw.DoubleField(null=True)
+    compound_score = pw.DoubleField(null=True)
+    base_callers = pw.IntegerField(null=True)
+    scored_at = UTCDateTimeField(null=True)
     generated_at = UTCDateTimeField()
     evaluated_at = UTCDateTimeField(null=True)
     created_by = pw.TextField()
@@ -267,6 +275,40 @@ class MetricsRow(Table):
         table_name = "dream_metrics"
 
 
+class AdaptationPlanRow(Table):
+    run_id = pw.ForeignKeyField(
+        GenerationRunRow, null=True, column_name="run_id", object_id_name="run_ref", on_delete="SET NULL"
+    )
+    created_at = UTCDateTimeField()
+    mode = pw.TextField()
+    budget = pw.IntegerField()
+    reason = pw.TextField()
+
+    class Meta:
+        table_name = "adaptation_plans"
+
+
+class AdaptationDecisionRow(Table):
+    plan_id = pw.ForeignKeyField(
+        AdaptationPlanRow, column_name="plan_id", object_id_name="plan_ref", on_delete="CASCADE"
+    )
+    dream_type = pw.TextField()
+    model = pw.TextField()
+    domain = pw.TextField()
+    variants = pw.IntegerField()
+    temperature = pw.DoubleField()
+    alpha = pw.DoubleField()
+    beta = pw.DoubleField()
+    dreams = pw.IntegerField()
+    share = pw.DoubleField()
+    high_value = pw.BooleanField(default=False)
+    hints = JSONField()
+    reason = pw.TextField()
+
+    class Meta:
+        table_name = "adaptation_decisions"
+
+
 class SchemaVersionRow(Table):
     version = pw.IntegerField()
     applied_at = UTCDateTimeField()
@@ -277,7 +319,7 @@ class SchemaVersionRow(Table):
 
 TABLES = [
     ProcedureRow, GenerationRunRow, DreamRow, DreamCountRow, RejectedDraftRow, FailurePatternRow, AdoptionRow, MetricsRow,
-    SchemaVersionRow,
+    AdaptationPlanRow, AdaptationDecisionRow, SchemaVersionRow,
 ]
 
 # -- dream_counts: the store counts the dreams it inserts, triggers count updates and deletes --------
@@ -417,6 +459,21 @@ def _add_adoptions(migrator: SchemaMigrator) -> list:
     return []
 
 
+def _add_learning(migrator: SchemaMigrator) -> list:
+    """v7: per-dream scores (the compound score's components), and the adaptation plans."""
+    AdaptationPlanRow.create_table()
+    AdaptationDecisionRow.create_table()
+    columns = {
+        "quality_score": pw.DoubleField(null=True),
+        "leverage_score": pw.DoubleField(null=True),
+        "efficiency_score": pw.DoubleField(null=True),
+        "compound_score": pw.DoubleField(null=True),
+        "base_callers": pw.IntegerField(null=True),
+        "scored_at": UTCDateTimeField(null=True),
+    }
+    return [migrator.add_column("dream_procedures", name, field) for name, field in columns.items()]
+
+
 # version reached -> the operations that reach it from the version before
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     2: _add_evaluation_attempts,
@@ -424,6 +481,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     4: _reindex_and_count,
     5: _add_test_results,
     6: _add_adoptions,
+    7: _add_learning,
 }
 
 Model = TypeVar("Model")
@@ -1199,6 +1257,156 @@ class DreamStore:
         query = MetricsRow.select(pw.SQL("*")).order_by(MetricsRow.timestamp.desc(), MetricsRow.id.desc())
         found = _load(DreamMetrics, MetricsRow, self.db.execute(query.limit(1)))
         return found[0] if found else None
+
+    @_guarded
+    def get_metrics_since(self, since: datetime) -> list[DreamMetrics]:
+        """Metrics rows from ``since`` on, oldest first (the health trend)."""
+        query = MetricsRow.select(pw.SQL("*")).where(MetricsRow.timestamp >= since)
+        return _load(DreamMetrics, MetricsRow, self.db.execute(query.order_by(MetricsRow.timestamp, MetricsRow.id)))
+
+    @_guarded
+    def get_runs_between(self, since: datetime, until: datetime) -> list[DreamGenerationRun]:
+        """Generation runs started in [since, until], oldest first."""
+        query = GenerationRunRow.select(pw.SQL("*")).where(GenerationRunRow.timestamp.between(since, until))
+        return _load(DreamGenerationRun, GenerationRunRow, self.db.execute(query.order_by(GenerationRunRow.id)))
+
+    # -- learning: scores ------------------------------------------------------------------
+    _SCORED = ("novelty_score", "quality_score", "leverage_score", "efficiency_score", "compound_score",
+               "cross_project_matches", "base_callers", "scored_at")
+
+    @_guarded
+    def dreams_to_score(self) -> list[DreamProcedure]:
+        """Dreams not archived that were never scored, or were evaluated or tested since; oldest first."""
+        stale = (
+            DreamRow.scored_at.is_null()
+            | (DreamRow.evaluated_at > DreamRow.scored_at)
+            | (DreamRow.test_timestamp > DreamRow.scored_at)
+        )
+        where = (DreamRow.status != DreamStatus.ARCHIVED.value) & stale
+        return self._dreams(where, (DreamRow.generated_at, DreamRow.id), None)
+
+    @_guarded
+    def dreams_between(self, since: datetime, until: datetime) -> list[DreamProcedure]:
+        """Every dream (archived ones too) generated in [since, until], oldest first."""
+        where = DreamRow.generated_at.between(since, until)
+        return self._dreams(where, (DreamRow.generated_at, DreamRow.id), None)
+
+    @_guarded
+    def dream_codes(self, base_ids: Iterable[int]) -> dict[int, list[tuple[int, datetime, str]]]:
+        """(id, generated_at, code) of every dream of these base procedures, per base, oldest first."""
+        found: dict[int, list[tuple[int, datetime, str]]] = {}
+        ids = sorted(set(base_ids))
+        convert = DreamRow.generated_at.python_value
+        for start in range(0, len(ids), 900):
+            query = DreamRow.select(DreamRow.base_procedure_id, DreamRow.id, DreamRow.generated_at, DreamRow.code)
+            query = query.where(DreamRow.base_procedure_id.in_(ids[start : start + 900]))
+            for base_id, dream_id, generated_at, code in self.db.execute(query).fetchall():
+                found.setdefault(base_id, []).append((dream_id, convert(generated_at), code))
+        for dreams in found.values():
+            dreams.sort(key=lambda row: (row[1], row[0]))
+        return found
+
+    @_guarded
+    def record_scores(self, scores: Iterable[dict[str, Any]]) -> int:
+        """Write the scores of many dreams (dicts with ``id`` and every ``_SCORED`` key); returns how many."""
+        p = self.db.param
+        sql = f"UPDATE dream_procedures SET {', '.join(f'{c} = {p}' for c in self._SCORED)} WHERE id = {p}"
+        stamp = DreamRow.scored_at.db_value
+        rows = [[*(row[c] for c in self._SCORED[:-1]), stamp(row["scored_at"]), row["id"]] for row in scores]
+        if rows:
+            with self.db.atomic():
+                self.db.cursor().executemany(sql, rows)
+        return len(rows)
+
+    # -- learning: evidence for adaptation and return on spend --------------------------------
+    @_guarded
+    def dream_outcomes(self, since: datetime | None = None) -> list[tuple]:
+        """Dreams counted per (run_id, dream_type, model_used, base_procedure_id, tier, test_outcome),
+        as tuples ending with the count; only dreams generated from ``since`` on."""
+        keys = (DreamRow.run_id, DreamRow.dream_type, DreamRow.model_used, DreamRow.base_procedure_id,
+                DreamRow.tier, DreamRow.test_outcome)
+        query = DreamRow.select(*keys, pw.fn.COUNT(DreamRow.id)).group_by(*keys)
+        if since is not None:
+            query = query.where(DreamRow.generated_at >= since)
+        return list(self.db.execute(query).fetchall())
+
+    @_guarded
+    def failure_counts(self, since: datetime | None = None) -> list[tuple]:
+        """Why drafts and dreams failed: (dream_type, model, base_procedure_id, category, count, example)
+        for rejected drafts (example: a reason) and for dreams that failed their tests (example: the
+        category's most frequent failure pattern, or a test error)."""
+        rejected_keys = (RejectedDraftRow.dream_type, RejectedDraftRow.model_used, RejectedDraftRow.base_procedure_id,
+                         RejectedDraftRow.category)
+        rejected = RejectedDraftRow.select(*rejected_keys, pw.fn.COUNT(RejectedDraftRow.id),
+                                           pw.fn.MIN(RejectedDraftRow.reason)).group_by(*rejected_keys)
+        failed_keys = (DreamRow.dream_type, DreamRow.model_used, DreamRow.base_procedure_id, DreamRow.failure_category)
+        failed = DreamRow.select(*failed_keys, pw.fn.COUNT(DreamRow.id), pw.fn.MIN(DreamRow.test_error))
+        failed = failed.where(DreamRow.failure_category.is_null(False)).group_by(*failed_keys)
+        if since is not None:
+            rejected = rejected.where(RejectedDraftRow.created_at >= since)
+            failed = failed.where(DreamRow.generated_at >= since)
+        patterns: dict[str, str] = {}
+        by_count = FailurePatternRow.select(FailurePatternRow.category, FailurePatternRow.pattern)
+        for category, pattern in self.db.execute(by_count.order_by(FailurePatternRow.count.desc())).fetchall():
+            patterns.setdefault(category, pattern)
+        rows = list(self.db.execute(rejected).fetchall())
+        for *key, category, count, error in self.db.execute(failed).fetchall():
+            rows.append((*key, category, count, patterns.get(category) or error or ""))
+        return rows
+
+    # -- learning: adaptation plans -----------------------------------------------------------
+    @_guarded
+    def save_plan(self, plan: AdaptationPlan) -> int:
+        """Store an adaptation plan with its decisions; returns its id."""
+        with self.db.atomic():
+            row = _row_from_model(plan, skip=("id", "decisions"))
+            plan_id = AdaptationPlanRow.insert(row).execute()
+            rows = [{**_row_from_model(decision, skip=()), "plan_id": plan_id} for decision in plan.decisions]
+            for start in range(0, len(rows), 500):
+                AdaptationDecisionRow.insert_many(rows[start : start + 500]).execute()
+        plan.id = plan_id
+        return plan_id
+
+    @_guarded
+    def latest_plan(self) -> AdaptationPlan | None:
+        """The newest adaptation plan with its decisions, or None."""
+        query = AdaptationPlanRow.select(pw.SQL("*")).order_by(AdaptationPlanRow.id.desc()).limit(1)
+        found = self.db.execute(query)
+        names = [column[0] for column in found.description]
+        row = found.fetchone()
+        if row is None:
+            return None
+        plan = dict(zip(names, row))
+        plan["created_at"] = AdaptationPlanRow.created_at.python_value(plan["created_at"])
+        decisions = AdaptationDecisionRow.select(pw.SQL("*")).where(AdaptationDecisionRow.plan_id == plan["id"])
+        loaded = [
+            {**row, "high_value": bool(row["high_value"])}
+            for row in decisions.order_by(AdaptationDecisionRow.id).dicts()
+        ]
+        for decision in loaded:
+            del decision["id"], decision["plan_id"]
+        return _model_from_row(AdaptationPlan, {**plan, "decisions": [ArmDecision(**d) for d in loaded]},
+                               "adaptation_plans")
+
+    # -- learning: retention ------------------------------------------------------------------
+    @_guarded
+    def archive_dreams(self, before: datetime, tier: DreamTier = DreamTier.ARCHIVE) -> int:
+        """Archive evaluated dreams of ``tier`` generated before ``before``; returns how many."""
+        live = [status.value for status in EVALUATED_STATES]
+        query = DreamRow.update(status=DreamStatus.ARCHIVED.value, claimed_by=None, claimed_at=None).where(
+            (DreamRow.tier == int(tier)) & (DreamRow.generated_at < before) & DreamRow.status.in_(live)
+        )
+        return query.execute()
+
+    @_guarded
+    def purge_archived(self, before: datetime) -> int:
+        """Delete archived dreams generated before ``before`` (adopted dreams are kept); returns how many."""
+        adopted = AdoptionRow.select(AdoptionRow.dream_id)
+        query = DreamRow.delete().where(
+            (DreamRow.status == DreamStatus.ARCHIVED.value) & (DreamRow.generated_at < before)
+            & DreamRow.id.not_in(adopted)
+        )
+        return query.execute()
 
     def __repr__(self) -> str:
         return f"DreamStore({_redact(self.url)!r})"

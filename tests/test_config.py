@@ -30,10 +30,10 @@ BAD_CONFIGS = [
      "sources[0].plugin: unknown procedure source 'pyton' (known: jsonl, python)"),
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
-    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: claude, conditional, "
-                          "constraint_relaxation, core-stages, cross_project, evaluate, evaluate-commands, "
-                          "evaluate-stage, generate, json, jsonl, llm-judge, mine, offline, openrouter, parameter, "
-                          "python, regex)"),
+    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, claude, conditional, "
+                          "constraint_relaxation, core-stages, cross_project, efficiency, evaluate, evaluate-commands, "
+                          "evaluate-stage, generate, json, jsonl, learning-commands, learning-stages, leverage, "
+                          "llm-judge, mine, novelty, offline, openrouter, parameter, python, quality, regex, score)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]

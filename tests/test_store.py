@@ -255,7 +255,15 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
         store.count_by_status()
 
 
+def _undo_v7(store):
+    for column in ("quality_score", "leverage_score", "efficiency_score", "compound_score", "base_callers", "scored_at"):
+        store.db.execute_sql(f"ALTER TABLE dream_procedures DROP COLUMN {column}")
+    store.db.execute_sql("DROP TABLE adaptation_decisions")
+    store.db.execute_sql("DROP TABLE adaptation_plans")
+
+
 def _undo_v5(store):
+    _undo_v7(store)
     for column in ("failure_category", "equivalence_rate", "speedup", "test_cases"):
         store.db.execute_sql(f"ALTER TABLE dream_procedures DROP COLUMN {column}")
     store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN stop_reason")
@@ -283,6 +291,21 @@ def test_migration_from_v1_keeps_every_row_and_adds_later_tables(store_url):
         assert upgraded.get_rejections() == []
         run_id = upgraded.record_generation_run(DreamGenerationRun(strategy="light", seed=42))
         assert upgraded.get_generation_runs()[0].seed == 42 and run_id
+
+
+def test_migration_from_v6_adds_scores_and_adaptation_tables(store_url):
+    with DreamStore(store_url) as old:
+        base = old.upsert_procedure(procedure())
+        ids = old.store_dreams_batch([dream(base, n, novelty_score=0.5) for n in range(2)])
+        _undo_v7(old)
+        old.db.execute_sql("UPDATE schema_version SET version = 6")
+        assert old.schema_version() == 6
+    with DreamStore(store_url) as upgraded:
+        assert upgraded.schema_version() == 7
+        loaded = [upgraded.get_dream(i) for i in ids]
+        assert all(d.novelty_score == 0.5 and d.compound_score is None and d.scored_at is None for d in loaded)
+        assert [d.id for d in upgraded.dreams_to_score()] == list(ids)
+        assert upgraded.latest_plan() is None
 
 
 def test_newer_schema_is_refused(store_url):
@@ -434,7 +457,7 @@ def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
         _undo_v5(fresh)
         fresh.db.execute_sql("UPDATE schema_version SET version = 3")
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 6
+        assert upgraded.schema_version() == SCHEMA_VERSION == 7
         assert _index_names(upgraded) == wanted
         _assert_counts_match(upgraded)
         pending = upgraded.get_pending_evaluation()[0]
