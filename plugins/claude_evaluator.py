@@ -19,17 +19,16 @@ dreams pending with the error recorded.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import signal
-import time
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from dreamcore import hookimpl
 from dreamcore.judging import EvaluationBatch, EvaluationError, Judgement, Usage
+from dreamcore.retry import retry_after_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -171,7 +170,7 @@ class ClaudeEvaluator:
                     problem = _api_problem(response, key)
                     if response.status_code not in RETRYABLE or "spend_limit" in problem:
                         raise EvaluationError(f"claude api: {problem}")
-                    wait = _retry_after(response) or wait
+                    wait = retry_after_seconds(response.headers.get("retry-after")) or wait
                 if attempt < config.max_retries:
                     await asyncio.sleep(min(wait, config.max_retry_wait))
         raise EvaluationError(f"claude api: {problem} (gave up after {config.max_retries + 1} attempts)")
@@ -294,22 +293,6 @@ def _api_problem(response: httpx.Response, key: str) -> str:
     except (ValueError, AttributeError):
         kind, message = "error", response.text
     return f"HTTP {response.status_code} {kind}: {_snippet(message, key)}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds the server asks to wait (``retry-after`` as seconds or an HTTP date), or None."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _result_object(out: str) -> dict[str, Any] | None:

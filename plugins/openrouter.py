@@ -15,7 +15,6 @@ API keys are read from the environment variable each model names and sent only i
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from dreamcore.llm import (
     ServerError,
     Usage,
 )
+from dreamcore.retry import retry_after_seconds
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 _log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class OpenRouter:
         latency = time.monotonic() - started
         if response.status_code != 200:
             raise _status_error(response.status_code, _error_message(content), target.name,
-                                _retry_after(response.headers.get("retry-after")))
+                                retry_after_seconds(response.headers.get("retry-after")))
         return _completion(content, target.name, latency)
 
     def _headers(self, target: _Target) -> dict[str, str]:
@@ -333,21 +333,6 @@ def _status_error(status: int, detail: str, model: str, retry_after: float | Non
         meaning = "the provider failed"
     detail = f": {detail}" if detail else ""
     return kind(f"HTTP {status}, {meaning}{detail}", model=model, retry_after=retry_after)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0) if when is not None else None
 
 
 def _error_message(content: bytes) -> str:

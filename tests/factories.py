@@ -53,3 +53,14 @@ def example_procedures() -> tuple[Procedure, ...]:
     for number, procedure in enumerate(procedures, start=1):
         procedure.id = number
     return tuple(procedures)
+
+
+def duplicate_dreams(db) -> int:
+    """How many (procedure, fingerprint) pairs more than one dream row of a SQLite file shares."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM (SELECT base_procedure_id, fingerprint FROM dream_procedures "
+            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
+        ).fetchone()[0]

@@ -19,6 +19,7 @@ import pytest
 from dreamcore.cli import main
 from dreamcore.lock import RunLocked, run_lock
 from dreamcore.store import DreamStore
+from tests.factories import duplicate_dreams
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sk-or-nightly-0123456789abcdef"
@@ -295,12 +296,8 @@ def test_kill_9_at_20_random_moments_of_a_full_cycle_loses_and_duplicates_nothin
                            capture_output=True, text=True)
     assert final.returncode == 0, final.stderr
     assert _dream_states(crashed / "dreams.db") == expected
+    assert duplicate_dreams(crashed / "dreams.db") == 0
     with sqlite3.connect(crashed / "dreams.db") as conn:
-        (duplicates,) = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT base_procedure_id, fingerprint FROM dream_procedures "
-            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
-        ).fetchone()
-        assert duplicates == 0
         assert conn.execute("SELECT COUNT(*) FROM dream_generation_runs WHERE status = 'running'").fetchone() == (0,)
 
 

@@ -18,6 +18,7 @@ import pytest
 from dreamcore import DreamCore, hookimpl
 from dreamcore.cli import main
 from dreamcore.models import DreamType
+from tests.factories import duplicate_dreams
 
 ROOT = Path(__file__).resolve().parents[1]
 DREAMCORE = shutil.which("dreamcore", path=str(Path(sys.executable).parent))
@@ -201,12 +202,8 @@ def test_kill_9_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, kill_a
     report = json.loads(rerun.stdout)
     assert report["run_id"] == 1 and report["resumed"] is True
     assert dream_keys(crashed / "dreams.db") == expected
+    assert duplicate_dreams(crashed / "dreams.db") == 0
     with sqlite3.connect(crashed / "dreams.db") as conn:
-        (duplicates,) = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT base_procedure_id, fingerprint FROM dream_procedures "
-            "GROUP BY 1, 2 HAVING COUNT(*) > 1)"
-        ).fetchone()
-        assert duplicates == 0
         assert conn.execute("SELECT status FROM dream_generation_runs").fetchall() == [("finished",)]
 
 
