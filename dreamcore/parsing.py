@@ -280,13 +280,22 @@ def _unread(fragments: list[str], read: set[str]) -> list[str]:
 
 
 def parsers_for(core: DreamCore) -> list[Parser]:
-    """The parser chain ``[evaluation] parsers`` names, each built with its ``[plugins.<name>]`` options."""
+    """The parser chain ``[evaluation] parsers`` names, each built with its ``[plugins.<name>]`` options.
+
+    A parser with tier-band options takes the bands of ``[evaluation]`` (``viable_from``,
+    ``speculative_from``) unless its own table sets ``viable`` or ``speculative``."""
     chain = []
     for index, name in enumerate(core.config.evaluation.parsers):
         try:
-            chain.append(core.create("parsers", name))
+            parser = core.create("parsers", name)
         except PluginError as exc:
             raise ConfigError(f"{core.config.source}: evaluation.parsers[{index}]: {exc}") from None
+        options = getattr(parser, "config", None)
+        if isinstance(options, BandOptions) and not {"viable", "speculative"} & core.config.plugins.get(name, {}).keys():
+            bands = core.config.evaluation.bands()
+            options = attrs.evolve(options, viable=bands.viable, speculative=bands.speculative)
+            parser = type(parser)(config=options)
+        chain.append(parser)
     return chain
 
 

@@ -238,3 +238,17 @@ def test_a_switched_off_parser_named_in_the_chain_is_a_clear_error(tmp_path):
         parsers_for(core)
     core = _core(tmp_path, plugins={"json": {"enabled": False}}, evaluation={"parsers": ["regex"]})
     assert [parser.name for parser in parsers_for(core)] == ["regex"]
+
+
+def test_the_evaluation_bands_reach_the_parsers_unless_a_parser_sets_its_own(tmp_path):
+    from dreamcore import DreamCore
+    from dreamcore.parsing import parse_with, parsers_for
+
+    answer = '[{"id": "D-1", "score": 0.55}]\nD-2: Viability 0.55. No tier given.'
+    shared = DreamCore({"store": {"url": "sqlite://"}, "evaluation": {"viable_from": 0.5, "speculative_from": 0.2}})
+    tiers = {e.id: int(e.tier) for e in parse_with(parsers_for(shared), answer).evaluations}
+    assert tiers == {"D-1": 1, "D-2": 1}
+    own = DreamCore({"store": {"url": "sqlite://"}, "evaluation": {"viable_from": 0.5, "speculative_from": 0.2},
+                     "plugins": {"regex": {"viable": 0.9, "speculative": 0.5}}})
+    tiers = {e.id: int(e.tier) for e in parse_with(parsers_for(own), answer).evaluations}
+    assert tiers == {"D-1": 1, "D-2": 2}
