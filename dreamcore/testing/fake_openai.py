@@ -253,12 +253,27 @@ _COUNT = re.compile(r"Write (\d+) variants? of the function `(\w+)`")
 _FENCED = re.compile(r"(`{3,})python\n(.*?)\n\1", re.DOTALL)
 
 
+_DREAM_BLOCK = re.compile(r'<dream id="(D-\d+)">')
+
+
+def judge_answer(prompt: str) -> str:
+    """A judge's answer to an evaluation prompt: a JSON array with one verdict per dream it names, the
+    score taken from the dream's number (so runs repeat)."""
+    verdicts = []
+    for ref in _DREAM_BLOCK.findall(prompt):
+        score = (int(ref[2:]) % 10) / 10 + 0.05
+        verdicts.append({"id": ref, "viability_score": round(score, 2), "reasoning": f"scripted verdict on {ref}"})
+    return "My evaluations:\n```json\n" + json.dumps(verdicts, indent=1) + "\n```"
+
+
 def variant_responder(body: dict[str, Any], model: str) -> str:
-    """Answers a dreamcore prompt with as many variants as it asks for: the function from the first
-    fenced block, each variant with one distinct extra statement, in the Variant/Description/Reasoning
-    shape the built-in prompts ask for (numbered across all answers, so no two answers repeat).
-    Anything else gets a prose answer without code."""
+    """Answers a dreamcore prompt: an evaluation prompt with :func:`judge_answer`; a generation prompt
+    with as many variants as it asks for: the function from the first fenced block, each variant with
+    one distinct extra statement, in the Variant/Description/Reasoning shape the built-in prompts ask
+    for (numbered across all answers, so no two answers repeat). Anything else gets prose without code."""
     prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "user")
+    if _DREAM_BLOCK.search(prompt):
+        return judge_answer(prompt)
     count, source = _COUNT.search(prompt), _FENCED.search(prompt)
     if not count or not source:
         return "I cannot help with that."
