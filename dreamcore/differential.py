@@ -115,6 +115,8 @@ def _load_failure(side: SideRun) -> tuple[str, str]:
         category = "syntax"
     elif kind in ("ModuleNotFoundError", "ImportError"):
         category = "dependency"
+    elif kind == "HarnessError":  # the code broke the harness before it could report
+        category = "validation"
     elif kind == "TimeoutError":
         category = "timeout"
     else:

@@ -228,7 +228,7 @@ class HarnessSandbox:
                 index = len(side.calls)
                 frame = await self._frame(frames, min(deadline, time.monotonic() + job.case_timeout))
                 if frame is None:
-                    side.exit_status = await self._stop(process)
+                    side.exit_status = await self._stop(process, grace=1.0)
                     side.calls.append(CallResult(index=index, status="crashed", errno=side.exit_status,
                                                  error_message=f"process ended (status {side.exit_status})"))
                     return False
@@ -254,6 +254,12 @@ class HarnessSandbox:
         return await asyncio.wait_for(frames.next(), max(0.0, until - time.monotonic()))
 
     @staticmethod
-    async def _stop(process: Process) -> int | None:
+    async def _stop(process: Process, grace: float = 0.0) -> int | None:
+        """Its exit status: given ``grace`` seconds to end by itself, then killed."""
+        if grace:
+            try:
+                return await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                pass
         await process.kill()
         return await process.wait()
