@@ -13,13 +13,16 @@ zero, negative, huge, unicode) and the docstring's doctest calls come first. Eve
 from __future__ import annotations
 
 import ast
+import contextlib
 import doctest
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
+from hypothesis.internal.conjecture import providers
 
 MAX_EDGE_CASES = 24
 _TEXT = st.text(max_size=12)
@@ -168,7 +171,10 @@ def parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Paramet
     found = []
     for arg, default in [*zip(positional, defaults), *zip(arguments.kwonlyargs, arguments.kw_defaults)]:
         from_default, has_default = _default_kind(default)
-        kind = _annotation_kind(arg.annotation) or from_default or _name_kind(arg.arg) or SCALAR
+        by_name = _name_kind(arg.arg)
+        kind = _annotation_kind(arg.annotation) or from_default or by_name or SCALAR
+        if kind is INT and by_name is COUNT:  # `count: int` is still a count
+            kind = COUNT
         if has_default and from_default is None and default is not None and _is_none(default):
             kind = either(NONE, kind)
         found.append(Parameter(arg.arg, kind, arg in arguments.kwonlyargs, has_default))
@@ -186,6 +192,22 @@ def _case(params: list[Parameter], values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _without_code_constants() -> Iterator[None]:
+    """Hypothesis (6.131+) sometimes draws literals found in the modules loaded in this process, so
+    the same seed would give other cases wherever other modules are imported; switch that off."""
+    provider = getattr(providers, "HypothesisProvider", None)
+    original = getattr(provider, "_maybe_draw_constant", None)
+    if original is None:
+        yield
+        return
+    provider._maybe_draw_constant = lambda self, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        provider._maybe_draw_constant = original
+
+
 def _draw(strategy: Any, count: int, seed_value: int) -> list[Any]:
     """``count`` values drawn by hypothesis under ``seed_value``: same seed, same values."""
     drawn: list[Any] = []
@@ -197,7 +219,8 @@ def _draw(strategy: Any, count: int, seed_value: int) -> list[Any]:
     def collect(value: Any) -> None:
         drawn.append(value)
 
-    collect()
+    with _without_code_constants():
+        collect()
     return drawn
 
 
