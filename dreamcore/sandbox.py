@@ -19,11 +19,18 @@ from typing import Any, Protocol
 
 import attrs
 
+from dreamcore.config import InvalidValue
 from dreamcore.errors import DreamcoreError
 
 HARNESS_SOURCE = (Path(__file__).with_name("harness.py")).read_text(encoding="utf-8")
 MAX_RESTARTS = 4  # fresh processes per side after timeouts or crashes, before the rest is skipped
 FRAME_HEADER_LIMIT = 200
+
+
+def positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    """attrs validator for sandbox limits: the value must be > 0."""
+    if value <= 0:
+        raise InvalidValue(attribute.name, f"must be > 0, got {value}")
 
 
 class SandboxError(DreamcoreError):

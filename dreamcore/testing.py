@@ -21,10 +21,11 @@ import attrs
 import click
 
 from dreamcore import hookimpl
+from dreamcore.config import InvalidValue
 from dreamcore.differential import DifferentialResult, judge
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
-from dreamcore.sandbox import SandboxError, TestJob
+from dreamcore.sandbox import SandboxError, TestJob, positive
 from dreamcore.synthetic import generate_cases
 
 PACKAGE_LIMIT = 2 << 20  # bytes of a project's package shipped into the sandbox
@@ -36,7 +37,7 @@ def _help(text: str) -> dict[str, str]:
 
 def _cases_in_range(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if not 1 <= value <= 1000:
-        raise ValueError(f"must be between 1 and 1000, got {value}")
+        raise InvalidValue(attribute.name, f"must be between 1 and 1000, got {value}")
 
 
 def package_files(procedure: Procedure) -> dict[str, str]:
@@ -83,8 +84,8 @@ class TestStage:
         tiers: list[int] = attrs.field(factory=lambda: [1, 2], metadata=_help("tiers of dreams to test"))
         cases: int = attrs.field(default=20, validator=_cases_in_range, metadata=_help("synthetic cases per dream"))
         seed: int | None = attrs.field(default=None, metadata=_help("input seed; unset = the run's seed"))
-        case_timeout: float = attrs.field(default=2.0, metadata=_help("seconds one call may take"))
-        timeout: float = attrs.field(default=60.0, metadata=_help("seconds one dream's whole test may take"))
+        case_timeout: float = attrs.field(default=2.0, validator=positive, metadata=_help("seconds one call may take"))
+        timeout: float = attrs.field(default=60.0, validator=positive, metadata=_help("seconds one dream's whole test may take"))
         concurrency: int = attrs.field(default=0, metadata=_help("dreams tested at once; 0 = the CPU count"))
 
     def __init__(self, config: Config | None = None) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.sandbox import HARNESS_SOURCE, HarnessSandbox, SandboxError
+from dreamcore.config import InvalidValue
+from dreamcore.sandbox import HARNESS_SOURCE, HarnessSandbox, SandboxError, positive
 
 LABEL = "dreamcore.sandbox"
 OWNER = f"{os.uname().nodename}:{os.getpid()}"
@@ -30,6 +31,16 @@ CLEANUP = "kill -9 -1 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /dev/shm/* 2>/dev/n
 
 def _help(text: str) -> dict[str, str]:
     return {"help": text}
+
+
+def _not_root(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value.split(":")[0] in ("", "0", "root"):
+        raise InvalidValue(attribute.name, f"must be a non-root uid[:gid], got {value!r}")
+
+
+def _not_negative(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise InvalidValue(attribute.name, f"must be >= 0, got {value}")
 
 
 class _Exec:
@@ -97,14 +108,14 @@ class DockerSandbox(HarnessSandbox):
         python: str = attrs.field(default="python3", metadata=_help("interpreter inside the image"))
         runtime: str = attrs.field(default="runc", metadata=_help("container runtime: runc, or runsc (gVisor)"))
         pool_size: int = attrs.field(
-            default=2, metadata=_help("warm containers kept for reuse; 0 = a new container for every side")
+            default=2, validator=_not_negative, metadata=_help("warm containers kept for reuse; 0 = a new container for every side")
         )
-        memory_mb: int = attrs.field(default=256, metadata=_help("memory limit (swap included), MiB"))
-        pids: int = attrs.field(default=64, metadata=_help("process/thread limit per container"))
-        cpus: float = attrs.field(default=1.0, metadata=_help("CPU quota, in cores"))
-        tmpfs_mb: int = attrs.field(default=64, metadata=_help("size of the writable /tmp, MiB"))
-        user: str = attrs.field(default="65534:65534", metadata=_help("uid:gid the code runs as (never root)"))
-        output_kb: int = attrs.field(default=1024, metadata=_help("result channel cap, KiB"))
+        memory_mb: int = attrs.field(default=256, validator=positive, metadata=_help("memory limit (swap included), MiB"))
+        pids: int = attrs.field(default=64, validator=positive, metadata=_help("process/thread limit per container"))
+        cpus: float = attrs.field(default=1.0, validator=positive, metadata=_help("CPU quota, in cores"))
+        tmpfs_mb: int = attrs.field(default=64, validator=positive, metadata=_help("size of the writable /tmp, MiB"))
+        user: str = attrs.field(default="65534:65534", validator=_not_root, metadata=_help("uid:gid the code runs as (never root)"))
+        output_kb: int = attrs.field(default=1024, validator=positive, metadata=_help("result channel cap, KiB"))
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()
@@ -208,12 +219,12 @@ class DockerSandbox(HarnessSandbox):
 
 
 def reap_leftovers(client: Any) -> list[str]:
-    """Remove labelled containers whose owner process (on this host) no longer runs."""
+    """Remove labelled containers started on this host by a process that no longer runs."""
     removed = []
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         host, _, pid = container.labels.get(f"{LABEL}.owner", ":").rpartition(":")
-        if host == os.uname().nodename and pid.isdigit() and _alive(int(pid)):
-            continue
+        if host != os.uname().nodename or not pid.isdigit() or _alive(int(pid)):
+            continue  # another machine's, or its owner still runs
         container.remove(force=True)
         removed.append(container.id)
     return removed
