@@ -22,15 +22,20 @@ dream. Reported durations are trusted only as far as the host's wall clock bound
 """
 
 import hashlib
+import itertools
 import json
 import math
 import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from types import CoroutineType
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _REPR_LIMIT = 200
+_ITEMS_LIMIT = 10_000
+_Iterator, _Coroutine, _islice = Iterator, CoroutineType, itertools.islice
 _sha256, _dumps, _perf = hashlib.sha256, json.dumps, time.perf_counter
 _write, _exit, _getpid, _isinstance, _repr, _type = os.write, os._exit, os.getpid, isinstance, repr, type
 
@@ -124,6 +129,12 @@ def _call(function, case):
     started = _perf()
     try:
         result = function(*args, **kwargs)
+        if _isinstance(result, _Coroutine):
+            import asyncio
+
+            result = asyncio.run(result)
+        elif _isinstance(result, _Iterator):  # a generator's output is what it yields
+            result = ["iterator", list(_islice(result, _ITEMS_LIMIT))]
         duration = _perf() - started
         return {"ok": True, "repr": _text(result, _repr), "hash": _digest(result, args, kwargs),
                 "duration": duration}

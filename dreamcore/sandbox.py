@@ -187,10 +187,11 @@ class HarnessSandbox:
     async def release(self, slot: Any, clean: bool) -> None:
         """Tidy after a job's side: kill what it left running; ``clean`` says it ended well."""
 
-    async def run(self, job: TestJob) -> SandboxResult:
-        """Run the base, then the dream, on every case of ``job``."""
+    async def run(self, job: TestJob, base: SideRun | None = None) -> SandboxResult:
+        """Run the base, then the dream, on every case of ``job``; a ``base`` already run on the
+        same cases (another dream of the same procedure) is reused."""
         deadline = time.monotonic() + job.timeout
-        base = await self._side(job, "base", deadline)
+        base = base or await self._side(job, "base", deadline)
         dream = await self._side(job, "dream", deadline)
         return SandboxResult(base=base, dream=dream)
 

@@ -5,8 +5,9 @@ order: its annotation (``int``, ``list[str]``, ``dict[str, float]``, ``X | None`
 value's type, its name (``n``/``count`` small non-negative ints, ``text``/``name`` strings,
 ``items``/``values`` lists, ``path`` relative paths, ``rate``/``amount`` floats, ``flag`` booleans...),
 else any JSON scalar. Cases are drawn by hypothesis itself with a fixed seed, so the same source and
-seed give the same cases on every machine (with the same hypothesis version). Edge cases (empty,
-zero, negative, huge, unicode) and the docstring's doctest calls come first. Every case is
+seed give the same cases on every machine (with the same hypothesis version). The docstring's
+doctest calls and edge cases (empty, zero, negative, huge, unicode, and the literals the function
+itself mentions) come first. Every case is
 ``{"args": [...], "kwargs": {...}}`` made of JSON values only.
 """
 
@@ -16,6 +17,8 @@ import ast
 import contextlib
 import doctest
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +27,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import providers
 
-MAX_EDGE_CASES = 24
+MAX_EDGE_CASES = 40
+MAX_LITERALS = 8
 _TEXT = st.text(max_size=12)
 _FLOAT = st.floats(allow_nan=False, allow_infinity=False, width=32, min_value=-1e6, max_value=1e6)
 _SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), _FLOAT, _TEXT)
@@ -241,6 +245,35 @@ def doctest_cases(function: ast.FunctionDef | ast.AsyncFunctionDef, params: list
     return cases
 
 
+_QUOTED = re.compile(r"[\"`]{1,2}([^\"`\n]{1,40})[\"`]{1,2}")
+
+
+def source_literals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[str], list[float]]:
+    """Strings and numbers the function itself mentions: its literals and what its docstring quotes
+    (``"28015G25KT"``). Validating functions reject most random input; these often pass."""
+    docstring = ast.get_docstring(function) or ""
+    texts = [m.group(1) for m in _QUOTED.finditer(docstring)]
+    numbers: list[float] = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+            if isinstance(node.value, str) and node.value != docstring and len(node.value) <= 40:
+                texts.append(node.value)
+            elif isinstance(node.value, (int, float)) and math.isfinite(node.value) and abs(node.value) < 2**53:
+                numbers.append(node.value)
+    return list(dict.fromkeys(texts))[:MAX_LITERALS], list(dict.fromkeys(numbers))[:MAX_LITERALS]
+
+
+def _with_literals(kind: Kind, texts: list[str], numbers: list[float]) -> Kind:
+    if kind is TEXT:
+        return Kind(kind.strategy, (*kind.edges, *texts))
+    if kind in (INT, COUNT):
+        ints = [int(n) for n in numbers if float(n).is_integer() and (kind is INT or n >= 0)]
+        return Kind(kind.strategy, (*kind.edges, *ints))
+    if kind is FLOAT:
+        return Kind(kind.strategy, (*kind.edges, *(float(n) for n in numbers)))
+    return kind
+
+
 def generate_cases(source: str, function: str, count: int = 30, seed_value: int = 0) -> list[dict[str, Any]]:
     """Doctest calls, edge cases, then ``count`` drawn cases for ``function`` in ``source``.
 
@@ -251,6 +284,8 @@ def generate_cases(source: str, function: str, count: int = 30, seed_value: int 
     params = parameters(definition)
     if params and params[0].name in ("self", "cls"):
         params = params[1:]
+    texts, numbers = source_literals(definition)
+    params = [attrs.evolve(p, kind=_with_literals(p.kind, texts, numbers)) for p in params]
     required = [p for p in params if not p.has_default]
     drawn = _draw(st.fixed_dictionaries({p.name: p.kind.strategy for p in params}), max(count, 1), seed_value)
     typical = drawn[0] if drawn else {}

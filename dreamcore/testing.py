@@ -25,7 +25,7 @@ from dreamcore.config import InvalidValue
 from dreamcore.differential import DifferentialResult, judge
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
-from dreamcore.sandbox import SandboxError, TestJob, positive
+from dreamcore.sandbox import SandboxError, SideRun, TestJob, positive
 from dreamcore.synthetic import generate_cases
 
 PACKAGE_LIMIT = 2 << 20  # bytes of a project's package shipped into the sandbox
@@ -38,6 +38,11 @@ def _help(text: str) -> dict[str, str]:
 def _cases_in_range(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if not 1 <= value <= 1000:
         raise InvalidValue(attribute.name, f"must be between 1 and 1000, got {value}")
+
+
+def _tiers(instance: Any, attribute: attrs.Attribute, value: list[int]) -> None:
+    if not value or not set(value) <= {1, 2, 3}:
+        raise InvalidValue(attribute.name, f"must list tiers among 1, 2 and 3, got {value}")
 
 
 def package_files(procedure: Procedure) -> dict[str, str]:
@@ -81,7 +86,7 @@ class TestStage:
         """[plugins.test]: which dreams the test stage tests, where, and how hard."""
 
         sandbox: str = attrs.field(default="subprocess", metadata=_help("sandbox plugin: subprocess or docker"))
-        tiers: list[int] = attrs.field(factory=lambda: [1, 2], metadata=_help("tiers of dreams to test"))
+        tiers: list[int] = attrs.field(factory=lambda: [1, 2], validator=_tiers, metadata=_help("tiers of dreams to test"))
         cases: int = attrs.field(default=20, validator=_cases_in_range, metadata=_help("synthetic cases per dream"))
         seed: int | None = attrs.field(default=None, metadata=_help("input seed; unset = the run's seed"))
         case_timeout: float = attrs.field(default=2.0, validator=positive, metadata=_help("seconds one call may take"))
@@ -90,6 +95,8 @@ class TestStage:
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()
+        self._cases: dict[tuple[int | None, int], list[dict[str, Any]]] = {}  # per (procedure, seed)
+        self._bases: dict[tuple[int | None, int], SideRun] = {}  # the base's side, run once per procedure
 
     async def run(self, cycle: Any) -> None:
         core, config = cycle.core, self.config
@@ -146,13 +153,19 @@ class TestStage:
         """Test one dream against its base procedure."""
         if "." in procedure.qualname.split("@")[0]:
             return _untestable("methods are not tested yet (they need an instance)")
-        try:
-            cases = generate_cases(textwrap.dedent(procedure.source), procedure.name, self.config.cases, seed)
-        except (ValueError, SyntaxError) as exc:
-            return _untestable(f"no inputs could be made: {exc}")
+        key = (procedure.id, seed)
+        if key not in self._cases:
+            try:
+                self._cases[key] = generate_cases(textwrap.dedent(procedure.source), procedure.name,
+                                                  self.config.cases, seed)
+            except (ValueError, SyntaxError) as exc:
+                return _untestable(f"no inputs could be made: {exc}")
+        cases = self._cases[key]
         job = job_for_dream(procedure, dream, cases, case_timeout=self.config.case_timeout,
                             timeout=self.config.timeout)
-        return judge(await sandbox.run(job), cases)
+        result = await sandbox.run(job, self._bases.get(key))
+        self._bases[key] = result.base
+        return judge(result, cases)
 
 
 def _untestable(reason: str) -> DifferentialResult:
