@@ -221,7 +221,7 @@ class HarnessSandbox:
         nonce = secrets.token_hex(16)
         process = await self.start(job.payload(role, len(side.calls), nonce), slot)
         frames = FrameReader(process.stdout, nonce, self.output_limit)
-        loaded = False
+        loaded = finished = False
         try:
             first = await self._frame(frames, min(deadline, time.monotonic() + self.load_timeout))
             if first is None or first.get("kind") not in ("ready", "load_error"):
@@ -244,6 +244,7 @@ class HarnessSandbox:
             done = await self._frame(frames, min(deadline, time.monotonic() + job.case_timeout))
             if done is None or done.get("kind") != "done":
                 raise ProtocolViolation("no done frame after the last case")
+            finished = True
             return True
         except TimeoutError:
             if not loaded:
@@ -255,7 +256,7 @@ class HarnessSandbox:
             side.violation = str(exc)
             return False
         finally:
-            await self._stop(process)
+            await self._stop(process, grace=0.5 if finished else 0.0)  # after "done" it exits by itself
 
     @staticmethod
     async def _frame(frames: FrameReader, until: float) -> dict[str, Any] | None:

@@ -26,7 +26,6 @@ from dreamcore.differential import DifferentialResult, judge
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
 from dreamcore.sandbox import SandboxError, SideRun, TestJob, positive
-from dreamcore.synthetic import generate_cases
 
 PACKAGE_LIMIT = 2 << 20  # bytes of a project's package shipped into the sandbox
 
@@ -153,6 +152,8 @@ class TestStage:
         """Test one dream against its base procedure."""
         if "." in procedure.qualname.split("@")[0]:
             return _untestable("methods are not tested yet (they need an instance)")
+        from dreamcore.synthetic import generate_cases  # hypothesis: imported only when testing
+
         key = (procedure.id, seed)
         if key not in self._cases:
             try:
@@ -219,6 +220,8 @@ def _pick_function(base: str, dream: str, name: str | None, base_path: Path) -> 
 def test_dream(app: Any, base_path: Path, dream_path: Path, function: str | None, sandbox_name: str | None,
                cases: int | None, seed: int, as_json: bool) -> int:
     """Differentially test a dream file against a base file in a sandbox."""
+    from dreamcore.synthetic import generate_cases
+
     base, dream = _read_python(base_path, "base"), _read_python(dream_path, "dream")
     name = _pick_function(base, dream, function, base_path)
     core = app.core if app.config_path.exists() else _default_core(app)

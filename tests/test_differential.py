@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_support import run_jobs
@@ -17,7 +18,6 @@ from dreamcore.differential import CATEGORIES, effectiveness, judge, normalise
 from dreamcore.models import TestOutcome
 from dreamcore.sandbox import CallResult, SandboxResult, SideRun, TestJob
 from dreamcore.synthetic import generate_cases
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 CURRENCY = (ROOT / "examples/billing/billing/currency.py").read_text()

@@ -12,11 +12,11 @@ import time
 
 import attrs
 import pytest
+from dreamcore_plugins.docker_sandbox import LABEL, DockerSandbox
 from sandbox_support import BASE, IMAGE, docker_config, labelled_containers, run_jobs
 
 from dreamcore.differential import judge
 from dreamcore.sandbox import SandboxError, TestJob
-from dreamcore_plugins.docker_sandbox import LABEL, DockerSandbox
 
 CASES = [{"args": [n], "kwargs": {}} for n in range(5)]
 
