@@ -31,7 +31,8 @@ BAD_CONFIGS = [
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
     ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: conditional, constraint_relaxation, "
-                          "core-stages, cross_project, generate, jsonl, mine, parameter, python)"),
+                          "core-stages, core-testing, cross_project, docker, generate, jsonl, mine, parameter, "
+                          "python, subprocess, test)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]
