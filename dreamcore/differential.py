@@ -72,12 +72,10 @@ def effectiveness(equivalence_rate: float | None, speedup: float | None) -> floa
 
 def categorise_call(call: CallResult) -> str:
     """The category of a dream call that failed where the base did not."""
-    if call.status == "timeout":
+    if call.status in ("timeout", "not_run"):  # not run: the job's time ran out, or too many restarts
         return "timeout"
     if call.status == "crashed":
         return "resource" if call.errno is not None and call.errno < 0 else "validation"
-    if call.status in ("violation", "not_run"):
-        return "validation"
     if call.error_type in RESOURCE_ERRORS or call.errno in RESOURCE_ERRNOS:
         return "resource"
     if call.error_type in ("ModuleNotFoundError", "ImportError"):

@@ -67,7 +67,8 @@ class TestJob:
 
 @attrs.define(kw_only=True)
 class CallResult:
-    """One call of one side. ``status``: ok, raised, timeout, crashed, violation or not_run."""
+    """One call of one side. ``status``: ok, raised, timeout, crashed (the process ended; ``errno``
+    holds its exit status, negative for a signal) or not_run (the job's time or restarts ran out)."""
 
     index: int
     status: str
@@ -247,10 +248,10 @@ class HarnessSandbox:
             finished = True
             return True
         except TimeoutError:
-            if not loaded:
+            if loaded:
+                side.calls.append(CallResult(index=len(side.calls), status="timeout", duration=job.case_timeout))
+            elif time.monotonic() < deadline:  # else the job's time is up: the rest is not run
                 side.load_error = ("TimeoutError", "loading the code took longer than its deadline")
-                return False
-            side.calls.append(CallResult(index=len(side.calls), status="timeout", duration=job.case_timeout))
             return False
         except ProtocolViolation as exc:
             side.violation = str(exc)

@@ -112,6 +112,7 @@ def test_a_base_that_always_raises_is_an_error_not_a_dream_failure():
     ("call", "category"),
     [
         (CallResult(index=0, status="timeout"), "timeout"),
+        (CallResult(index=0, status="not_run"), "timeout"),
         (CallResult(index=0, status="crashed", errno=-9), "resource"),
         (CallResult(index=0, status="crashed", errno=0), "validation"),
         (_raised(0, "MemoryError"), "resource"),
