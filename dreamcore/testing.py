@@ -231,11 +231,14 @@ def test_dream(app: Any, base_path: Path, dream_path: Path, function: str | None
     job = TestJob(function=name, base_code=base, dream_code=dream, cases=inputs, case_timeout=config.case_timeout,
                   timeout=config.timeout)
 
-    async def run() -> DifferentialResult:
-        async with core.create("sandboxes", sandbox_name or config.sandbox) as sandbox:
-            return judge(await sandbox.run(job), inputs)
+    name = sandbox_name or config.sandbox
 
-    result = asyncio.run(run()).summary()
+    async def run() -> dict[str, Any]:
+        async with core.create("sandboxes", name) as sandbox:
+            isolation = sandbox.isolation() if hasattr(sandbox, "isolation") else {}
+            return {**judge(await sandbox.run(job), inputs).summary(), "sandbox": {"name": name, **isolation}}
+
+    result = asyncio.run(run())
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
         return 0

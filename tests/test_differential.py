@@ -203,6 +203,7 @@ def test_test_dream_prints_json(files, capsys, monkeypatch):
     report = json.loads(capsys.readouterr().out)
     assert report["test_outcome"] == "failure" and report["failure_category"] == "divergence"
     assert {"test_error", "equivalence_rate", "speedup", "cases"} <= set(report)
+    assert report["sandbox"]["name"] == "subprocess" and "network" in report["sandbox"]
     assert main(["test-dream", "--base", base, "--dream", str(files / "same.py"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["test_outcome"] == "success"
     assert main(["test-dream", "--base", base, "--dream", str(files / "broken.py"), "--json"]) == 0
