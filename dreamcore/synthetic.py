@@ -123,17 +123,20 @@ def _last_name(node: ast.expr) -> str:
     return node.id if isinstance(node, ast.Name) else ""
 
 
-def _default_kind(default: ast.expr | None) -> tuple[Kind | None, bool]:
-    """The kind suggested by a default value, and whether a default exists."""
-    if default is None:
-        return None, False
+_NO_DEFAULT = object()
+_UNUSABLE = object()  # a default that is not a JSON literal: the call leaves it out
+
+
+def _default(node: ast.expr | None) -> Any:
+    """The default as a JSON value, ``_NO_DEFAULT``, or ``_UNUSABLE``."""
+    if node is None:
+        return _NO_DEFAULT
     try:
-        value = ast.literal_eval(default)
+        value = ast.literal_eval(node)
+        json.dumps(value, allow_nan=False)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None, True
-    if value is None:
-        return None, True
-    return _BY_TYPE_NAME.get(type(value).__name__), True
+        return _UNUSABLE
+    return json.loads(json.dumps(value))  # tuples become lists, as every case's values
 
 
 def _name_kind(name: str) -> Kind | None:
@@ -154,7 +157,11 @@ class Parameter:
     name: str
     kind: Kind
     keyword_only: bool
-    has_default: bool
+    default: Any = _NO_DEFAULT
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not _NO_DEFAULT
 
 
 def find_function(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
@@ -173,27 +180,31 @@ def parameters(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[Paramet
     positional = arguments.posonlyargs + arguments.args
     defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults)) + list(arguments.defaults)
     found = []
-    for arg, default in [*zip(positional, defaults), *zip(arguments.kwonlyargs, arguments.kw_defaults)]:
-        from_default, has_default = _default_kind(default)
+    for arg, node in [*zip(positional, defaults), *zip(arguments.kwonlyargs, arguments.kw_defaults)]:
+        default = _default(node)
+        from_default = _BY_TYPE_NAME.get(type(default).__name__) if default is not None else None
         by_name = _name_kind(arg.arg)
         kind = _annotation_kind(arg.annotation) or from_default or by_name or SCALAR
         if kind is INT and by_name is COUNT:  # `count: int` is still a count
             kind = COUNT
-        if has_default and from_default is None and default is not None and _is_none(default):
+        if default is None and kind is not NONE:
             kind = either(NONE, kind)
-        found.append(Parameter(arg.arg, kind, arg in arguments.kwonlyargs, has_default))
+        found.append(Parameter(arg.arg, kind, arg in arguments.kwonlyargs, default))
     return found
 
 
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
 def _case(params: list[Parameter], values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "args": [values[p.name] for p in params if not p.keyword_only and p.name in values],
-        "kwargs": {p.name: values[p.name] for p in params if p.keyword_only and p.name in values},
-    }
+    """Positional arguments up to the first one left out, keywords after that."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        if param.name not in values:
+            continue
+        if param.keyword_only or len(args) < params.index(param):
+            kwargs[param.name] = values[param.name]
+        else:
+            args.append(values[param.name])
+    return {"args": args, "kwargs": kwargs}
 
 
 @contextlib.contextmanager
@@ -286,11 +297,13 @@ def generate_cases(source: str, function: str, count: int = 30, seed_value: int 
         params = params[1:]
     texts, numbers = source_literals(definition)
     params = [attrs.evolve(p, kind=_with_literals(p.kind, texts, numbers)) for p in params]
-    required = [p for p in params if not p.has_default]
     drawn = _draw(st.fixed_dictionaries({p.name: p.kind.strategy for p in params}), max(count, 1), seed_value)
-    typical = drawn[0] if drawn else {}
+    first = drawn[0] if drawn else {}
+    # Edge cases vary one parameter at a time; the others keep their defaults (else a first draw).
+    typical = {p.name: p.default if p.has_default else first.get(p.name) for p in params
+               if p.default is not _UNUSABLE}
     edges = [{**typical, p.name: edge} for p in params for edge in p.kind.edges][:MAX_EDGE_CASES]
-    only_required = {p.name: typical[p.name] for p in required if p.name in typical}
+    only_required = {p.name: typical[p.name] for p in params if not p.has_default}
     candidates = [*doctest_cases(definition, params), _case(params, only_required)]
     candidates += [_case(params, values) for values in [*edges, *drawn[:count]]]
     unique: dict[str, dict[str, Any]] = {}

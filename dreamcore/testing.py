@@ -170,9 +170,10 @@ class TestStage:
 
 
 def _untestable(reason: str) -> DifferentialResult:
-    return DifferentialResult(test_outcome=TestOutcome.ERROR, test_error=reason, failure_category="validation",
+    """Not the dream's failure: an error without a category, so no failure pattern is counted."""
+    return DifferentialResult(test_outcome=TestOutcome.ERROR, test_error=reason, failure_category=None,
                               equivalence_rate=None, speedup=None, effectiveness_metric=0.0,
-                              failure_pattern=reason, cases=[])
+                              failure_pattern=None, cases=[])
 
 
 def _read_python(path: Path, what: str) -> str:

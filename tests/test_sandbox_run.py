@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
 from sandbox_support import IMAGE, docker_config
 from test_run import write_config
 
 from dreamcore import DreamCore
 from dreamcore.cli import main
 from dreamcore.models import DreamStatus, DreamTier
+from dreamcore.testing import TestStage
+from tests.factories import dream as make_dream
+from tests.factories import example_procedures
 
 SANDBOXES = {
     "subprocess": '[plugins.test]\nsandbox = "subprocess"\ncases = 8\n',
@@ -84,3 +89,38 @@ def test_an_unusable_sandbox_fails_the_run_and_keeps_the_dreams(tmp_path, capsys
     assert "Docker is not reachable" in json.loads(capsys.readouterr().out)["failures"][0]
     with DreamCore(config) as core:
         assert core.store.get_dream(dream.id).status in (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST)
+
+
+def _judge(procedure, code):
+    stage = TestStage(TestStage.Config(cases=10))
+    variant = make_dream(procedure.id or 1, code=code)
+
+    async def go():
+        async with SubprocessSandbox() as sandbox:
+            return await stage.judge(sandbox, procedure, variant, seed=3)
+
+    return asyncio.run(go())
+
+
+def _example(qualname):
+    return next(p for p in example_procedures() if p.qualname == qualname)
+
+
+def test_a_dream_runs_inside_its_base_module_with_its_package():
+    procedure = _example("parse_amount")
+    assert "CURRENCY_SYMBOLS" in procedure.source  # a module constant the dream needs too
+    same = procedure.source.replace("cleaned = text.strip()", "cleaned = str.strip(text)")
+    assert _judge(procedure, same).test_outcome == "success"
+    changed = procedure.source.replace('raise ValueError("empty amount")', "return 0")
+    result = _judge(procedure, changed)
+    assert result.failure_category == "divergence", result.test_error
+
+
+def test_methods_are_an_error_without_a_category():
+    procedure = _example_methods()[0]
+    result = _judge(procedure, procedure.source)
+    assert result.test_outcome == "error" and result.failure_category is None and result.failure_pattern is None
+
+
+def _example_methods():
+    return [p for p in example_procedures() if "." in p.qualname]
