@@ -227,7 +227,8 @@ class HarnessSandbox:
             first = await self._frame(frames, min(deadline, time.monotonic() + self.load_timeout))
             if first is None or first.get("kind") not in ("ready", "load_error"):
                 side.exit_status = await self._stop(process)
-                side.load_error = ("HarnessError", f"the sandboxed process ended before loading (status {side.exit_status})")
+                reason = f"the sandboxed process ended before loading (status {side.exit_status})"
+                side.load_error = ("HarnessError", reason)
                 return False
             if first["kind"] == "load_error":
                 side.load_error = (str(first.get("type", "")), str(first.get("message", "")))

@@ -72,8 +72,14 @@ class _Exec:
         finally:
             loop.call_soon_threadsafe(self.stdout.feed_eof)
 
+    async def _inspect(self) -> dict[str, Any]:
+        try:
+            return await asyncio.to_thread(self.sandbox.client.api.exec_inspect, self.exec_id)
+        except Exception:  # the container is gone: nothing runs there any more
+            return {"Running": False, "ExitCode": None}
+
     async def kill(self) -> None:
-        info = await asyncio.to_thread(self.sandbox.client.api.exec_inspect, self.exec_id)
+        info = await self._inspect()
         if info.get("Running"):
             await self.sandbox._exec_quietly(self.container, "kill -9 -1 2>/dev/null; true")
         try:
@@ -86,7 +92,7 @@ class _Exec:
 
     async def wait(self) -> int | None:
         for _ in range(50):
-            info = await asyncio.to_thread(self.sandbox.client.api.exec_inspect, self.exec_id)
+            info = await self._inspect()
             if not info.get("Running"):
                 code = info.get("ExitCode")
                 return -(code - 128) if isinstance(code, int) and code > 128 else code
@@ -189,9 +195,21 @@ class DockerSandbox(HarnessSandbox):
     async def lease(self) -> Any:
         while self.config.pool_size > 0 and len(self._owned) >= self.config.pool_size:
             if not self._idle.empty():
-                return self._idle.get_nowait()
+                container = self._idle.get_nowait()
+                if await asyncio.to_thread(self._running, container):
+                    return container
+                await asyncio.to_thread(self._remove, container)  # died or removed from outside
+                break
             await asyncio.sleep(0.005)
         return await asyncio.to_thread(self._create)
+
+    @staticmethod
+    def _running(container: Any) -> bool:
+        try:
+            container.reload()
+        except Exception:
+            return False
+        return container.status == "running"
 
     async def release(self, slot: Any, clean: bool) -> None:
         if self.config.pool_size > 0 and await self._exec_quietly(slot, CLEANUP) == 0:
@@ -208,11 +226,16 @@ class DockerSandbox(HarnessSandbox):
         return result.exit_code
 
     async def start(self, payload: bytes, slot: Any) -> _Exec:
+        from docker.errors import DockerException
+
         api = self.client.api
         command = [self.config.python, "-I", "-c", HARNESS_SOURCE]
-        exec_id = (await asyncio.to_thread(api.exec_create, slot.id, command, stdin=True, user=self.config.user,
-                                           workdir="/tmp"))["Id"]
-        connection = await asyncio.to_thread(api.exec_start, exec_id, socket=True)
+        try:
+            exec_id = (await asyncio.to_thread(api.exec_create, slot.id, command, stdin=True,
+                                               user=self.config.user, workdir="/tmp"))["Id"]
+            connection = await asyncio.to_thread(api.exec_start, exec_id, socket=True)
+        except DockerException as exc:
+            raise SandboxError(f"docker sandbox: cannot start the harness: {_first_line(exc)}") from None
         process = _Exec(self, slot, exec_id, connection)
         await process.connect(payload)
         return process

@@ -84,6 +84,21 @@ def test_the_warm_pool_reuses_containers_and_leaves_nothing_behind(config):
     assert labelled_containers() == []
 
 
+def test_a_warm_container_removed_from_outside_is_replaced(config):
+    job = TestJob(function="f", base_code=BASE, dream_code="def f(n):\n    return n + n\n", cases=CASES)
+
+    async def go():
+        async with DockerSandbox(attrs.evolve(config, pool_size=1)) as sandbox:
+            first = await sandbox.run(job)
+            for container_id in labelled_containers():
+                _client().containers.get(container_id).remove(force=True)
+            return first, await sandbox.run(job)
+
+    results = asyncio.run(go())
+    assert [judge(r, CASES).test_outcome for r in results] == ["success", "success"]
+    assert labelled_containers() == []
+
+
 def test_cold_mode_starts_a_container_per_side(config):
     job = TestJob(function="f", base_code=BASE, dream_code="def f(n):\n    return n * 3\n", cases=CASES)
     (result,) = run_jobs(DockerSandbox(attrs.evolve(config, pool_size=0)), job)
