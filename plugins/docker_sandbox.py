@@ -26,7 +26,10 @@ from dreamcore.sandbox import HARNESS_SOURCE, HarnessSandbox, SandboxError, posi
 
 LABEL = "dreamcore.sandbox"
 OWNER = f"{os.uname().nodename}:{os.getpid()}"
-CLEANUP = "kill -9 -1 2>/dev/null; rm -rf /tmp/* /tmp/.[!.]* /dev/shm/* 2>/dev/null; true"
+EXEC_TIMEOUT = 5.0  # seconds a kill or clean-up command may take (then the container is replaced)
+# Every process but the container's init and this shell, one by one: gVisor mishandles `kill -1`.
+KILL_ALL = 'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = 1 ] || [ "$p" = $$ ] || kill -9 "$p"; done 2>/dev/null'
+CLEANUP = f"{KILL_ALL}; rm -rf /tmp/* /tmp/.[!.]* /dev/shm/* 2>/dev/null; true"
 
 
 def _help(text: str) -> dict[str, str]:
@@ -81,7 +84,7 @@ class _Exec:
     async def kill(self) -> None:
         info = await self._inspect()
         if info.get("Running"):
-            await self.sandbox._exec_quietly(self.container, "kill -9 -1 2>/dev/null; true")
+            await self.sandbox._exec_quietly(self.container, f"{KILL_ALL}; true")
         try:
             self.raw.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -218,12 +221,30 @@ class DockerSandbox(HarnessSandbox):
         await asyncio.to_thread(self._remove, slot)
 
     async def _exec_quietly(self, container: Any, script: str) -> int | None:
-        """Run a shell command as the sandbox user; its exit code, or None if the container is gone."""
+        """Run a shell command as the sandbox user; its exit code, or None if the container is gone
+        or the command does not finish within EXEC_TIMEOUT (the caller then replaces the container)."""
+        return await asyncio.to_thread(self._exec_blocking, container, script)
+
+    def _exec_blocking(self, container: Any, script: str) -> int | None:
+        api = self.client.api
         try:
-            result = await asyncio.to_thread(container.exec_run, ["sh", "-c", script], user=self.config.user)
+            exec_id = api.exec_create(container.id, ["sh", "-c", script], user=self.config.user)["Id"]
+            connection = api.exec_start(exec_id, socket=True)
         except Exception:
             return None
-        return result.exit_code
+        raw = connection._sock
+        raw.settimeout(EXEC_TIMEOUT)  # the SDK's own exec_run can wait forever on a stuck stream
+        try:
+            while raw.recv(65536):
+                pass
+        except OSError:
+            return None
+        finally:
+            raw.close()
+        try:
+            return api.exec_inspect(exec_id).get("ExitCode")
+        except Exception:
+            return None
 
     async def start(self, payload: bytes, slot: Any) -> _Exec:
         from docker.errors import DockerException
