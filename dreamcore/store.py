@@ -36,6 +36,7 @@ from dreamcore.models import (
     DreamProcedure,
     DreamStatus,
     DreamTier,
+    FailurePattern,
     Procedure,
     RejectedDraft,
     TestOutcome,
@@ -1407,6 +1408,28 @@ class DreamStore:
             & DreamRow.id.not_in(adopted)
         )
         return query.execute()
+    # -- failure patterns --------------------------------------------------------------------
+    @_guarded
+    def record_failure_pattern(self, category: str, pattern: str, dream_id: int | None = None) -> None:
+        """Count one more test failure of ``category`` with the normalised message ``pattern``."""
+        row = {"category": category, "pattern": _scrub(pattern), "count": 1, "last_seen": utcnow(),
+               "example_dream_id": dream_id}
+        seen = {FailurePatternRow.count: FailurePatternRow.count + 1, FailurePatternRow.last_seen: row["last_seen"]}
+        if dream_id is not None:
+            seen[FailurePatternRow.example_dream_id] = dream_id
+        query = FailurePatternRow.insert(row).on_conflict(
+            conflict_target=[FailurePatternRow.category, FailurePatternRow.pattern], update=seen
+        )
+        query.execute()
+
+    @_guarded
+    def get_failure_patterns(self, category: str | None = None, limit: int | None = 50) -> list[FailurePattern]:
+        """Failure patterns (of one category, or all), most frequent first, then most recent."""
+        query = FailurePatternRow.select(pw.SQL("*"))
+        if category is not None:
+            query = query.where(FailurePatternRow.category == category)
+        query = query.order_by(FailurePatternRow.count.desc(), FailurePatternRow.last_seen.desc())
+        return _load(FailurePattern, FailurePatternRow, self.db.execute(query.limit(limit)))
 
     def __repr__(self) -> str:
         return f"DreamStore({_redact(self.url)!r})"
