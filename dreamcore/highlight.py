@@ -87,5 +87,6 @@ def side_by_side(base: str, dream: str, base_title: str, dream_title: str) -> st
             j = j1 + k if j1 + k < j2 else None
             mark = "same" if op == "equal" else "chg"
             rows.append(f'<tr class="{mark}">{cell("old", left_html, i, mark)}{cell("new", right_html, j, mark)}</tr>')
-    return (f'<table class="diff"><thead><tr><th colspan="2">{escape(base_title)}</th>'
+    columns = '<colgroup><col class="ln"><col><col class="ln"><col></colgroup>'
+    return (f'<table class="diff">{columns}<thead><tr><th colspan="2">{escape(base_title)}</th>'
             f'<th colspan="2">{escape(dream_title)}</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')

@@ -30,7 +30,7 @@ h1{margin:20px 0 4px}h2{margin-top:36px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 .num{text-align:right}
 .diff{font:12px/1.35 ui-monospace,monospace;width:100%;table-layout:fixed}.diff td{white-space:pre-wrap;
-word-break:break-all;border:0}.diff td.ln{width:34px;color:#888;text-align:right}
+word-break:break-all;border:0}.diff col.ln{width:3.2em}.diff td.ln{color:#888;text-align:right}
 .diff tr.chg td.old{background:#fbe3d6}.diff tr.chg td.new{background:#d6ebf7}
 .kw{color:#0072B2;font-weight:600}.fn{color:#8a4f00}.bi{color:#6a3d7c}.st{color:#00704f}.nu{color:#b34700}
 .co{color:#777;font-style:italic}pre{white-space:pre-wrap;background:#f6f6f6;padding:8px}

@@ -33,7 +33,7 @@ BAD_CONFIGS = [
     ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, claude, conditional, "
                           "constraint_relaxation, core-stages, cross_project, efficiency, evaluate, evaluate-commands, "
                           "evaluate-stage, generate, json, jsonl, learning-commands, learning-stages, leverage, "
-                          "llm-judge, mine, novelty, offline, openrouter, parameter, python, quality, regex, score)"),
+                          "llm-judge, mine, novelty, offline, openrouter, parameter, python, quality, regex, report, score)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]

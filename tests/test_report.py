@@ -23,7 +23,6 @@ from dreamcore.highlight import highlight_lines, side_by_side, source_lines
 from dreamcore.models import DreamStatus, DreamTier, TestOutcome, utcnow
 from dreamcore.report import collect
 from dreamcore.report_html import render
-from dreamcore.store import DreamStore
 from dreamcore.testing.history import fill_history
 
 ROOT = Path(__file__).resolve().parents[1]
