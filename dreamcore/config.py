@@ -52,6 +52,13 @@ def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
+def _optional_path(path: str, base_dir: Path) -> Path | None:
+    """``path`` made absolute against the config file's folder; None for "" (switched off)."""
+    if not path:
+        return None
+    return Path(path) if Path(path).is_absolute() else base_dir / path
+
+
 def _scheme(url: str) -> str:
     return urlsplit(url).scheme if "://" in url else ""
 
@@ -146,9 +153,7 @@ class LoggingConfig:
 
     def resolved_path(self, base_dir: Path) -> Path | None:
         """The log file's absolute path, or None when file logging is off."""
-        if not self.path:
-            return None
-        return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
+        return _optional_path(self.path, base_dir)
 
 
 @attrs.define(kw_only=True)
@@ -172,9 +177,7 @@ class ReportConfig:
 
     def resolved_path(self, base_dir: Path) -> Path | None:
         """The report's absolute path, or None when no report is written after runs."""
-        if not self.path:
-            return None
-        return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
+        return _optional_path(self.path, base_dir)
 
 
 DEFAULT_PARSERS = ["json", "regex"]

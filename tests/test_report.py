@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -201,6 +202,19 @@ def test_report_command_writes_the_page(tmp_path, capsys):
     assert main(["--config", str(config), "report", "--out", str(out), "--since", "7"]) == 0
     assert "report written to" in capsys.readouterr().out
     assert "No dreams yet" in out.read_text()
+
+
+def test_report_open_hands_the_file_to_the_browser(tmp_path):
+    config = _config(tmp_path, '[report]\npath = "morning.html"\n')
+    seen = tmp_path / "seen.txt"
+    fake = tmp_path / "fake-browser"
+    fake.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(fake)}
+    done = subprocess.run([sys.executable, "-m", "dreamcore", "--config", str(config), "report", "--open"],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert seen.read_text().strip() == (tmp_path / "morning.html").as_uri()
 
 
 def test_report_command_unwritable_path_is_one_line_error(tmp_path, capsys):
