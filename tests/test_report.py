@@ -85,6 +85,12 @@ def test_report_numbers_equal_the_store(store, history):
     plan = store.latest_plan()
     plan_rows = _table_rows(page, "plan")
     assert sorted(int(r[1]) for r in plan_rows) == sorted(d.variants for d in plan.decisions)
+    health_chart = page.split('id="chart-health"', 1)[1].split("</figure>", 1)[0]
+    for component in ("compound", "novelty", "efficiency"):
+        drawn = [float(v) for v in re.findall(rf"<title>{component} [\d-]+: ([\d.]+)</title>", health_chart)]
+        column = "compound_health_score" if component == "compound" else f"{component}_component"
+        stored = [round(getattr(m, column), 3) for m in store.get_metrics_since(NOW - timedelta(days=30))]
+        assert drawn == stored and len(drawn) == 10
     journal = _table_rows(page, "journal")
     assert len(journal) == stats["total_dreams"]
     assert sum(1 for r in journal if r[6] == "tested") == stats["by_status"]["tested"]
