@@ -8,6 +8,7 @@ the adaptation plans, the best dreams of the newest run with their base code, an
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,8 @@ class ReportData:
     plans: list[AdaptationPlan]
     journal: list[DreamProcedure]
     projects: dict[int, str]  # base procedure id -> project
-    tiers_per_run: dict[int, dict[str, int]]  # run id -> tier ("1", "2", "3", "unevaluated") -> dreams
-    failures_per_run: dict[int, dict[str, int]]  # run id -> category -> rejected drafts and failed tests
+    tiers_per_run: dict[int, Counter[str]]  # run id -> tier ("1", "2", "3", "unevaluated") -> dreams
+    failures_per_run: dict[int, Counter[str]]  # run id -> category -> rejected drafts and failed tests
     by_type_and_model: dict[str, dict[str, int]]  # dream type -> model -> dreams
     spend: dict[str, list[dict[str, Any]]]
     best: list[BestDream]
@@ -76,22 +77,15 @@ def collect(store: DreamStore, since_days: int = 30, best: int = 10, now: dateti
     since = now - timedelta(days=since_days)
     dreams = store.dreams_between(since, now)
     runs = store.get_runs_between(since, now)
-    tiers: dict[int, dict[str, int]] = {run.id: {} for run in runs}
-    failures: dict[int, dict[str, int]] = {}
-    by_type: dict[str, dict[str, int]] = {}
+    tiers: dict[int, Counter[str]] = {run.id: Counter() for run in runs}
+    failures = {run.id: Counter(store.run_counts(run.id)["rejected_by_reason"]) for run in runs}
+    by_type: dict[str, Counter[str]] = {}
     for dream in dreams:
-        models = by_type.setdefault(dream.dream_type, {})
-        models[dream.model_used] = models.get(dream.model_used, 0) + 1
+        by_type.setdefault(dream.dream_type, Counter())[dream.model_used] += 1
         if dream.run_id in tiers:
-            per_tier = tiers[dream.run_id]
-            per_tier[tier_name(dream)] = per_tier.get(tier_name(dream), 0) + 1
-    for run in runs:
-        per_category = dict(store.run_counts(run.id)["rejected_by_reason"])
-        failures[run.id] = per_category
-    for dream in dreams:
-        if dream.failure_category and dream.run_id in failures:
-            per_category = failures[dream.run_id]
-            per_category[dream.failure_category] = per_category.get(dream.failure_category, 0) + 1
+            tiers[dream.run_id][tier_name(dream)] += 1
+            if dream.failure_category:
+                failures[dream.run_id][dream.failure_category] += 1
     metrics = store.get_metrics_since(since)
     procedures = {p.id: p for p in store.get_procedures(current_only=False)}
     return ReportData(
