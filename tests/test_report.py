@@ -5,6 +5,7 @@ the journal filter, no console message)."""
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -309,3 +310,32 @@ def test_report_in_headless_chromium(browser, store, history, tmp_path):
     shot.unlink(missing_ok=True)
     browser(out.as_uri(), "--window-size=1280,2400", f"--screenshot={shot}")
     assert shot.stat().st_size > 30_000
+
+
+# A page that loads the report in a frame, picks a journal filter as a user would (select, change
+# event) and writes what the journal then shows into its own DOM, for --dump-dom to read.
+DRIVER = """<!DOCTYPE html><html><body><iframe id="report" src="report.html"></iframe><pre id="out"></pre>
+<script>
+document.getElementById('report').onload = function () {
+  var page = this.contentDocument, select = page.querySelector('#filters select[name="type"]');
+  select.value = 'parameter';
+  select.dispatchEvent(new Event('change', {bubbles: true}));  // as a user's choice does
+  var rows = Array.prototype.slice.call(page.querySelectorAll('#journal tbody tr'));
+  document.getElementById('out').textContent = JSON.stringify({
+    visible: rows.filter(function (r) { return !r.hidden; }).map(function (r) { return r.dataset.type; }),
+    shown: page.getElementById('shown').textContent, rows: rows.length});
+};
+</script></body></html>"""
+
+
+def test_journal_filter_reacts_to_a_select_change(browser, sqlite_store, tmp_path):
+    fill_history(sqlite_store, 120, 4, seed=3, now=NOW)
+    (tmp_path / "report.html").write_text(render(collect(sqlite_store, 30, now=NOW)))
+    (tmp_path / "driver.html").write_text(DRIVER)
+    dom, console = browser((tmp_path / "driver.html").as_uri(), "--dump-dom", "--allow-file-access-from-files")
+    assert console == []
+    result = json.loads(html.unescape(re.search(r'<pre id="out">(.*?)</pre>', dom, re.S).group(1)))
+    expected = len(sqlite_store.get_by_type("parameter", limit=None))
+    assert result["rows"] == 120 and 0 < len(result["visible"]) == expected < 120
+    assert set(result["visible"]) == {"parameter"} and result["shown"] == str(expected)
+
