@@ -10,6 +10,7 @@ import builtins
 import difflib
 import io
 import keyword
+import textwrap
 import tokenize
 from html import escape
 
@@ -69,8 +70,10 @@ def highlight_lines(source: str) -> list[str]:
 
 
 def side_by_side(base: str, dream: str, base_title: str, dream_title: str) -> str:
-    """A two-column table: the base's lines left, the dream's right, changed lines marked
-    (``del`` / ``add`` rows), each side syntax-coloured."""
+    """A two-column table: the base's lines left, the dream's right, changed lines marked (``chg``
+    rows), each side syntax-coloured. Both are dedented first, so a method's indented source lines
+    up with a dream written at column 0."""
+    base, dream = textwrap.dedent(base), textwrap.dedent(dream)
     left, right = source_lines(base), source_lines(dream)
     left_html, right_html = highlight_lines(base), highlight_lines(dream)
     rows = []

@@ -186,6 +186,11 @@ def test_highlighting_colours_python_tokens():
     assert '<span class="bi">len</span>' in line[1] and "<span class=\"st\">&#x27;s&#x27;</span>" in line[1]
 
 
+def test_side_by_side_lines_up_an_indented_method_with_its_dedented_dream():
+    table = side_by_side("    def f(self):\n        return 1\n", "def f(self):\n    return 2\n", "base", "dream")
+    assert re.findall(r'<tr class="(\w+)">', table) == ["same", "chg"]
+
+
 def test_side_by_side_pairs_changed_lines():
     table = side_by_side("a = 1\nb = 2\n", "a = 1\nb = 3\nc = 4\n", "base", "dream")
     rows = re.findall(r'<tr class="(\w+)">', table)
