@@ -7,13 +7,28 @@ tooltip), and every chart a legend, so no script is needed to read them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+OTHER = "other"  # the series ``top_series`` sums the smaller ones into, drawn in grey
+OTHER_COLOUR = "#BBBBBB"
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "4 4", "10 2", "3 1")
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 170, 16, 40  # plot margins: the legend sits on the right
+
+
+def _colour(n: int, name: str) -> str:
+    return OTHER_COLOUR if name == OTHER else PALETTE[n % len(PALETTE)]
+
+
+def nice_top(value: float) -> float:
+    """The smallest round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten, times 4) >= ``value``:
+    the axis then has four round steps."""
+    step = value / 4
+    magnitude = 10 ** math.floor(math.log10(step))
+    return 4 * next(m * magnitude for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * magnitude >= step * (1 - 1e-9))
 
 
 def _number(value: float) -> str:
@@ -52,7 +67,7 @@ def _legend(names: Sequence[str], line: bool) -> list[str]:
     parts = []
     for i, name in enumerate(names):
         y = TOP + 8 + i * 18
-        colour = PALETTE[i % len(PALETTE)]
+        colour = _colour(i, name)
         x = WIDTH - RIGHT + 12
         if line:
             mark = (f'<line x1="{x}" x2="{x + 18}" y1="{y}" y2="{y}" stroke="{colour}" stroke-width="3" '
@@ -71,7 +86,7 @@ def line_chart(chart_id: str, title: str, labels: Sequence[str], series: Mapping
     values = [v for points in series.values() for v in points if v is not None]
     if not labels or not values:
         return _empty(chart_id, title, "No data yet: this chart fills in after the first scored cycles.")
-    top = top or max(values) or 1.0
+    top = top or nice_top(max(values) or 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x_of(i: int) -> float:
@@ -98,7 +113,7 @@ def stacked_bars(chart_id: str, title: str, labels: Sequence[str], stacks: Mappi
     totals = [sum(values[i] for values in stacks.values()) for i in range(len(labels))]
     if not labels or not any(totals):
         return _empty(chart_id, title, "No data yet.")
-    top = max(totals)
+    top = nice_top(max(totals))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(labels)
     bar = max(1.0, slot * 0.7)
@@ -115,7 +130,7 @@ def stacked_bars(chart_id: str, title: str, labels: Sequence[str], stacks: Mappi
                 continue
             y, h = TOP + plot_h - plot_h * (base + value) / top, plot_h * value / top
             body.append(f'<rect class="bar" x="{x_of(i) - bar / 2:.1f}" y="{y:.1f}" width="{bar:.1f}" '
-                        f'height="{h:.1f}" fill="{PALETTE[n % len(PALETTE)]}"><title>{escape(label)}, '
+                        f'height="{h:.1f}" fill="{_colour(n, name)}"><title>{escape(label)}, '
                         f'{escape(name)}: {_number(value)}</title></rect>')
             base += value
     body += _legend(list(stacks), line=False)
@@ -134,5 +149,5 @@ def top_series(per_label: Sequence[Mapping[str, float]], keep: int = len(PALETTE
     series = {name: [values.get(name, 0) for values in per_label] for name in kept}
     rest = [name for name in names if name not in series]
     if rest:
-        series["other"] = [sum(values.get(name, 0) for name in rest) for values in per_label]
+        series[OTHER] = [sum(values.get(name, 0) for name in rest) for values in per_label]
     return series

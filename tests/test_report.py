@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ from factories import dream, procedure
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dreamcore.charts import nice_top, stacked_bars, top_series
 from dreamcore.cli import main
 from dreamcore.health import return_on_spend
 from dreamcore.highlight import highlight_lines, side_by_side, source_lines
@@ -196,6 +198,25 @@ def test_side_by_side_pairs_changed_lines():
     rows = re.findall(r'<tr class="(\w+)">', table)
     assert rows == ["same", "chg", "chg"]
     assert table.count('<td class="empty"></td>') == 1
+
+
+@given(st.floats(min_value=1e-6, max_value=1e9))
+def test_axis_top_is_round_and_close_above_the_maximum(value):
+    top = nice_top(value)
+    assert value <= top * (1 + 1e-9) and top < 1.5 * value
+    step = top / 4
+    mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
+    assert any(math.isclose(mantissa, m) for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10))
+
+
+def test_stacked_bars_keep_the_largest_series_and_sum_the_rest_as_other():
+    per_label = [{f"arm{i}": i + 1 for i in range(10)}, {"arm0": 5}]
+    series = top_series(per_label, keep=3)
+    assert list(series) == ["arm9", "arm8", "arm7", "other"]
+    assert series["other"] == [sum(range(1, 8)), 5]
+    svg = stacked_bars("x", "<b>t</b>", ["a", "b"], series)
+    assert svg.count("<rect class=\"bar\"") == 5 and "&lt;b&gt;t&lt;/b&gt;" in svg and "<b>" not in svg
+    assert 'fill="#BBBBBB"' in svg and "b, other: 5" in svg
 
 
 # -- command and hook --------------------------------------------------------------------------------
