@@ -19,6 +19,7 @@ from dreamcore.report import UNEVALUATED, BestDream, ReportData, tier_name
 COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
 TIER_NAMES = {"1": "tier 1 (viable)", "2": "tier 2 (speculative)", "3": "tier 3 (archive)", UNEVALUATED: UNEVALUATED}
 FILTERS = ("status", "tier", "type", "project")
+ROW_PX = 22  # about the height of a journal row
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1180px;padding:0 16px 48px;color:#1a1a1a}
@@ -35,7 +36,7 @@ word-break:break-all;border:0}.diff col.ln{width:3.2em}.diff td.ln{color:#888;te
 .kw{color:#0072B2;font-weight:600}.fn{color:#8a4f00}.bi{color:#6a3d7c}.st{color:#00704f}.nu{color:#b34700}
 .co{color:#777;font-style:italic}pre{white-space:pre-wrap;background:#f6f6f6;padding:8px}
 .dream{border:1px solid #ccc;border-radius:6px;padding:4px 14px;margin:16px 0}
-#filters{margin:8px 0}#filters label{margin-right:12px}
+#filters{margin:8px 0}.journal-rows{content-visibility:auto}#filters label{margin-right:12px}
 """
 
 # Filters the journal rows by their data-* attributes; the filter can also come from the URL
@@ -199,7 +200,10 @@ def _journal(data: ReportData) -> str:
     head = "".join(f"<th>{h}</th>" for h in ("id", "generated", "project", "procedure", "type", "model", "status",
                                               "tier", "viability", "compound", "test"))
     body = "".join(_journal_row(d, p) for d, p in zip(data.journal, projects))
-    return f'{form}<table id="journal"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    # Rendered only when scrolled to (content-visibility): a long journal then costs little at load.
+    height = f"contain-intrinsic-size:auto {ROW_PX * (len(data.journal) + 1)}px"
+    return (f'{form}<div class="journal-rows" style="{height}"><table id="journal"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
 SECTIONS = (
