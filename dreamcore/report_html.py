@@ -13,7 +13,7 @@ from typing import Any
 
 from dreamcore.charts import line_chart, stacked_bars, top_series
 from dreamcore.highlight import side_by_side
-from dreamcore.models import DreamProcedure
+from dreamcore.models import DreamGenerationRun, DreamProcedure
 from dreamcore.report import UNEVALUATED, BestDream, ReportData, tier_name
 
 COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
@@ -69,9 +69,8 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], table_id: str 
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _run_label(data: ReportData, run_id: int) -> str:
-    run = next(r for r in data.runs if r.id == run_id)
-    return f"{run.timestamp:%m-%d} #{run_id}"
+def _run_label(run: DreamGenerationRun) -> str:
+    return f"{run.timestamp:%m-%d} #{run.id}"
 
 
 def _overview(data: ReportData) -> str:
@@ -96,7 +95,7 @@ def _health(data: ReportData) -> str:
 
 
 def _tiers(data: ReportData) -> str:
-    labels = [_run_label(data, run.id) for run in data.runs]
+    labels = [_run_label(run) for run in data.runs]
     stacks = {TIER_NAMES[t]: [data.tiers_per_run[run.id].get(t, 0) for run in data.runs] for t in TIER_NAMES}
     return stacked_bars("tiers", "Tier distribution of each cycle's dreams", labels, stacks)
 
@@ -138,7 +137,7 @@ def _adaptation(data: ReportData) -> str:
 
 
 def _failures(data: ReportData) -> str:
-    labels = [_run_label(data, run.id) for run in data.runs]
+    labels = [_run_label(run) for run in data.runs]
     stacks = top_series([data.failures_per_run[run.id] for run in data.runs])
     return stacked_bars("failures", "Failure categories per cycle (rejected drafts and failed tests)", labels, stacks)
 
