@@ -100,5 +100,6 @@ def stage_finished(cycle: Any, stage: str) -> None:
 
 
 @hookspec
-def cycle_finished(run: Any, store: Any) -> None:
-    """Called when a cycle ends, with its ``DreamGenerationRun`` and the ``DreamStore``."""
+def cycle_finished(run: Any, store: Any, core: Any) -> None:
+    """Called when a cycle ends, with its ``DreamGenerationRun``, the ``DreamStore`` and the ``DreamCore``
+    (its ``config``). An implementation may take only the arguments it needs."""

@@ -34,7 +34,7 @@ BAD_CONFIGS = [
                           "constraint_relaxation, core-stages, core-testing, cross_project, docker, efficiency, "
                           "evaluate, evaluate-commands, evaluate-stage, generate, json, jsonl, learning-commands, "
                           "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, parameter, "
-                          "python, quality, regex, score, subprocess, test)"),
+                          "python, quality, regex, report, score, subprocess, test)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]
