@@ -25,6 +25,7 @@ from dreamcore.config import InvalidValue
 from dreamcore.differential import DifferentialResult, judge
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
+from dreamcore.pipeline import for_each
 from dreamcore.sandbox import SandboxError, SideRun, TestJob, positive
 
 PACKAGE_LIMIT = 2 << 20  # bytes of a project's package shipped into the sandbox
@@ -112,20 +113,14 @@ class TestStage:
         seed = config.seed if config.seed is not None else cycle.seed
         try:
             async with core.create("sandboxes", config.sandbox) as sandbox:
-                queue: asyncio.Queue[DreamProcedure] = asyncio.Queue()
-                for dream in dreams:
-                    queue.put_nowait(dream)
 
-                async def worker() -> None:
-                    while not queue.empty():
-                        dream = queue.get_nowait()
-                        outcome = await self._test(store, sandbox, dream, seed)
-                        if outcome:
-                            outcomes[outcome] += 1
-                        cycle.progress.advance(self.name)
+                async def test(dream: DreamProcedure) -> None:
+                    outcome = await self._test(store, sandbox, dream, seed)
+                    if outcome:
+                        outcomes[outcome] += 1
+                    cycle.progress.advance(self.name)
 
-                workers = min(config.concurrency or os.cpu_count() or 1, len(dreams) or 1)
-                await asyncio.gather(*(worker() for _ in range(workers)))
+                await for_each(dreams, config.concurrency or os.cpu_count() or 1, test)
         except SandboxError as exc:
             cycle.failures.append(str(exc))
             cycle.progress.note(f"error: {exc}")
