@@ -132,7 +132,7 @@ class SubprocessSandbox(HarnessSandbox):
         return apply
 
     async def lease(self) -> dict[str, Any]:
-        workdir = tempfile.mkdtemp(prefix="dreamcore-sandbox-")
+        workdir = tempfile.mkdtemp(prefix=f"dreamcore-sandbox-{os.getpid()}-")  # the pid: whose leftovers
         uid = None
         if self.as_root:
             while not self._free_uids:

@@ -36,7 +36,8 @@ def _header(path: Path, key: str) -> str | None:
 
 def _check(sandbox, path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DREAMCORE_HOSTILE_SECRET", SECRET)
-    temps_before = set(glob.glob("/tmp/dreamcore-sandbox-*"))
+    ours = f"/tmp/dreamcore-sandbox-{os.getpid()}-*"  # this process's sandbox folders only
+    temps_before = set(glob.glob(ours))
     hostile = TestJob(function="f", base_code=BASE, dream_code=path.read_text(), cases=CASES, case_timeout=1.0,
                       timeout=30.0)
     honest = TestJob(function="f", base_code=BASE, dream_code="def f(n):\n    return n + n\n", cases=CASES)
@@ -49,7 +50,7 @@ def _check(sandbox, path: Path, monkeypatch) -> None:
     assert judge(honest_result, CASES).test_outcome == "success"  # the run goes on
     assert time.monotonic() - started < 60
     assert not [p for p in WRITTEN if os.path.exists(p)]
-    assert set(glob.glob("/tmp/dreamcore-sandbox-*")) <= temps_before
+    assert set(glob.glob(ours)) <= temps_before
     deadline = time.monotonic() + 5
     while sandbox_processes() and time.monotonic() < deadline:
         time.sleep(0.1)
