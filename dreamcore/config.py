@@ -217,6 +217,35 @@ class EvaluationConfig:
         return TierBands(viable=self.viable_from, speculative=self.speculative_from)
 
 
+EXECUTOR_KINDS = ("local", "procrastinate")
+
+
+@attrs.define(kw_only=True)
+class ExecutorConfig:
+    """[executor]: where a cycle's work runs (docs/distributed.md)."""
+
+    kind: str = attrs.field(
+        default="local",
+        validator=_check(
+            lambda v: v in EXECUTOR_KINDS, lambda v: f"unknown executor {v!r} (expected local, procrastinate)"
+        ),
+        metadata=_help(
+            "local: in this process, no service; procrastinate: jobs in the PostgreSQL store, run by "
+            "`dreamcore worker` on any machine (needs dreamcore[distributed])"
+        ),
+    )
+    generate_batch: int = attrs.field(
+        default=20,
+        validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
+        metadata=_help("procedures dreamt by one generation job (procrastinate executor)"),
+    )
+    stalled_after: float = attrs.field(
+        default=60.0,
+        validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),
+        metadata=_help("seconds without a heartbeat after which a worker is dead and its jobs are re-queued"),
+    )
+
+
 @attrs.define(kw_only=True)
 class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
@@ -252,6 +281,7 @@ class Config:
     safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
+    executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )

@@ -31,7 +31,7 @@ BAD_CONFIGS = [
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
     ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, claude, conditional, "
-                          "constraint_relaxation, core-stages, cross_project, efficiency, evaluate, evaluate-commands, "
+                          "constraint_relaxation, core-stages, cross_project, distributed-commands, efficiency, evaluate, evaluate-commands, "
                           "evaluate-stage, generate, json, jsonl, learning-commands, learning-stages, leverage, "
                           "llm-judge, mine, novelty, offline, openrouter, parameter, python, quality, regex, score)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
