@@ -139,3 +139,54 @@ def _kill_when_busy(victim: subprocess.Popen, url: str, victim_id: int) -> int:
         time.sleep(0.02)
     raise AssertionError("the victim never ran a job")
 
+
+
+def _snapshot(url: str) -> list:
+    return [query(url, sql) for sql in (
+        "SELECT id, status, tier, viability_score, claude_reasoning, compound_score FROM dream_procedures "
+        "ORDER BY id",
+        "SELECT count(*) FROM rejected_drafts", "SELECT count(*) FROM dream_metrics",
+        "SELECT count(*) FROM adaptation_plans", "SELECT id, status, finished_at FROM dream_generation_runs",
+        "SELECT * FROM dream_counts ORDER BY 1, 2, 3, 4",
+    )]
+
+
+def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
+    """At-least-once delivery: each job of a finished cycle delivered a second time has no effect."""
+    import asyncio
+
+    from dreamcore import DreamCore
+    from dreamcore.distributed.commands import ensure_schema, submit
+    from dreamcore.distributed.jobs import make_app
+
+    config = distributed_config(tmp_path, pg)
+    ensure_schema(pg)
+    with DreamCore(config) as core:
+        app = make_app(pg)
+
+        async def work() -> None:
+            await app.run_worker_async(wait=False, additional_context={"core": core}, concurrency=1)
+
+        async def cycle() -> int:
+            async with app.open_async():
+                run_id = await submit(core, app)
+                while core.store.get_generation_run(run_id).status == "running":
+                    await work()
+                return run_id
+
+        run_id = asyncio.run(cycle())
+        assert core.store.get_generation_run(run_id).status == "finished"
+        before = _snapshot(pg)
+        jobs = query(pg, "SELECT task_name, args FROM procrastinate_jobs WHERE task_name <> "
+                         "'dreamcore.requeue_stalled' ORDER BY id")
+        assert {task for task, _ in jobs} == {"dreamcore.generate", "dreamcore.evaluate", "dreamcore.advance"}
+
+        async def again() -> None:
+            async with app.open_async():
+                for task, args in jobs:
+                    await app.configure_task(task).defer_async(**args)
+                await work()
+
+        asyncio.run(again())
+        assert query(pg, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'") == [(0,)]
+        assert _snapshot(pg) == before
