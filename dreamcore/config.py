@@ -244,6 +244,16 @@ class ExecutorConfig:
         validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),
         metadata=_help("seconds without a heartbeat after which a worker is dead and its jobs are re-queued"),
     )
+    nightly: str = attrs.field(
+        default="",
+        validator=_check(
+            lambda v: v == "" or len(v.split()) in (5, 6), lambda v: f"expected a cron expression, got {v!r}"
+        ),
+        metadata=_help(
+            'cron expression (UTC) of a cycle the workers start themselves, once per tick however many run, '
+            'e.g. "0 3 * * *"; empty = none (procrastinate executor; `dreamcore schedule` uses cron instead)'
+        ),
+    )
 
 
 @attrs.define(kw_only=True)

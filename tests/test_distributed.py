@@ -156,8 +156,8 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
     import asyncio
 
     from dreamcore import DreamCore
-    from dreamcore.distributed.commands import ensure_schema, submit
-    from dreamcore.distributed.jobs import make_app
+    from dreamcore.distributed.commands import ensure_schema
+    from dreamcore.distributed.jobs import make_app, submit
 
     config = distributed_config(tmp_path, pg)
     ensure_schema(pg)
@@ -190,3 +190,29 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
         asyncio.run(again())
         assert query(pg, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'") == [(0,)]
         assert _snapshot(pg) == before
+
+
+def test_the_nightly_cycle_fires_once_per_tick_with_three_workers(tmp_path, pg):
+    config = distributed_config(tmp_path, pg)
+    config.write_text(config.read_text().replace("stalled_after = 5\n", 'stalled_after = 5\nnightly = "* * * * * */4"\n'))
+    workers = [start_worker(config, tmp_path, f"w{n}") for n in (1, 2, 3)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_ticks(pg)) < 3:
+            time.sleep(0.5)
+    finally:
+        stop(workers)
+    ticks = _ticks(pg)
+    assert len(ticks) >= 3
+    assert all(jobs == 1 for jobs in ticks.values()), ticks  # three workers, one job per tick
+    assert all(later - earlier >= 4 for earlier, later in zip(sorted(ticks), sorted(ticks)[1:])), ticks
+    assert query(pg, "SELECT count(*) FROM dream_generation_runs")[0][0] >= 1
+
+
+def _ticks(url: str) -> dict[int, int]:
+    try:
+        rows = query(url, "SELECT (args->>'timestamp')::bigint, count(*) FROM procrastinate_jobs "
+                          "WHERE task_name = 'dreamcore.nightly' GROUP BY 1")
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return dict(rows)

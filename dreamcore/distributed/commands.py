@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,10 +21,6 @@ if TYPE_CHECKING:
     from dreamcore.core import DreamCore
 
 SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's tables are created
-ADVANCE_RUNNING = (
-    "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'dreamcore.advance' "
-    "AND args->>'run_id' = %(run)s AND status IN ('todo', 'doing')"
-)
 
 
 def ensure_schema(url: str) -> None:
@@ -47,32 +42,7 @@ def _app(core: DreamCore) -> procrastinate.App:
 
     check_executor(core.config)
     ensure_schema(core.config.store.url)
-    return make_app(core.config.store.url)
-
-
-async def submit(
-    core: DreamCore, app: procrastinate.App, *, strategy: str | None = None, stages: Iterable[str] | None = None,
-    limit: int | None = None, only: str | None = None,
-) -> int:
-    """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
-    the run's coordinator for the other stages; returns the run's id."""
-    from dreamcore.distributed.jobs import CYCLE_QUEUE, open_cycle
-    from dreamcore.lock import run_lock
-    from dreamcore.pipeline import open_run, select_stages
-
-    selected = select_stages(core, stages)
-    with run_lock(core.store):
-        run, _ = open_run(core, strategy, False)
-        cycle = open_cycle(core, run.id, limit=limit, only=only)
-        for stage in selected:
-            if stage.name == "mine":
-                await stage.run(cycle)
-        row = await app.connector.execute_query_one_async(ADVANCE_RUNNING, run=str(run.id))
-        if not row["n"]:  # a resumed run may still have its coordinator queued
-            await app.configure_task("dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run.id}").defer_async(
-                run_id=run.id, stages=[s.name for s in selected if s.name != "mine"], limit=limit, only=only,
-            )
-    return run.id
+    return make_app(core.config.store.url, nightly=core.config.executor.nightly)
 
 
 async def follow(core: DreamCore, app: procrastinate.App, run_id: int, interval: float = 1.0) -> str:
@@ -100,7 +70,7 @@ async def _job_counts(app: procrastinate.App, run_id: int) -> dict[str, int]:
 def run_on_workers(core: DreamCore, *, detach: bool, **options: Any) -> dict[str, Any]:
     """``dreamcore run`` on the procrastinate executor: enqueue the cycle, then follow it unless
     ``detach``. Returns the run's summary (with ``detached`` when not followed)."""
-    from dreamcore.distributed.jobs import open_cycle
+    from dreamcore.distributed.jobs import open_cycle, submit
     from dreamcore.pipeline import summary
 
     app = _app(core)

@@ -9,6 +9,7 @@ Job kinds (each carries a run id and the ids of its work, nothing else):
   runs it in place (``score``, ``adapt``, ``archive`` and any stage without a fan-out), then finishes
   the run. One coordinator per run runs at a time (a procrastinate lock), and a finished run is left
   alone, so a coordinator that runs twice does its stages' work once;
+- ``dreamcore.nightly`` (queue ``cycle``, periodic, with ``[executor] nightly``): submit a cycle;
 - ``dreamcore.requeue_stalled`` (queue ``cycle``, periodic): jobs of workers whose heartbeat is older
   than ``[executor] stalled_after`` go back to the queue.
 
@@ -17,13 +18,14 @@ A sandbox-test kind is one more :class:`FanOut` entry carrying dream ids (queue 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from dreamcore.judging import judge_dreams
-from dreamcore.pipeline import Cycle, finish_cycle
+from dreamcore.lock import run_lock
+from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
 from dreamcore.progress import Progress
 
 if TYPE_CHECKING:
@@ -33,11 +35,15 @@ if TYPE_CHECKING:
 
 CYCLE_QUEUE = "cycle"
 WAIT_SECONDS = 2  # how long the coordinator sleeps before looking at the run's jobs again
-REQUEUE_CRON = "*/5 * * * * *"  # every five seconds (croniter's sixth field is seconds)
+REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
 
 OUTSTANDING = (
     "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s "
     "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
+)
+ADVANCE_RUNNING = (
+    "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'dreamcore.advance' "
+    "AND args->>'run_id' = %(run)s AND status IN ('todo', 'doing')"
 )
 FAILED = "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s AND status = 'failed'"
 
@@ -179,6 +185,32 @@ async def _count(app: procrastinate.App, query: str, run_id: int) -> int:
     return int(row["n"])
 
 
+async def submit(
+    core: DreamCore, app: procrastinate.App, *, strategy: str | None = None, stages: Iterable[str] | None = None,
+    limit: int | None = None, only: str | None = None,
+) -> int:
+    """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
+    the run's coordinator for the other stages; returns the run's id."""
+    selected = select_stages(core, stages)
+    with run_lock(core.store):
+        run, _ = open_run(core, strategy, False)
+        cycle = open_cycle(core, run.id, limit=limit, only=only)
+        for stage in selected:
+            if stage.name == "mine":
+                await stage.run(cycle)
+        row = await app.connector.execute_query_one_async(ADVANCE_RUNNING, run=str(run.id))
+        if not row["n"]:  # a resumed run may still have its coordinator queued
+            await app.configure_task("dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run.id}").defer_async(
+                run_id=run.id, stages=[s.name for s in selected if s.name != "mine"], limit=limit, only=only,
+            )
+    return run.id
+
+
+async def nightly_cycle(context: Any, timestamp: int) -> int:
+    """The periodic cycle (``[executor] nightly``): submitted once per tick however many workers run."""
+    return await submit(_core(context), context.app)
+
+
 async def requeue_stalled(context: Any, timestamp: int) -> int:
     """Put the running jobs of workers silent for ``[executor] stalled_after`` back in their queue."""
     manager = context.app.job_manager
@@ -190,8 +222,9 @@ async def requeue_stalled(context: Any, timestamp: int) -> int:
     return len(stalled)
 
 
-def make_app(url: str) -> procrastinate.App:
-    """A procrastinate App on the store's PostgreSQL server, with dreamcore's job kinds registered."""
+def make_app(url: str, *, nightly: str = "") -> procrastinate.App:
+    """A procrastinate App on the store's PostgreSQL server, with dreamcore's job kinds registered;
+    with ``nightly`` (a cron expression) the cycle itself is a periodic job."""
     import procrastinate
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
@@ -200,4 +233,7 @@ def make_app(url: str) -> procrastinate.App:
     app.task(name="dreamcore.advance", queue=CYCLE_QUEUE, pass_context=True)(advance)
     stalled = app.task(name="dreamcore.requeue_stalled", queue=CYCLE_QUEUE, pass_context=True)(requeue_stalled)
     app.periodic(cron=REQUEUE_CRON, periodic_id="requeue-stalled")(stalled)
+    if nightly:
+        scheduled = app.task(name="dreamcore.nightly", queue=CYCLE_QUEUE, pass_context=True)(nightly_cycle)
+        app.periodic(cron=nightly, periodic_id="nightly")(scheduled)
     return app
