@@ -165,7 +165,8 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
         app = make_app(pg)
 
         async def work() -> None:
-            await app.run_worker_async(wait=False, additional_context={"core": core}, concurrency=1)
+            await app.run_worker_async(wait=False, additional_context={"core": core}, concurrency=1,
+                                       update_heartbeat_interval=1)  # stalled_after is 5 s here
 
         async def cycle() -> int:
             async with app.open_async():

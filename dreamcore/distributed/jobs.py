@@ -18,7 +18,8 @@ A sandbox-test kind is one more :class:`FanOut` entry carrying dream ids (queue 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -106,24 +107,39 @@ def _core(context: Any) -> DreamCore:
 async def generate(context: Any, run_id: int, procedure_ids: list[int]) -> None:
     """Dream over these procedures (those already dreamt in the run are skipped by the stage)."""
     core = _core(context)
-    cycle = open_cycle(core, run_id)
-    cycle.batch = frozenset(procedure_ids)
-    try:
-        await core.create("stages", "generate").run(cycle)
-    finally:
-        if cycle.model_hub is not None:
-            await cycle.model_hub.aclose()
+
+    async def dream() -> None:
+        cycle = open_cycle(core, run_id)
+        cycle.batch = frozenset(procedure_ids)
+        try:
+            await core.create("stages", "generate").run(cycle)
+        finally:
+            if cycle.model_hub is not None:
+                await cycle.model_hub.aclose()
+
+    await _off_loop(dream)
 
 
 async def evaluate(context: Any, run_id: int, dream_ids: list[int]) -> None:
     """Judge these dreams, those still pending evaluation; applying a verdict is conditional."""
     core = _core(context)
-    cycle = open_cycle(core, run_id)
-    try:
-        await judge_dreams(core, core.create("evaluators", core.config.evaluation.evaluator), dream_ids,
-                           models=cycle.models)
-    finally:
-        await cycle.models.aclose()
+
+    async def judge() -> None:
+        cycle = open_cycle(core, run_id)
+        evaluator = core.create("evaluators", core.config.evaluation.evaluator)
+        try:
+            await judge_dreams(core, evaluator, dream_ids, models=cycle.models)
+        finally:
+            await cycle.models.aclose()
+
+    await _off_loop(judge)
+
+
+async def _off_loop(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run stage code (which calls the store synchronously) in a thread with its own event loop and
+    store connection, so the worker's loop keeps sending heartbeats and concurrent jobs never share
+    a connection."""
+    return await asyncio.to_thread(lambda: asyncio.run(work()))
 
 
 async def advance(
@@ -147,7 +163,8 @@ async def advance(
     while position < len(stages):
         fan = FANOUTS.get(stages[position])
         if fan is None:
-            await core.create("stages", stages[position]).run(cycle)
+            stage = core.create("stages", stages[position])
+            await _off_loop(lambda stage=stage: stage.run(cycle))
             position, attempt = position + 1, 0
             continue
         todo = fan.todo(cycle) if attempt < fan.rounds(core) else []
