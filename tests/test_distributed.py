@@ -217,3 +217,30 @@ def _ticks(url: str) -> dict[int, int]:
     except psycopg.errors.UndefinedTable:
         return {}
     return dict(rows)
+
+
+def test_detached_run_then_cluster_status(tmp_path, pg):
+    config = distributed_config(tmp_path, pg)
+    detached = subprocess.run([DREAMCORE, "--config", str(config), "run", "--detach", "--json", "--limit", "3"],
+                              capture_output=True, text=True, timeout=120)
+    assert detached.returncode == 0, detached.stderr
+    report = json.loads(detached.stdout)
+    assert (report["status"], report["detached"]) == ("running", True)
+    status = json.loads(subprocess.run([DREAMCORE, "--config", str(config), "cluster", "status", "--json"],
+                                       capture_output=True, text=True, timeout=120, check=True).stdout)
+    assert status == {"workers": [], "queues": {"cycle": {"todo": 1}}, "stalled_jobs": []}
+    workers = [start_worker(config, tmp_path, "w1")]
+    try:
+        deadline = time.monotonic() + 120
+        while query(pg, "SELECT status FROM dream_generation_runs")[0][0] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        status = json.loads(subprocess.run([DREAMCORE, "--config", str(config), "cluster", "status", "--json"],
+                                           capture_output=True, text=True, timeout=120, check=True).stdout)
+    finally:
+        stop(workers)
+    assert query(pg, "SELECT status FROM dream_generation_runs") == [("finished",)]
+    assert [worker["alive"] for worker in status["workers"]] == [True]
+    assert set(status["queues"]) == {"cycle", "llm", "judge"}
+    assert all(set(counts) == {"succeeded"} for queue, counts in status["queues"].items() if queue != "cycle")
+    assert query(pg, "SELECT count(DISTINCT base_procedure_id) FROM dream_procedures") == [(3,)]
