@@ -99,6 +99,8 @@ def worker_command(app: Any, queues: str | None, concurrency: int, name: str | N
     import os
     import socket
 
+    from dreamcore.distributed.jobs import POLL_SECONDS
+
     core = app.core
     procrastinate_app = _app(core)
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
@@ -109,6 +111,7 @@ def worker_command(app: Any, queues: str | None, concurrency: int, name: str | N
             await procrastinate_app.run_worker_async(
                 queues=chosen, concurrency=concurrency, name=name or f"{socket.gethostname()}:{os.getpid()}",
                 additional_context={"core": core}, update_heartbeat_interval=heartbeat,
+                fetch_job_polling_interval=POLL_SECONDS,
                 stalled_worker_timeout=core.config.executor.stalled_after,
             )
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from dreamcore.core import DreamCore
 
 CYCLE_QUEUE = "cycle"
-WAIT_SECONDS = 2  # how long the coordinator sleeps before looking at the run's jobs again
+WAIT_SECONDS = 1  # how long the coordinator sleeps before looking at the run's jobs again
+POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job sends no notification)
 REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
 
 OUTSTANDING = (
