@@ -5,6 +5,8 @@ The fake OpenAI-compatible server runs in its own process. Both LLM generators a
 (``llm-judge``) call it; the local generators run beside them; the ``test`` stage runs the tiers
 1-2 dreams in the sandbox given by ``--sandbox`` (docker needs the local image, see docs/ci.md).
 Prints one JSON object: wall time, time per stage, dreams, calls. Target: 50 procedures <= 60 s.
+``--limit`` applies to the test stage as to every stage: it tests at most that many dreams (the
+tier 1-2 dreams of 50 procedures number over a thousand; see bench_sandbox for sandbox throughput).
 
     python -m benchmarks.bench_nightly [--procedures 50] [--sandbox docker|subprocess] [--latency 1.0]
 """
@@ -38,6 +40,7 @@ def _config(folder: Path, base_url: str, sandbox: str) -> dict:
             "cross_project": {"mode": "both", "models": ["bench/qwen", "bench/deepseek"]},
             "llm-judge": {"models": ["bench/judge"]},
             "test": {"sandbox": sandbox},
+            "docker": {"image": os.environ.get("DREAMCORE_TEST_IMAGE", "dreamcore-sandbox:bookworm"), "pull": False},
         },
     }
 

@@ -52,6 +52,13 @@ def _help(text: str) -> dict[str, str]:
     return {"help": text}
 
 
+def _optional_path(path: str, base_dir: Path) -> Path | None:
+    """``path`` made absolute against the config file's folder; None for "" (switched off)."""
+    if not path:
+        return None
+    return Path(path) if Path(path).is_absolute() else base_dir / path
+
+
 def _scheme(url: str) -> str:
     return urlsplit(url).scheme if "://" in url else ""
 
@@ -146,9 +153,31 @@ class LoggingConfig:
 
     def resolved_path(self, base_dir: Path) -> Path | None:
         """The log file's absolute path, or None when file logging is off."""
-        if not self.path:
-            return None
-        return Path(self.path) if Path(self.path).is_absolute() else base_dir / self.path
+        return _optional_path(self.path, base_dir)
+
+
+@attrs.define(kw_only=True)
+class ReportConfig:
+    """[report]: the morning report, an HTML page written after every run (see docs/report.md)."""
+
+    path: str = attrs.field(
+        default="",
+        metadata=_help('HTML file written after every run, relative to this file ("" = only `dreamcore report`)'),
+    )
+    since_days: int = attrs.field(
+        default=30,
+        validator=_check(lambda v: v >= 1, lambda v: f"must be >= 1, got {v}"),
+        metadata=_help("days of history the report covers"),
+    )
+    best: int = attrs.field(
+        default=10,
+        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        metadata=_help("best dreams of the newest run shown with their diffs"),
+    )
+
+    def resolved_path(self, base_dir: Path) -> Path | None:
+        """The report's absolute path, or None when no report is written after runs."""
+        return _optional_path(self.path, base_dir)
 
 
 DEFAULT_PARSERS = ["json", "regex"]
@@ -292,6 +321,7 @@ class Config:
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
     executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
+    report: ReportConfig = attrs.field(factory=ReportConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
     )

@@ -84,7 +84,7 @@ class DreamCore:
         run.status = status
         run.finished_at = utcnow()
         run.id = self.store.record_generation_run(run)
-        self.plugins.call("cycle_finished", run=run, store=self.store)
+        self.plugins.call("cycle_finished", run=run, store=self.store, core=self)
 
     async def run_cycle(
         self,

@@ -108,7 +108,7 @@ def succeeded(tier: int | None, test_outcome: str) -> bool:
 
 def return_on_spend(store: DreamStore, since: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
     """Yield (successful dreams, see ``succeeded``) per USD and per second,
-    for each generator (dream type) and each model. A run's cost (``cost_usd`` of its models) and
+    for each generator (dream type), each model and each pair of them ("type/model"). A run's cost (``cost_usd`` of its models) and
     duration are shared among the dreams it produced: a model's cost among that model's dreams, the
     duration among all of them."""
     runs = {run.id: run for run in store.get_generation_runs(limit=None)}
@@ -126,13 +126,13 @@ def return_on_spend(store: DreamStore, since: datetime | None = None) -> dict[st
             usage = run.model_usage.get(model, {}) if run else {}
             cost = float(usage.get("cost_usd", 0.0)) * count / per_model[model] if isinstance(usage, dict) else 0.0
             seconds = run.duration_seconds * count / dreams if run else 0.0
-            for key in (("generator", dream_type), ("model", model)):
+            for key in (("generator", dream_type), ("model", model), ("type_model", f"{dream_type}/{model}")):
                 total = totals.setdefault(key, [0, 0, 0.0, 0.0])
                 total[0] += count
                 total[1] += count if good else 0
                 total[2] += cost
                 total[3] += seconds
-    rows_by: dict[str, list[dict[str, Any]]] = {"generator": [], "model": []}
+    rows_by: dict[str, list[dict[str, Any]]] = {"generator": [], "model": [], "type_model": []}
     for (by, name), (dreams, good, cost, seconds) in sorted(totals.items()):
         rows_by[by].append({
             "name": name, "dreams": dreams, "yield": good, "cost_usd": round(cost, 6), "seconds": round(seconds, 3),

@@ -61,8 +61,11 @@ def register_parsers(register: Register) -> None:
 
 @hookspec
 def register_sandboxes(register: Register) -> None:
-    """Register sandboxes: classes with ``name`` and ``async run(batch) -> list[CaseResult]``,
-    usable as async context managers (warm pools live there)."""
+    """Register sandboxes: classes with ``name`` and
+    ``async run(job: TestJob, base: SideRun | None = None) -> SandboxResult`` (``dreamcore.sandbox``),
+    used as async context managers (warm pools live there). Subclassing
+    ``dreamcore.sandbox.HarnessSandbox`` and implementing ``start`` (plus ``lease``/``release``) is
+    the short way: the harness, its frame protocol, deadlines and restarts come with it."""
 
 
 @hookspec
@@ -97,5 +100,6 @@ def stage_finished(cycle: Any, stage: str) -> None:
 
 
 @hookspec
-def cycle_finished(run: Any, store: Any) -> None:
-    """Called when a cycle ends, with its ``DreamGenerationRun`` and the ``DreamStore``."""
+def cycle_finished(run: Any, store: Any, core: Any) -> None:
+    """Called when a cycle ends, with its ``DreamGenerationRun``, the ``DreamStore`` and the ``DreamCore``
+    (its ``config``). An implementation may take only the arguments it needs."""

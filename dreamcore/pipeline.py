@@ -8,11 +8,12 @@ evaluate, test or score stages needs no change here.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from dreamcore.analysis import RelatedIndex
     from dreamcore.core import DreamCore
     from dreamcore.llm import ModelHub
+
+T = TypeVar("T")
 
 
 @attrs.define(kw_only=True)
@@ -104,6 +107,17 @@ class Cycle:
         from dreamcore.adaptation import PlanLookup
 
         return PlanLookup.for_cycle(self)
+
+
+async def for_each(items: Sequence[T], concurrency: int, work: Callable[[T], Awaitable[None]]) -> None:
+    """``await work(item)`` for every item, at most ``concurrency`` at a time (a stage's worker pool)."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:  # workers share the iterator: each item is taken once
+            await work(item)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(items))))))
 
 
 def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:

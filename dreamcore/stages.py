@@ -8,7 +8,6 @@ one procedure stored in one transaction — so a killed run resumes at the next 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from typing import Any
@@ -17,7 +16,7 @@ from dreamcore import hookimpl
 from dreamcore.analysis import canonical_fingerprint
 from dreamcore.generation import DraftChecker, GenerationContext, seeded_rng
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft, SourceProblem
-from dreamcore.pipeline import Cycle
+from dreamcore.pipeline import Cycle, for_each
 
 SHOWN_PROBLEMS = 5
 SPLIT = ("generators", "checks", "store")  # where the generate stage's time goes, in seconds
@@ -84,17 +83,12 @@ class GenerateStage:
             procedures = [p for p in procedures if p.id not in done]
         tally: Counter[str] = Counter()
         cycle.progress.start(self.name, len(procedures))
-        queue: asyncio.Queue[Procedure] = asyncio.Queue()
-        for procedure in procedures:
-            queue.put_nowait(procedure)
 
-        async def worker() -> None:
-            while not queue.empty():
-                procedure = queue.get_nowait()
-                tally.update(await self._dream(cycle, procedure, generators, llms))
-                cycle.progress.advance(self.name)
+        async def dream(procedure: Procedure) -> None:
+            tally.update(await self._dream(cycle, procedure, generators, llms))
+            cycle.progress.advance(self.name)
 
-        await asyncio.gather(*(worker() for _ in range(min(core.config.cycle.concurrency, len(procedures) or 1))))
+        await for_each(procedures, core.config.cycle.concurrency, dream)
         seconds = {key: round(tally.pop(key), 3) for key in SPLIT if key in tally}
         cycle.report[self.name] = {"procedures": len(procedures), **dict(sorted(tally.items())), "seconds": seconds}
         cycle.progress.finish(

@@ -36,6 +36,7 @@ from dreamcore.models import (
     DreamProcedure,
     DreamStatus,
     DreamTier,
+    FailurePattern,
     Procedure,
     RejectedDraft,
     TestOutcome,
@@ -1388,23 +1389,35 @@ class DreamStore:
     @_guarded
     def latest_plan(self) -> AdaptationPlan | None:
         """The newest adaptation plan with its decisions, or None."""
-        query = AdaptationPlanRow.select(pw.SQL("*")).order_by(AdaptationPlanRow.id.desc()).limit(1)
+        found = self._plans(AdaptationPlanRow.select(pw.SQL("*")).order_by(AdaptationPlanRow.id.desc()).limit(1))
+        return found[0] if found else None
+
+    @_guarded
+    def get_plans(self, since: datetime | None = None) -> list[AdaptationPlan]:
+        """Adaptation plans created from ``since`` on (all without it), oldest first, with their decisions."""
+        query = AdaptationPlanRow.select(pw.SQL("*"))
+        if since is not None:
+            query = query.where(AdaptationPlanRow.created_at >= since)
+        return self._plans(query.order_by(AdaptationPlanRow.id))
+
+    def _plans(self, query: Any) -> list[AdaptationPlan]:
         found = self.db.execute(query)
         names = [column[0] for column in found.description]
-        row = found.fetchone()
-        if row is None:
-            return None
-        plan = dict(zip(names, row))
-        plan["created_at"] = AdaptationPlanRow.created_at.python_value(plan["created_at"])
-        decisions = AdaptationDecisionRow.select(pw.SQL("*")).where(AdaptationDecisionRow.plan_id == plan["id"])
-        loaded = [
-            {**row, "high_value": bool(row["high_value"])}
-            for row in decisions.order_by(AdaptationDecisionRow.id).dicts()
-        ]
-        for decision in loaded:
-            del decision["id"], decision["plan_id"]
-        return _model_from_row(AdaptationPlan, {**plan, "decisions": [ArmDecision(**d) for d in loaded]},
-                               "adaptation_plans")
+        plans = [dict(zip(names, row)) for row in found.fetchall()]
+        decisions: dict[int, list[ArmDecision]] = {plan["id"]: [] for plan in plans}
+        ids = list(decisions)
+        for start in range(0, len(ids), 900):
+            rows = AdaptationDecisionRow.select(pw.SQL("*")).where(AdaptationDecisionRow.plan_id.in_(ids[start:start + 900]))
+            for row in rows.order_by(AdaptationDecisionRow.id).dicts():
+                plan_id = row.pop("plan_id")
+                del row["id"]
+                decisions[plan_id].append(ArmDecision(**{**row, "high_value": bool(row["high_value"])}))
+        loaded = []
+        for plan in plans:
+            plan["created_at"] = AdaptationPlanRow.created_at.python_value(plan["created_at"])
+            loaded.append(_model_from_row(AdaptationPlan, {**plan, "decisions": decisions[plan["id"]]},
+                                          "adaptation_plans"))
+        return loaded
 
     # -- learning: retention ------------------------------------------------------------------
     @_guarded
@@ -1425,6 +1438,28 @@ class DreamStore:
             & DreamRow.id.not_in(adopted)
         )
         return query.execute()
+    # -- failure patterns --------------------------------------------------------------------
+    @_guarded
+    def record_failure_pattern(self, category: str, pattern: str, dream_id: int | None = None) -> None:
+        """Count one more test failure of ``category`` with the normalised message ``pattern``."""
+        row = {"category": category, "pattern": _scrub(pattern), "count": 1, "last_seen": utcnow(),
+               "example_dream_id": dream_id}
+        seen = {FailurePatternRow.count: FailurePatternRow.count + 1, FailurePatternRow.last_seen: row["last_seen"]}
+        if dream_id is not None:
+            seen[FailurePatternRow.example_dream_id] = dream_id
+        query = FailurePatternRow.insert(row).on_conflict(
+            conflict_target=[FailurePatternRow.category, FailurePatternRow.pattern], update=seen
+        )
+        query.execute()
+
+    @_guarded
+    def get_failure_patterns(self, category: str | None = None, limit: int | None = 50) -> list[FailurePattern]:
+        """Failure patterns (of one category, or all), most frequent first, then most recent."""
+        query = FailurePatternRow.select(pw.SQL("*"))
+        if category is not None:
+            query = query.where(FailurePatternRow.category == category)
+        query = query.order_by(FailurePatternRow.count.desc(), FailurePatternRow.last_seen.desc())
+        return _load(FailurePattern, FailurePatternRow, self.db.execute(query.limit(limit)))
 
     def __repr__(self) -> str:
         return f"DreamStore({_redact(self.url)!r})"

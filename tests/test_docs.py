@@ -33,6 +33,7 @@ SECTIONS = {
     "logging": config.LoggingConfig,
     "evaluation": config.EvaluationConfig,
     "executor": config.ExecutorConfig,
+    "report": config.ReportConfig,
 }
 
 

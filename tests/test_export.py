@@ -27,6 +27,7 @@ def repo(tmp_path):
     (tmp_path / "dreams.toml").write_text(
         '[store]\nurl = "sqlite:///dreams.db"\n[cycle]\nseed = 5\n'
         '[[sources]]\nproject = "billing"\npaths = ["billing"]\n'
+        '[plugins.core-testing]\nenabled = false\n'  # the sandbox stage has tests of its own
     )
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", "billing")

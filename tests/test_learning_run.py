@@ -22,7 +22,8 @@ SOURCES = [{"project": "billing", "paths": [str(ROOT / "examples/billing")]},
 def test_run_on_the_examples_scores_adapts_and_archives(tmp_path, capsys):
     config = tmp_path / "dreams.toml"
     sources = "".join(f'[[sources]]\nproject = "{s["project"]}"\npaths = ["{s["paths"][0]}"]\n' for s in SOURCES)
-    config.write_text(f'[store]\nurl = "sqlite:///dreams.db"\n[cycle]\nstrategy = "light"\nseed = 3\n{sources}')
+    few_tests = '[plugins.test]\ncases = 4\ntiers = [1]\n'
+    config.write_text(f'[store]\nurl = "sqlite:///dreams.db"\n[cycle]\nstrategy = "light"\nseed = 3\n{sources}{few_tests}')
     assert main(["--config", str(config), "run", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     stages = report["stages"]
@@ -67,7 +68,7 @@ def _core(tmp_path, **adapt):
     return DreamCore(
         {"store": {"url": f"sqlite:///{tmp_path / 'dreams.db'}"}, "sources": SOURCES,
          "strategies": {"rec": {"variants": 4, "generators": ["recorder"]}}, "cycle": {"strategy": "rec"},
-         "plugins": {"adapt": adapt} if adapt else {}},
+         "plugins": {"core-testing": {"enabled": False}, **({"adapt": adapt} if adapt else {})}},
         plugins=[RecorderPlugin()],
     )
 

@@ -57,6 +57,8 @@ max_retries = 1
 fallback_list = false
 [plugins.llm-judge]
 models = ["judge/first", "judge/second"]
+[plugins.core-testing]
+enabled = false
 ''')
     return path
 

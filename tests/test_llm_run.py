@@ -46,6 +46,8 @@ paths = ["{ROOT / "examples/billing"}"]
 [[sources]]
 project = "weather"
 paths = ["{ROOT / "examples/weather"}"]
+[plugins.core-testing]
+enabled = false
 [plugins.openrouter]
 base_url = "{server.base_url}"
 api_key_env = "FAKE_ROUTER_KEY"

@@ -20,6 +20,7 @@ def write_config(folder: Path) -> Path:
     path.write_text(
         '[store]\nurl = "sqlite:///dreams.db"\n[cycle]\nseed = 11\nstrategy = "light"\n'
         f'[[sources]]\nproject = "weather"\npaths = ["{ROOT / "examples/weather"}"]\n'
+        '[plugins.test]\ncases = 4\ntiers = [1]\n'
     )
     return path
 

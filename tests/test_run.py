@@ -21,17 +21,20 @@ from dreamcore.models import DreamType
 from tests.factories import duplicate_dreams
 
 ROOT = Path(__file__).resolve().parents[1]
+NO_SANDBOX_TESTS = "[plugins.core-testing]\nenabled = false\n"  # the sandbox stage has tests of its own
 DREAMCORE = shutil.which("dreamcore", path=str(Path(sys.executable).parent))
 
 
-def write_config(folder: Path, *, seed: int | None = 7, sources: str | None = None, extra: str = "") -> Path:
+def write_config(
+    folder: Path, *, seed: int | None = 7, sources: str | None = None, extra: str = "", testing: str = NO_SANDBOX_TESTS
+) -> Path:
     sources = sources or (
         f'[[sources]]\nproject = "billing"\npaths = ["{ROOT / "examples/billing"}"]\n'
         f'[[sources]]\nproject = "weather"\npaths = ["{ROOT / "examples/weather"}"]\n'
     )
     seed_line = f"seed = {seed}\n" if seed is not None else ""
     path = folder / "dreams.toml"
-    path.write_text(f'[store]\nurl = "sqlite:///dreams.db"\n[cycle]\n{seed_line}{extra}\n{sources}')
+    path.write_text(f'[store]\nurl = "sqlite:///dreams.db"\n[cycle]\n{seed_line}{extra}\n{sources}{testing}')
     return path
 
 

@@ -40,6 +40,7 @@ def test_the_plugin_is_listed_configured_and_dreams(venv, tmp_path):
         '[strategies.memo]\nvariants = 5\ngenerators = ["memoize", "parameter"]\n'
         "[plugins.memoize]\nsizes = [64]\nunbounded = true\n"
         f'[[sources]]\nproject = "weather"\npaths = ["{ROOT / "examples/weather"}"]\n'
+        "[plugins.test]\ncases = 4\n"
     )
     run = dreamcore(venv, "run", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr

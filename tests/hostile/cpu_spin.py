@@ -1,0 +1,4 @@
+# expect: timeout
+def f(n):
+    while True:
+        n += 1

@@ -1,0 +1,3 @@
+# expect: resource
+def f(n):
+    return f(n + 1)

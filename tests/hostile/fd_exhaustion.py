@@ -1,0 +1,5 @@
+# expect: resource
+def f(n):
+    kept = []
+    while True:
+        kept.append(open("/dev/null"))

@@ -1,0 +1,8 @@
+# expect: resource
+# subprocess-needs: root
+import os
+
+
+def f(n):
+    while True:
+        os.fork()

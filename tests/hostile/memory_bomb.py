@@ -1,0 +1,5 @@
+# expect: resource
+def f(n):
+    hoard = []
+    while True:
+        hoard.append(bytearray(50_000_000))

@@ -1,0 +1,6 @@
+# expect: validation
+import os
+
+
+def f(n):
+    os._exit(0)

@@ -1,0 +1,3 @@
+# expect: runtime
+def f(n):
+    raise SystemExit(0)

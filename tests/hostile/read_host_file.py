@@ -1,0 +1,5 @@
+# expect: resource
+# subprocess-needs: root
+def f(n):
+    with open("/etc/shadow") as file:
+        return file.read()

@@ -1,0 +1,6 @@
+# expect: timeout
+import time
+
+
+def f(n):
+    time.sleep(10**6)
