@@ -115,19 +115,32 @@ def plugins_command(app: App, include_disabled: bool, as_json: bool) -> None:
 @click.option("--procedure", "only", help="Dream over this procedure only (qualified name, e.g. Class.method).")
 @click.option("--dry-run", is_flag=True, help="Mine and generate, but store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (progress goes to stderr).")
+@click.option("--detach", is_flag=True, help="With [executor] kind = procrastinate: enqueue the cycle and return.")
 @click.pass_obj
 def run_command(
     app: App, strategy: str | None, stages: str | None, limit: int | None, only: str | None, dry_run: bool,
-    as_json: bool,
+    as_json: bool, detach: bool,
 ) -> int:
     """Run (or resume) a dream cycle: mine, generate, and every later stage installed."""
     import asyncio
 
+    from dreamcore.executor import is_distributed
     from dreamcore.logs import LOGGER, run_log
     from dreamcore.pipeline import summary
     from dreamcore.progress import Progress, for_terminal
 
     selected = [name.strip() for name in stages.split(",") if name.strip()] if stages else None
+    if is_distributed(app.core.config) and not dry_run:  # a dry run stores nothing: it runs here
+        from dreamcore.distributed.commands import run_on_workers
+
+        report = run_on_workers(app.core, detach=detach, strategy=strategy, stages=selected, limit=limit, only=only)
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        else:
+            _print_summary(report)
+        return 1 if report["failures"] else 0
+    if detach:
+        raise click.UsageError("--detach needs [executor] kind = \"procrastinate\" (dreamcore worker runs the cycle)")
     with run_log(app.core.config):
         cycle = asyncio.run(
             app.core.run_cycle(

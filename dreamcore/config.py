@@ -246,6 +246,45 @@ class EvaluationConfig:
         return TierBands(viable=self.viable_from, speculative=self.speculative_from)
 
 
+EXECUTOR_KINDS = ("local", "procrastinate")
+
+
+@attrs.define(kw_only=True)
+class ExecutorConfig:
+    """[executor]: where a cycle's work runs (docs/distributed.md)."""
+
+    kind: str = attrs.field(
+        default="local",
+        validator=_check(
+            lambda v: v in EXECUTOR_KINDS, lambda v: f"unknown executor {v!r} (expected local, procrastinate)"
+        ),
+        metadata=_help(
+            "local: in this process, no service; procrastinate: jobs in the PostgreSQL store, run by "
+            "`dreamcore worker` on any machine (needs dreamcore[distributed])"
+        ),
+    )
+    generate_batch: int = attrs.field(
+        default=20,
+        validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
+        metadata=_help("procedures dreamt by one generation job (procrastinate executor)"),
+    )
+    stalled_after: float = attrs.field(
+        default=60.0,
+        validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),
+        metadata=_help("seconds without a heartbeat after which a worker is dead and its jobs are re-queued"),
+    )
+    nightly: str = attrs.field(
+        default="",
+        validator=_check(
+            lambda v: v == "" or len(v.split()) in (5, 6), lambda v: f"expected a cron expression, got {v!r}"
+        ),
+        metadata=_help(
+            'cron expression (UTC) of a cycle the workers start themselves, once per tick however many run, '
+            'e.g. "0 3 * * *"; empty = none (procrastinate executor; `dreamcore schedule` uses cron instead)'
+        ),
+    )
+
+
 @attrs.define(kw_only=True)
 class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
@@ -281,6 +320,7 @@ class Config:
     safety: SafetyPolicy = attrs.field(factory=SafetyPolicy)
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     evaluation: EvaluationConfig = attrs.field(factory=EvaluationConfig)
+    executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
     report: ReportConfig = attrs.field(factory=ReportConfig)
     sources: list[SourceConfig] = attrs.field(
         factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")

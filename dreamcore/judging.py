@@ -224,6 +224,7 @@ def apply_evaluations(
     allowed = set(expected) if expected is not None else None
     result = Applied()
     with store.atomic():
+        store.serialize_status_moves()
         for evaluation in evaluations:
             dream_id = match_id(evaluation.id)
             if dream_id is None or (allowed is not None and dream_id not in allowed):
@@ -248,17 +249,28 @@ def apply_evaluations(
     return result
 
 
+def _find(store: DreamStore, dream_id: int) -> DreamProcedure | None:
+    try:
+        return store.get_dream(dream_id)
+    except NotFoundError:
+        return None
+
+
+def _evaluable(core: DreamCore, dream: DreamProcedure | None) -> bool:
+    return (
+        dream is not None
+        and dream.status == DreamStatus.PENDING_EVALUATION
+        and dream.eval_attempts < core.config.evaluation.max_attempts
+    )
+
+
 def _labelled(judge: str, evaluation: Evaluation) -> str:
     flags = f" (parser flags: {', '.join(evaluation.flags)})" if evaluation.flags else ""
     return f"[{judge}] {evaluation.reasoning.strip()}{flags}".rstrip()
 
 
 def _exists(store: DreamStore, dream_id: int) -> bool:
-    try:
-        store.get_dream(dream_id)
-    except NotFoundError:
-        return False
-    return True
+    return _find(store, dream_id) is not None
 
 
 def fail(store: DreamStore, dream_ids: Iterable[int], error: str) -> int:
@@ -367,6 +379,30 @@ async def evaluate_pending(
         progress.finish(
             STAGE, f"{outcome.evaluated} evaluated, {outcome.failed} left pending, {outcome.flagged} flagged"
         )
+    return outcome
+
+
+async def judge_dreams(
+    core: DreamCore, evaluator: Any, dream_ids: list[int], models: ModelHub | None = None
+) -> Outcome:
+    """Judge the named dreams that are still pending, as one batch (a distributed evaluation job);
+    dreams judged or gone since they were listed are skipped, so judging the same ids again changes
+    nothing."""
+    outcome = Outcome()
+    dreams = [dream for dream in (_find(core.store, i) for i in dream_ids) if _evaluable(core, dream)]
+    if not dreams:
+        return outcome
+    bases = {base_id: core.store.get_procedure(base_id) for base_id in {d.base_procedure_id for d in dreams}}
+    batch = EvaluationBatch(
+        dreams=dreams,
+        bases=bases,
+        prompt=render_prompt(load_template(core.config), dreams, bases),
+        bands=core.config.evaluation.bands(),
+        safety=core.config.safety,
+        models=models,
+    )
+    outcome.dreams, outcome.batches = len(dreams), 1
+    await _judge(core, evaluator, batch, [], outcome)
     return outcome
 
 

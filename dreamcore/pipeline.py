@@ -37,7 +37,8 @@ class Cycle:
     """One invocation of the pipeline: what stages share while they run.
 
     ``procedures`` is filled by the mine stage (else later stages read them from the store);
-    ``report`` collects each stage's figures for the summary; ``failures`` makes the exit code 1.
+    ``report`` collects each stage's figures for the summary; ``failures`` makes the exit code 1;
+    ``batch`` (procedure ids) narrows the procedures dreamt to a distributed generation job's share.
     """
 
     core: DreamCore
@@ -51,6 +52,7 @@ class Cycle:
     report: dict[str, Any] = attrs.field(factory=dict)
     failures: list[str] = attrs.field(factory=list)
     resumed: bool = False
+    batch: frozenset[int] | None = None
     model_hub: ModelHub | None = attrs.field(default=None, init=False, repr=False)
 
     @property
@@ -68,6 +70,8 @@ class Cycle:
         """The current procedures this cycle dreams over: those named by ``only`` (a qualified name,
         optionally prefixed with its module) and at most ``limit`` of them."""
         chosen = self.current_procedures()
+        if self.batch is not None:  # a distributed generation job's share
+            chosen = [p for p in chosen if p.id in self.batch]
         if self.only is not None:
             chosen = [p for p in chosen if self.only in (p.qualname, f"{p.module}.{p.qualname}")]
             if not chosen:
@@ -131,7 +135,8 @@ def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:
     return sorted(stages, key=lambda stage: stage.order)
 
 
-def _open_run(core: DreamCore, strategy_name: str | None, dry_run: bool) -> tuple[DreamGenerationRun, bool]:
+def open_run(core: DreamCore, strategy_name: str | None, dry_run: bool) -> tuple[DreamGenerationRun, bool]:
+    """The interrupted run to resume (and True), else a new run (stored unless ``dry_run``)."""
     if dry_run:
         name = strategy_name or core.config.cycle.strategy
         return DreamGenerationRun(strategy=name, seed=core.config.cycle.seed or 0), False
@@ -171,7 +176,7 @@ async def _run_stages(
     core: DreamCore, selected: list[Any], strategy: str | None, limit: int | None, only: str | None,
     dry_run: bool, progress: Progress | None,
 ) -> Cycle:
-    run, resumed = _open_run(core, strategy, dry_run)
+    run, resumed = open_run(core, strategy, dry_run)
     cycle = Cycle(
         core=core,
         run=run,
@@ -200,18 +205,25 @@ async def _run_stages(
         if cycle.model_hub is not None:
             await cycle.model_hub.aclose()
     if not dry_run:
-        counts = core.store.run_counts(run.id)
-        run.dreams_by_type = counts["dreams_by_type"]
-        run.rejected_by_reason = counts["rejected_by_reason"]
-        run.total_dreams_generated = sum(run.dreams_by_type.values())
-        # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
-        for model, counters in counts["model_usage"].items():
-            run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
-        if cycle.model_hub is not None:
-            run.model_usage = cycle.model_hub.ledger.merged_into(run.model_usage)
-            run.stop_reason = cycle.model_hub.stop_reason or run.stop_reason
-        core.finish_run(run, "failed" if cycle.failures else "finished")
+        finish_cycle(cycle)
     return cycle
+
+
+def finish_cycle(cycle: Cycle) -> None:
+    """Record the cycle's run as ended: its counts recounted from the store, its model usage, and
+    ``failed`` when the cycle has failures (else ``finished``)."""
+    core, run = cycle.core, cycle.run
+    counts = core.store.run_counts(run.id)
+    run.dreams_by_type = counts["dreams_by_type"]
+    run.rejected_by_reason = counts["rejected_by_reason"]
+    run.total_dreams_generated = sum(run.dreams_by_type.values())
+    # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
+    for model, counters in counts["model_usage"].items():
+        run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
+    if cycle.model_hub is not None:
+        run.model_usage = cycle.model_hub.ledger.merged_into(run.model_usage)
+        run.stop_reason = cycle.model_hub.stop_reason or run.stop_reason
+    core.finish_run(run, "failed" if cycle.failures else "finished")
 
 
 def summary(cycle: Cycle) -> dict[str, Any]:

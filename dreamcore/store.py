@@ -325,6 +325,7 @@ TABLES = [
 
 # -- dream_counts: the store counts the dreams it inserts, triggers count updates and deletes --------
 COUNT_KEY = ("status", "tier", "dream_type", "test_outcome")
+STATUS_MOVES_LOCK = 0x636F756E74  # advisory lock of transactions that move several dreams' statuses
 COUNT_VALUES = ("dreams", "viability_sum", "viability_count", "novelty_sum", "novelty_count")
 _COUNTED = (*COUNT_KEY, "viability_score", "novelty_score")  # the dream columns dream_counts depends on
 
@@ -1154,6 +1155,14 @@ class DreamStore:
         return self.db.atomic()
 
     @_guarded
+    def serialize_status_moves(self) -> None:
+        """Call first inside a transaction that moves several dreams between statuses: on PostgreSQL it
+        waits for the other such transactions (a lock released at commit), so their dream_counts row
+        locks, taken in each dream's order, never cross into a deadlock. SQLite has one writer anyway."""
+        if self.is_postgres:
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (STATUS_MOVES_LOCK,))
+
+    @_guarded
     def record_rejections(self, drafts: Iterable[RejectedDraft]) -> int:
         """Keep drafts that did not become dreams, with their reasons; returns how many."""
         rows = [_row_from_model(draft) for draft in drafts]
@@ -1239,6 +1248,15 @@ class DreamStore:
         if GenerationRunRow.update(row).where(GenerationRunRow.id == run.id).execute() == 0:
             raise NotFoundError(f"no generation run with id {run.id}")
         return run.id
+
+    @_guarded
+    def get_generation_run(self, run_id: int) -> DreamGenerationRun:
+        """One generation run by id (NotFoundError when there is none)."""
+        query = GenerationRunRow.select(pw.SQL("*")).where(GenerationRunRow.id == run_id)
+        found = _load(DreamGenerationRun, GenerationRunRow, self.db.execute(query))
+        if not found:
+            raise NotFoundError(f"no generation run with id {run_id}")
+        return found[0]
 
     @_guarded
     def get_generation_runs(self, limit: int | None = 30) -> list[DreamGenerationRun]:

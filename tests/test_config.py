@@ -31,8 +31,8 @@ BAD_CONFIGS = [
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
     ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, claude, conditional, "
-                          "constraint_relaxation, core-stages, core-testing, cross_project, docker, efficiency, "
-                          "evaluate, evaluate-commands, evaluate-stage, generate, json, jsonl, learning-commands, "
+                          "constraint_relaxation, core-stages, core-testing, cross_project, distributed-commands, docker, "
+                          "efficiency, evaluate, evaluate-commands, evaluate-stage, generate, json, jsonl, learning-commands, "
                           "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, parameter, "
                           "python, quality, regex, report, score, subprocess, test)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),

@@ -32,6 +32,7 @@ SECTIONS = {
     "safety": config.SafetyPolicy,
     "logging": config.LoggingConfig,
     "evaluation": config.EvaluationConfig,
+    "executor": config.ExecutorConfig,
     "report": config.ReportConfig,
 }
 

@@ -1,0 +1,257 @@
+"""The job kinds of a distributed cycle, and the coordinator that steps a cycle through its stages.
+
+Job kinds (each carries a run id and the ids of its work, nothing else):
+
+- ``dreamcore.generate`` (queue ``llm``): dream over a batch of procedures (the ``generate`` stage);
+- ``dreamcore.evaluate`` (queue ``judge``): judge a batch of dreams still pending evaluation;
+- ``dreamcore.advance`` (queue ``cycle``): the coordinator. For each stage in order it either fans
+  the stage out as batch jobs (a :class:`FanOut`) and waits until none of the run's jobs is left, or
+  runs it in place (``score``, ``adapt``, ``archive`` and any stage without a fan-out), then finishes
+  the run. One coordinator per run runs at a time (a procrastinate lock), and a finished run is left
+  alone, so a coordinator that runs twice does its stages' work once;
+- ``dreamcore.nightly`` (queue ``cycle``, periodic, with ``[executor] nightly``): submit a cycle;
+- ``dreamcore.requeue_stalled`` (queue ``cycle``, periodic): jobs of workers whose heartbeat is older
+  than ``[executor] stalled_after`` go back to the queue.
+
+A sandbox-test kind is one more :class:`FanOut` entry carrying dream ids (queue ``sandbox``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from dreamcore.judging import judge_dreams
+from dreamcore.lock import run_lock
+from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
+from dreamcore.progress import Progress
+
+if TYPE_CHECKING:
+    import procrastinate
+
+    from dreamcore.core import DreamCore
+
+CYCLE_QUEUE = "cycle"
+WAIT_SECONDS = 1  # how long the coordinator sleeps before looking at the run's jobs again
+POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job sends no notification)
+REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
+
+OUTSTANDING = (
+    "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s "
+    "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
+)
+ADVANCE_RUNNING = (
+    "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'dreamcore.advance' "
+    "AND args->>'run_id' = %(run)s AND status IN ('todo', 'doing')"
+)
+FAILED = "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s AND status = 'failed'"
+
+
+@attrs.frozen
+class FanOut:
+    """A stage run as batch jobs: its task and queue, the ids of its work still to do, the batch
+    size, and how many rounds it may take (a round re-lists what is still to do)."""
+
+    task: str
+    queue: str
+    todo: Callable[[Cycle], list[int]]
+    batch: Callable[[DreamCore], int]
+    rounds: Callable[[DreamCore], int]
+
+
+def _procedures_to_generate(cycle: Cycle) -> list[int]:
+    done = cycle.core.store.procedures_dreamt_in_run(cycle.run.id)
+    return [p.id for p in cycle.procedures_to_dream() if p.id not in done]
+
+
+def _dreams_to_evaluate(cycle: Cycle) -> list[int]:
+    evaluable = cycle.core.store.get_evaluable(cycle.core.config.evaluation.max_attempts, limit=None)
+    return [dream.id for dream in evaluable]
+
+
+FANOUTS: dict[str, FanOut] = {
+    "generate": FanOut(
+        task="dreamcore.generate", queue="llm", todo=_procedures_to_generate,
+        batch=lambda core: core.config.executor.generate_batch, rounds=lambda core: 1,
+    ),
+    "evaluate": FanOut(
+        task="dreamcore.evaluate", queue="judge", todo=_dreams_to_evaluate,
+        batch=lambda core: core.config.evaluation.batch_size,
+        rounds=lambda core: core.config.evaluation.max_attempts,
+    ),
+}
+QUEUES = (CYCLE_QUEUE, *sorted({fan.queue for fan in FANOUTS.values()}))
+
+
+def open_cycle(core: DreamCore, run_id: int, *, limit: int | None = None, only: str | None = None) -> Cycle:
+    """The cycle of a stored run, as a job sees it (quiet progress)."""
+    run = core.store.get_generation_run(run_id)
+    return Cycle(core=core, run=run, strategy=core.config.strategies[run.strategy], limit=limit, only=only,
+                 progress=Progress(_Discard()), resumed=True)
+
+
+class _Discard:
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def _core(context: Any) -> DreamCore:
+    return context.additional_context["core"]
+
+
+async def generate(context: Any, run_id: int, procedure_ids: list[int]) -> None:
+    """Dream over these procedures (those already dreamt in the run are skipped by the stage)."""
+    core = _core(context)
+
+    async def dream() -> None:
+        cycle = open_cycle(core, run_id)
+        cycle.batch = frozenset(procedure_ids)
+        try:
+            await core.create("stages", "generate").run(cycle)
+        finally:
+            if cycle.model_hub is not None:
+                await cycle.model_hub.aclose()
+
+    await _off_loop(dream)
+
+
+async def evaluate(context: Any, run_id: int, dream_ids: list[int]) -> None:
+    """Judge these dreams, those still pending evaluation; applying a verdict is conditional."""
+    core = _core(context)
+
+    async def judge() -> None:
+        cycle = open_cycle(core, run_id)
+        evaluator = core.create("evaluators", core.config.evaluation.evaluator)
+        try:
+            await judge_dreams(core, evaluator, dream_ids, models=cycle.models)
+        finally:
+            await cycle.models.aclose()
+
+    await _off_loop(judge)
+
+
+async def _off_loop(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run stage code (which calls the store synchronously) in a thread with its own event loop and
+    store connection, so the worker's loop keeps sending heartbeats and concurrent jobs never share
+    a connection."""
+    return await asyncio.to_thread(lambda: asyncio.run(work()))
+
+
+async def advance(
+    context: Any, run_id: int, stages: list[str], position: int = 0, attempt: int = 0,
+    limit: int | None = None, only: str | None = None,
+) -> None:
+    """Step the run's cycle on: wait for its jobs, fan out or run the next stage, finish the run."""
+    core, app = _core(context), context.app
+    cycle = open_cycle(core, run_id, limit=limit, only=only)
+    if cycle.run.status != "running":
+        return  # finished by an earlier run of this job: nothing left to do
+
+    async def again(position: int, attempt: int, delay: int) -> None:
+        await app.configure_task(
+            "dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run_id}", schedule_in={"seconds": delay}
+        ).defer_async(run_id=run_id, stages=stages, position=position, attempt=attempt, limit=limit, only=only)
+
+    if await _count(app, OUTSTANDING, run_id):
+        await again(position, attempt, WAIT_SECONDS)
+        return
+    while position < len(stages):
+        fan = FANOUTS.get(stages[position])
+        if fan is None:
+            stage = core.create("stages", stages[position])
+            await _off_loop(lambda stage=stage: stage.run(cycle))
+            position, attempt = position + 1, 0
+            continue
+        todo = fan.todo(cycle) if attempt < fan.rounds(core) else []
+        if not todo:
+            position, attempt = position + 1, 0
+            continue
+        size = fan.batch(core)
+        batches = [{"run_id": run_id, **_ids(fan, todo[i : i + size])} for i in range(0, len(todo), size)]
+        await app.configure_task(fan.task, queue=fan.queue).batch_defer_async(*batches)
+        await again(position, attempt + 1, 0)
+        return
+    await _finish(cycle, app, stages)
+
+
+def _ids(fan: FanOut, ids: list[int]) -> dict[str, list[int]]:
+    return {"procedure_ids" if fan.task == "dreamcore.generate" else "dream_ids": ids}
+
+
+async def _finish(cycle: Cycle, app: procrastinate.App, stages: list[str]) -> None:
+    failed = await _count(app, FAILED, cycle.run.id)
+    if failed:
+        cycle.failures.append(f"{failed} jobs of the run failed (see `dreamcore cluster status`)")
+    left = _dreams_to_evaluate(cycle) if "evaluate" in stages else []
+    if left:
+        cycle.failures.append(f"{len(left)} dreams still pending evaluation")
+    if cycle.failures:
+        cycle.run.stop_reason = "; ".join(cycle.failures)
+    finish_cycle(cycle)
+    if cycle.model_hub is not None:
+        await cycle.model_hub.aclose()
+
+
+async def _count(app: procrastinate.App, query: str, run_id: int) -> int:
+    row = await app.connector.execute_query_one_async(query, run=str(run_id))
+    return int(row["n"])
+
+
+async def submit(
+    core: DreamCore, app: procrastinate.App, *, strategy: str | None = None, stages: Iterable[str] | None = None,
+    limit: int | None = None, only: str | None = None,
+) -> int:
+    """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
+    the run's coordinator for the other stages; returns the run's id."""
+    selected = select_stages(core, stages)
+    with run_lock(core.store):
+        run, _ = open_run(core, strategy, False)
+        cycle = open_cycle(core, run.id, limit=limit, only=only)
+        for stage in selected:
+            if stage.name == "mine":
+                await stage.run(cycle)
+        row = await app.connector.execute_query_one_async(ADVANCE_RUNNING, run=str(run.id))
+        if not row["n"]:  # a resumed run may still have its coordinator queued
+            await app.configure_task("dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run.id}").defer_async(
+                run_id=run.id, stages=[s.name for s in selected if s.name != "mine"], limit=limit, only=only,
+            )
+    return run.id
+
+
+async def nightly_cycle(context: Any, timestamp: int) -> int:
+    """The periodic cycle (``[executor] nightly``): submitted once per tick however many workers run."""
+    return await submit(_core(context), context.app)
+
+
+async def requeue_stalled(context: Any, timestamp: int) -> int:
+    """Put the running jobs of workers silent for ``[executor] stalled_after`` back in their queue."""
+    manager = context.app.job_manager
+    seconds = _core(context).config.executor.stalled_after
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+    for job in stalled:
+        await manager.retry_job(job)
+    await manager.prune_stalled_workers(seconds_since_heartbeat=seconds)
+    return len(stalled)
+
+
+def make_app(url: str, *, nightly: str = "") -> procrastinate.App:
+    """A procrastinate App on the store's PostgreSQL server, with dreamcore's job kinds registered;
+    with ``nightly`` (a cron expression) the cycle itself is a periodic job."""
+    import procrastinate
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
+    app.task(name="dreamcore.generate", queue="llm", pass_context=True)(generate)
+    app.task(name="dreamcore.evaluate", queue="judge", pass_context=True)(evaluate)
+    app.task(name="dreamcore.advance", queue=CYCLE_QUEUE, pass_context=True)(advance)
+    stalled = app.task(name="dreamcore.requeue_stalled", queue=CYCLE_QUEUE, pass_context=True)(requeue_stalled)
+    app.periodic(cron=REQUEUE_CRON, periodic_id="requeue-stalled")(stalled)
+    if nightly:
+        scheduled = app.task(name="dreamcore.nightly", queue=CYCLE_QUEUE, pass_context=True)(nightly_cycle)
+        app.periodic(cron=nightly, periodic_id="nightly")(scheduled)
+    return app

@@ -1,0 +1,246 @@
+"""The procrastinate executor: real PostgreSQL, real `dreamcore worker` processes, kill -9 included."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from dreamcore.cli import main
+from tests.conftest import _reset_postgres
+from tests.test_run import DREAMCORE, write_config
+
+EXECUTOR = '[executor]\nkind = "procrastinate"\ngenerate_batch = 2\nstalled_after = 5\n'
+
+
+def distributed_config(folder: Path, url: str) -> Path:
+    path = write_config(folder)
+    text = path.read_text().replace('url = "sqlite:///dreams.db"', f'url = "{url}"')
+    path.write_text(text.replace("[cycle]\n", f'{EXECUTOR}[logging]\npath = ""\n[cycle]\n', 1))
+    return path
+
+
+def local_dreams_by_type(folder: Path, capsys) -> dict[str, int]:
+    folder.mkdir()
+    assert main(["--config", str(write_config(folder)), "run", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["dreams_by_type"]
+
+
+def start_worker(config: Path, folder: Path, name: str) -> subprocess.Popen:
+    log = (folder / f"{name}.log").open("w")
+    return subprocess.Popen([DREAMCORE, "--config", str(config), "worker", "--name", name, "--concurrency", "2"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(url) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def pg(postgres_url):
+    _reset_postgres(postgres_url)
+    return postgres_url
+
+
+def test_procrastinate_needs_a_postgresql_store(tmp_path, capsys):
+    config = write_config(tmp_path, extra="")
+    config.write_text(config.read_text() + '[executor]\nkind = "procrastinate"\n')
+    for command in (["run"], ["worker"], ["cluster", "status"]):
+        assert main(["--config", str(config), *command]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith("executor.kind: procrastinate keeps its jobs in the store, which must be PostgreSQL "
+                            "(store.url is sqlite://...)"), err
+        assert "\n" not in err
+
+
+def test_procrastinate_needs_the_distributed_extra(tmp_path, pg):
+    config = distributed_config(tmp_path, pg)
+    script = "import sys; sys.modules['procrastinate'] = None; from dreamcore.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", script, "--config", str(config), "run"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        "executor.kind: procrastinate is not installed (pip install 'dreamcore[distributed]')"), done.stderr
+
+
+def test_detach_needs_the_procrastinate_executor(tmp_path, capsys):
+    assert main(["--config", str(write_config(tmp_path)), "run", "--detach"]) == 2
+    assert "--detach needs [executor] kind" in capsys.readouterr().err
+
+
+def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys):
+    expected = local_dreams_by_type(tmp_path / "local", capsys)
+    config = distributed_config(tmp_path, pg)
+    victim = start_worker(config, tmp_path, "victim")
+    workers = [victim]
+    try:
+        deadline = time.monotonic() + 60
+        while not _workers(pg) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [victim_id] = _workers(pg)
+        workers += [start_worker(config, tmp_path, f"w{n}") for n in (2, 3)]
+        run = subprocess.Popen([DREAMCORE, "--config", str(config), "run", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        killed_job = _kill_when_busy(victim, pg, victim_id)
+        out, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, out
+    finally:
+        stop(workers)
+    report = json.loads(out)
+    assert report["status"] == "finished"
+    assert report["dreams_by_type"] == expected
+    total = sum(expected.values())
+    assert query(pg, "SELECT status, count(*) FROM dream_procedures GROUP BY status") == [("evaluated", total)]
+    assert query(pg, "SELECT base_procedure_id, fingerprint FROM dream_procedures GROUP BY 1, 2 "
+                     "HAVING count(*) > 1") == []
+    assert query(pg, "SELECT count(*) FROM rejected_drafts WHERE category <> 'duplicate'") == [(0,)]
+    assert query(pg, "SELECT count(*) FROM dream_metrics") == [(1,)]
+    # the job the killed worker held was re-queued and then done by another worker
+    [(status, attempts)] = query(pg, f"SELECT status::text, attempts FROM procrastinate_jobs WHERE id = {killed_job}")
+    assert (status, attempts) == ("succeeded", 2)  # a job that ran once ends with 1
+
+
+def _workers(url: str) -> list[int]:
+    try:
+        return [row[0] for row in query(url, "SELECT id FROM procrastinate_workers ORDER BY id")]
+    except psycopg.errors.UndefinedTable:  # the first worker has not created procrastinate's tables yet
+        return []
+
+
+def _kill_when_busy(victim: subprocess.Popen, url: str, victim_id: int) -> int:
+    """kill -9 the victim as soon as it runs a generation or evaluation job; returns that job's id."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        busy = query(url, "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND queue_name <> 'cycle' "
+                          f"AND worker_id = {victim_id}")
+        if busy:
+            os.killpg(victim.pid, signal.SIGKILL)
+            victim.wait()
+            return busy[0][0]
+        time.sleep(0.02)
+    raise AssertionError("the victim never ran a job")
+
+
+
+def _snapshot(url: str) -> list:
+    return [query(url, sql) for sql in (
+        "SELECT id, status, tier, viability_score, claude_reasoning, compound_score FROM dream_procedures "
+        "ORDER BY id",
+        "SELECT count(*) FROM rejected_drafts", "SELECT count(*) FROM dream_metrics",
+        "SELECT count(*) FROM adaptation_plans", "SELECT id, status, finished_at FROM dream_generation_runs",
+        "SELECT * FROM dream_counts ORDER BY 1, 2, 3, 4",
+    )]
+
+
+def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
+    """At-least-once delivery: each job of a finished cycle delivered a second time has no effect."""
+    import asyncio
+
+    from dreamcore import DreamCore
+    from dreamcore.distributed.commands import ensure_schema
+    from dreamcore.distributed.jobs import make_app, submit
+
+    config = distributed_config(tmp_path, pg)
+    ensure_schema(pg)
+    with DreamCore(config) as core:
+        app = make_app(pg)
+
+        async def work() -> None:
+            await app.run_worker_async(wait=False, additional_context={"core": core}, concurrency=1,
+                                       update_heartbeat_interval=1)  # stalled_after is 5 s here
+
+        async def cycle() -> int:
+            async with app.open_async():
+                run_id = await submit(core, app)
+                while core.store.get_generation_run(run_id).status == "running":
+                    await work()
+                return run_id
+
+        run_id = asyncio.run(cycle())
+        assert core.store.get_generation_run(run_id).status == "finished"
+        before = _snapshot(pg)
+        jobs = query(pg, "SELECT task_name, args FROM procrastinate_jobs WHERE task_name <> "
+                         "'dreamcore.requeue_stalled' ORDER BY id")
+        assert {task for task, _ in jobs} == {"dreamcore.generate", "dreamcore.evaluate", "dreamcore.advance"}
+
+        async def again() -> None:
+            async with app.open_async():
+                for task, args in jobs:
+                    await app.configure_task(task).defer_async(**args)
+                await work()
+
+        asyncio.run(again())
+        assert query(pg, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'") == [(0,)]
+        assert _snapshot(pg) == before
+
+
+def test_the_nightly_cycle_fires_once_per_tick_with_three_workers(tmp_path, pg):
+    config = distributed_config(tmp_path, pg)
+    config.write_text(config.read_text().replace("stalled_after = 5\n", 'stalled_after = 5\nnightly = "* * * * * */4"\n'))
+    workers = [start_worker(config, tmp_path, f"w{n}") for n in (1, 2, 3)]
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_ticks(pg)) < 3:
+            time.sleep(0.5)
+    finally:
+        stop(workers)
+    ticks = _ticks(pg)
+    assert len(ticks) >= 3
+    assert all(jobs == 1 for jobs in ticks.values()), ticks  # three workers, one job per tick
+    assert all(later - earlier >= 4 for earlier, later in zip(sorted(ticks), sorted(ticks)[1:])), ticks
+    assert query(pg, "SELECT count(*) FROM dream_generation_runs")[0][0] >= 1
+
+
+def _ticks(url: str) -> dict[int, int]:
+    try:
+        rows = query(url, "SELECT (args->>'timestamp')::bigint, count(*) FROM procrastinate_jobs "
+                          "WHERE task_name = 'dreamcore.nightly' GROUP BY 1")
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return dict(rows)
+
+
+def test_detached_run_then_cluster_status(tmp_path, pg):
+    config = distributed_config(tmp_path, pg)
+    detached = subprocess.run([DREAMCORE, "--config", str(config), "run", "--detach", "--json", "--limit", "3"],
+                              capture_output=True, text=True, timeout=120)
+    assert detached.returncode == 0, detached.stderr
+    report = json.loads(detached.stdout)
+    assert (report["status"], report["detached"]) == ("running", True)
+    status = json.loads(subprocess.run([DREAMCORE, "--config", str(config), "cluster", "status", "--json"],
+                                       capture_output=True, text=True, timeout=120, check=True).stdout)
+    assert status == {"workers": [], "queues": {"cycle": {"todo": 1}}, "stalled_jobs": []}
+    workers = [start_worker(config, tmp_path, "w1")]
+    try:
+        deadline = time.monotonic() + 120
+        while query(pg, "SELECT status FROM dream_generation_runs")[0][0] == "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        status = json.loads(subprocess.run([DREAMCORE, "--config", str(config), "cluster", "status", "--json"],
+                                           capture_output=True, text=True, timeout=120, check=True).stdout)
+    finally:
+        stop(workers)
+    assert query(pg, "SELECT status FROM dream_generation_runs") == [("finished",)]
+    assert [worker["alive"] for worker in status["workers"]] == [True]
+    assert set(status["queues"]) == {"cycle", "llm", "judge"}
+    assert all(set(counts) == {"succeeded"} for queue, counts in status["queues"].items() if queue != "cycle")
+    assert query(pg, "SELECT count(DISTINCT base_procedure_id) FROM dream_procedures") == [(3,)]
