@@ -239,6 +239,9 @@ def test_any_evaluation_table_loads_or_gives_one_line_per_problem(table):
         lines = str(exc).splitlines()
         assert lines and all(line.startswith("dreams.toml: evaluation.") for line in lines)
     else:
+        defaults = config.EvaluationConfig()
+        for key in ("batch_size", "concurrency", "max_attempts", "viable_from", "speculative_from", "evaluator"):
+            assert getattr(loaded, key) == table.get(key, getattr(defaults, key))  # what was written, or the default
         assert 1 <= loaded.batch_size <= 500 and 1 <= loaded.max_attempts
         assert 0 <= loaded.speculative_from <= loaded.viable_from <= 1
         bands = loaded.bands()
