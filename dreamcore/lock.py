@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import peewee as pw
-
 from dreamcore.errors import DreamcoreError
 
 if TYPE_CHECKING:
@@ -61,6 +59,8 @@ def _file_lock(path: str, where: str) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(store: DreamStore) -> Iterator[None]:
+    import peewee as pw  # here: the store has it loaded already; the CLI's start-up does not need it
+
     connection = type(store.db)(store.db.database, **store.db.connect_params)
     try:
         try:

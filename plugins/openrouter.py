@@ -21,10 +21,9 @@ import os
 import random
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import httpx
 
 from dreamcore import hookimpl
 from dreamcore.errors import ConfigError
@@ -44,6 +43,10 @@ from dreamcore.llm import (
 from dreamcore.retry import retry_after_seconds
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+
+if TYPE_CHECKING:
+    import httpx  # imported when the first request is made: `dreamcore --help` stays fast
+
 _log = logging.getLogger(__name__)
 
 
@@ -252,6 +255,8 @@ class OpenRouter:
         return ceiling * random.uniform(0.5, 1.0)
 
     async def _request(self, target: _Target, body: dict[str, Any], timeout: float, started: float) -> Completion:
+        import httpx
+
         client = self._client(target.base_url)
         try:
             async with asyncio.timeout(timeout):
@@ -282,6 +287,8 @@ class OpenRouter:
         return headers
 
     def _client(self, base_url: str) -> httpx.AsyncClient:
+        import httpx
+
         if base_url not in self._clients:
             # no keep-alive cap: httpcore closes idle connections once the pool holds more than the cap,
             # which at high concurrency churns connections; the per-model limits bound the pool instead
