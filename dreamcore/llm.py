@@ -163,6 +163,7 @@ class UsageLedger:
         for model, counters in (prior or {}).items():
             if isinstance(counters, dict) and any(key in counters for key in CALL_COUNTERS):
                 self.by_model[model] = {key: counters.get(key, 0) for key in CALL_COUNTERS}
+        self._saved = {model: dict(counters) for model, counters in self.by_model.items()}
 
     def _counters(self, model: str) -> dict[str, float]:
         return self.by_model.setdefault(model, {key: 0 for key in CALL_COUNTERS})
@@ -181,6 +182,17 @@ class UsageLedger:
         counters = self._counters(model)
         counters["errors"] += 1
         counters["seconds"] += seconds
+
+    def take_unsaved(self) -> dict[str, dict[str, float]]:
+        """The counters booked since the last call (or since ``prior``), per model; marks them saved."""
+        delta = {}
+        for model, counters in self.by_model.items():
+            saved = self._saved.get(model, {})
+            changed = {key: value - saved.get(key, 0) for key, value in counters.items() if value != saved.get(key, 0)}
+            if changed:
+                delta[model] = changed
+        self._saved = {model: dict(counters) for model, counters in self.by_model.items()}
+        return delta
 
     @property
     def total_cost(self) -> float:

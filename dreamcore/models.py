@@ -184,6 +184,7 @@ class DreamGenerationRun:
     finished_at: datetime | None = None
     seed: int | None = None
     stop_reason: str | None = None
+    executor: str = "local"
     id: int | None = None
 
 

@@ -96,10 +96,12 @@ class Cycle:
         return self.model_hub
 
     def save_model_usage(self) -> None:
-        """Store the model calls so far with the run (so a resumed run keeps counting its spend)."""
+        """Add the model calls booked since the last save to the run's stored usage (so a resumed run
+        keeps counting its spend; jobs of one run on several workers each add their own)."""
         if self.model_hub is not None and self.model_hub.used and not self.dry_run:
-            self.run.model_usage = self.models.ledger.merged_into(self.run.model_usage)
-            self.core.store.record_generation_run(self.run)
+            unsaved = self.model_hub.ledger.take_unsaved()
+            if unsaved:
+                self.run.model_usage = self.core.store.add_model_usage(self.run.id, unsaved)
 
     @cached_property
     def adaptation(self) -> PlanLookup:

@@ -44,7 +44,7 @@ from dreamcore.models import (
 )
 
 database = pw.DatabaseProxy()
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 EVALUATED_STATES = (DreamStatus.EVALUATED, DreamStatus.PENDING_TEST, DreamStatus.TESTED)
 
 
@@ -116,6 +116,7 @@ class GenerationRunRow(Table):
     finished_at = UTCDateTimeField(null=True)
     seed = pw.BigIntegerField(null=True)
     stop_reason = pw.TextField(null=True)
+    executor = pw.TextField(default="local")
 
     class Meta:
         table_name = "dream_generation_runs"
@@ -250,8 +251,9 @@ class AdoptionRow(Table):
 
 class MetricsRow(Table):
     timestamp = UTCDateTimeField(index=True)
-    run_id = pw.ForeignKeyField(
-        GenerationRunRow, null=True, column_name="run_id", object_id_name="run_ref", on_delete="SET NULL"
+    run_id = pw.ForeignKeyField(  # unique: one per run, however often its stage runs
+        GenerationRunRow, null=True, unique=True, column_name="run_id", object_id_name="run_ref",
+        on_delete="SET NULL",
     )
     total_dreams = pw.IntegerField()
     average_viability_score = pw.DoubleField()
@@ -277,8 +279,9 @@ class MetricsRow(Table):
 
 
 class AdaptationPlanRow(Table):
-    run_id = pw.ForeignKeyField(
-        GenerationRunRow, null=True, column_name="run_id", object_id_name="run_ref", on_delete="SET NULL"
+    run_id = pw.ForeignKeyField(  # unique: one per run, however often its stage runs
+        GenerationRunRow, null=True, unique=True, column_name="run_id", object_id_name="run_ref",
+        on_delete="SET NULL",
     )
     created_at = UTCDateTimeField()
     mode = pw.TextField()
@@ -476,6 +479,21 @@ def _add_learning(migrator: SchemaMigrator) -> list:
     return [migrator.add_column("dream_procedures", name, field) for name, field in columns.items()]
 
 
+def _one_per_run(migrator: SchemaMigrator) -> list:
+    """v8: a run records its executor; a run has at most one metrics row and one adaptation plan
+    (a stage run again after a crash or by a second worker keeps the first; older duplicates go)."""
+    db = migrator.database
+    for table in ("dream_metrics", "adaptation_plans"):
+        db.execute_sql(
+            f"DELETE FROM {table} WHERE run_id IS NOT NULL AND id NOT IN "
+            f"(SELECT min(id) FROM {table} WHERE run_id IS NOT NULL GROUP BY run_id)"
+        )
+        db.execute_sql(f'DROP INDEX IF EXISTS "{table}_run_id"')
+        db.execute_sql(f'CREATE UNIQUE INDEX "{table}_run_id" ON {table} (run_id)')
+    db.execute_sql("ALTER TABLE dream_generation_runs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local'")
+    return []
+
+
 # version reached -> the operations that reach it from the version before
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     2: _add_evaluation_attempts,
@@ -484,6 +502,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     5: _add_test_results,
     6: _add_adoptions,
     7: _add_learning,
+    8: _one_per_run,
 }
 
 Model = TypeVar("Model")
@@ -1250,6 +1269,23 @@ class DreamStore:
         return run.id
 
     @_guarded
+    def add_model_usage(self, run_id: int, usage: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Add per-model counters to a run's ``model_usage`` in one transaction (jobs of a run running
+        at once on several workers each add theirs; none overwrites another's); returns the sum."""
+        with self._lock_for_write():
+            query = GenerationRunRow.select(GenerationRunRow.model_usage).where(GenerationRunRow.id == run_id)
+            found = (query.for_update() if self.is_postgres else query).first()
+            if found is None:
+                raise NotFoundError(f"no generation run with id {run_id}")
+            total = found.model_usage or {}
+            for model, counters in usage.items():
+                known = total.setdefault(model, {})
+                for key, value in counters.items():
+                    known[key] = round(known.get(key, 0) + value, 6) if isinstance(value, (int, float)) else value
+            GenerationRunRow.update(model_usage=total).where(GenerationRunRow.id == run_id).execute()
+        return total
+
+    @_guarded
     def get_generation_run(self, run_id: int) -> DreamGenerationRun:
         """One generation run by id (NotFoundError when there is none)."""
         query = GenerationRunRow.select(pw.SQL("*")).where(GenerationRunRow.id == run_id)
@@ -1267,8 +1303,14 @@ class DreamStore:
 
     @_guarded
     def store_metrics(self, metrics: DreamMetrics) -> int:
-        """Store a metrics row; returns its id."""
-        return MetricsRow.insert(_row_from_model(metrics)).execute()
+        """Store a metrics row; returns its id. A run has one: when its row exists already (the score
+        stage ran again), nothing is written and that row's id is returned."""
+        with self.db.atomic():
+            query = MetricsRow.insert(_row_from_model(metrics)).on_conflict_ignore().returning(MetricsRow.id)
+            inserted = [row[0] for row in query.tuples().execute()]
+            if inserted:
+                return inserted[0]
+            return MetricsRow.select(MetricsRow.id).where(MetricsRow.run_id == metrics.run_id).scalar()
 
     @_guarded
     def get_latest_metrics(self) -> DreamMetrics | None:
@@ -1376,10 +1418,17 @@ class DreamStore:
     # -- learning: adaptation plans -----------------------------------------------------------
     @_guarded
     def save_plan(self, plan: AdaptationPlan) -> int:
-        """Store an adaptation plan with its decisions; returns its id."""
+        """Store an adaptation plan with its decisions; returns its id. A run has one plan: when it
+        exists already (the adapt stage ran again), nothing is written and ``plan`` gets its id."""
         with self.db.atomic():
             row = _row_from_model(plan, skip=("id", "decisions"))
-            plan_id = AdaptationPlanRow.insert(row).execute()
+            query = AdaptationPlanRow.insert(row).on_conflict_ignore().returning(AdaptationPlanRow.id)
+            inserted = [found[0] for found in query.tuples().execute()]
+            if not inserted:
+                plan.id = AdaptationPlanRow.select(AdaptationPlanRow.id).where(
+                    AdaptationPlanRow.run_id == plan.run_id).scalar()
+                return plan.id
+            plan_id = inserted[0]
             rows = [{**_row_from_model(decision, skip=()), "plan_id": plan_id} for decision in plan.decisions]
             for start in range(0, len(rows), 500):
                 AdaptationDecisionRow.insert_many(rows[start : start + 500]).execute()

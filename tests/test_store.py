@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timezone
 
+import attrs
 import pytest
 
 from dreamcore.errors import NotFoundError, StoreError
 from dreamcore.models import (
+    AdaptationPlan,
     DreamGenerationRun,
     DreamMetrics,
     DreamStatus,
@@ -17,6 +20,8 @@ from dreamcore.models import (
 )
 from dreamcore.store import SCHEMA_VERSION, DreamStore
 from tests.factories import EPOCH, dream, procedure
+
+METRIC_COLUMNS = [a.name for a in attrs.fields(DreamMetrics) if a.name not in ("timestamp", "run_id", "id")]
 
 
 @pytest.fixture
@@ -255,7 +260,15 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
         store.count_by_status()
 
 
+def _undo_v8(store):
+    store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN executor")
+    for table in ("dream_metrics", "adaptation_plans"):
+        store.db.execute_sql(f'DROP INDEX "{table}_run_id"')
+        store.db.execute_sql(f'CREATE INDEX "{table}_run_id" ON {table} (run_id)')
+
+
 def _undo_v7(store):
+    _undo_v8(store)
     for column in ("quality_score", "leverage_score", "efficiency_score", "compound_score", "base_callers", "scored_at"):
         store.db.execute_sql(f"ALTER TABLE dream_procedures DROP COLUMN {column}")
     store.db.execute_sql("DROP TABLE adaptation_decisions")
@@ -301,11 +314,53 @@ def test_migration_from_v6_adds_scores_and_adaptation_tables(store_url):
         old.db.execute_sql("UPDATE schema_version SET version = 6")
         assert old.schema_version() == 6
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == 7
+        assert upgraded.schema_version() == SCHEMA_VERSION
         loaded = [upgraded.get_dream(i) for i in ids]
         assert all(d.novelty_score == 0.5 and d.compound_score is None and d.scored_at is None for d in loaded)
         assert [d.id for d in upgraded.dreams_to_score()] == list(ids)
         assert upgraded.latest_plan() is None
+
+
+def test_migration_to_v8_keeps_one_metrics_row_and_plan_per_run(store_url):
+    with DreamStore(store_url) as old:
+        run_id = old.record_generation_run(DreamGenerationRun(strategy="light"))
+        _undo_v8(old)
+        old.db.execute_sql("UPDATE schema_version SET version = 7")
+        for n in range(3):  # what a score or adapt stage run twice left before v8
+            old.db.execute_sql(f"INSERT INTO dream_metrics (timestamp, run_id, {', '.join(METRIC_COLUMNS)}) "
+                               f"VALUES ('2026-01-0{n + 1} 00:00:00', {run_id}, {', '.join(['0'] * len(METRIC_COLUMNS))})")
+            old.db.execute_sql("INSERT INTO adaptation_plans (run_id, created_at, mode, budget, reason) "
+                               f"VALUES ({run_id}, '2026-01-0{n + 1} 00:00:00', 'adaptive', {n + 1}, 'r')")
+        old.db.execute_sql("INSERT INTO dream_metrics (timestamp, run_id, "
+                           f"{', '.join(METRIC_COLUMNS)}) VALUES ('2026-01-05 00:00:00', NULL, "
+                           f"{', '.join(['0'] * len(METRIC_COLUMNS))})")
+    with DreamStore(store_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert upgraded.get_generation_run(run_id).executor == "local"
+        assert [m.run_id for m in upgraded.get_metrics_since(datetime(2026, 1, 1, tzinfo=timezone.utc))] == [run_id, None]
+        assert [p.budget for p in upgraded.get_plans()] == [1]  # the first plan of the run is kept
+
+
+def test_a_run_keeps_its_first_metrics_row_and_plan(store):
+    run_id = store.record_generation_run(DreamGenerationRun(strategy="light"))
+    first = store.store_metrics(DreamMetrics(run_id=run_id, total_dreams=5))
+    assert store.store_metrics(DreamMetrics(run_id=run_id, total_dreams=9)) == first
+    assert store.get_latest_metrics().total_dreams == 5
+    plan = AdaptationPlan(mode="adaptive", budget=4, reason="first", run_id=run_id)
+    again = AdaptationPlan(mode="adaptive", budget=8, reason="again", run_id=run_id)
+    assert store.save_plan(plan) == store.save_plan(again) == again.id
+    assert [(p.budget, p.reason) for p in store.get_plans()] == [(4, "first")]
+    assert store.store_metrics(DreamMetrics(total_dreams=1)) != store.store_metrics(DreamMetrics(total_dreams=2))
+
+
+def test_concurrent_usage_additions_are_all_kept(store):
+    run_id = store.record_generation_run(DreamGenerationRun(strategy="light", model_usage={"m": {"calls": 1}}))
+    for n in range(5):
+        store.add_model_usage(run_id, {"m": {"calls": 2, "cost_usd": 0.001}, f"j{n % 2}": {"evaluation_calls": 1}})
+    usage = store.get_generation_run(run_id).model_usage
+    assert usage == {"m": {"calls": 11, "cost_usd": 0.005}, "j0": {"evaluation_calls": 3}, "j1": {"evaluation_calls": 2}}
+    with pytest.raises(NotFoundError):
+        store.add_model_usage(run_id + 1, {"m": {"calls": 1}})
 
 
 def test_newer_schema_is_refused(store_url):
@@ -457,7 +512,7 @@ def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
         _undo_v5(fresh)
         fresh.db.execute_sql("UPDATE schema_version SET version = 3")
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 7
+        assert upgraded.schema_version() == SCHEMA_VERSION == 8
         assert _index_names(upgraded) == wanted
         _assert_counts_match(upgraded)
         pending = upgraded.get_pending_evaluation()[0]
