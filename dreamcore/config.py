@@ -268,6 +268,11 @@ class ExecutorConfig:
         validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
         metadata=_help("procedures dreamt by one generation job (procrastinate executor)"),
     )
+    test_batch: int = attrs.field(
+        default=20,
+        validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
+        metadata=_help("dreams tested by one sandbox job, in one sandbox (procrastinate executor)"),
+    )
     stalled_after: float = attrs.field(
         default=60.0,
         validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),

@@ -3,13 +3,15 @@
 
 No claims: each batch's results are written as it ends and applying is conditional, so a killed run
 re-evaluates only what is still pending, and two runs at once never judge a dream twice. The judge's
-token counts and cost go into the run's ``model_usage``; failed batches into ``cycle.failures``.
+token counts and cost are added to the run's stored ``model_usage`` when the stage ends; failed
+batches go into ``cycle.failures``. With ``cycle.dream_batch`` (a distributed job) only those dreams
+are judged.
 """
 
 from __future__ import annotations
 
 from dreamcore import hookimpl
-from dreamcore.judging import STAGE, evaluate_pending
+from dreamcore.judging import STAGE, evaluate_pending, judge_dreams
 from dreamcore.pipeline import Cycle
 
 
@@ -25,11 +27,12 @@ class EvaluateStage:
             return
         core = cycle.core
         evaluator = core.create("evaluators", core.config.evaluation.evaluator)
-        outcome = await evaluate_pending(core, evaluator, progress=cycle.progress, models=cycle.models)
-        for model, counters in outcome.usage.items():
-            known = cycle.run.model_usage.setdefault(model, {})
-            for key, value in counters.items():
-                known[key] = known.get(key, 0) + value
+        if cycle.dream_batch is None:
+            outcome = await evaluate_pending(core, evaluator, progress=cycle.progress, models=cycle.models)
+        else:  # a distributed evaluation job's share, judged as one batch
+            outcome = await judge_dreams(core, evaluator, sorted(cycle.dream_batch), models=cycle.models)
+        if outcome.usage:
+            cycle.run.model_usage = core.store.add_run_figures(cycle.run.id, "model_usage", outcome.usage)
         cycle.failures += outcome.failures
         cycle.report[self.name] = {"evaluator": evaluator.name, **outcome.report()}
 

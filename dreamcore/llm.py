@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dreamcore.errors import ConfigError
+from dreamcore.limits import Gate, LocalGate
 
 if TYPE_CHECKING:
     from dreamcore.core import DreamCore
@@ -154,6 +155,16 @@ class Budget:
         """Book the cost of a finished call."""
         self.spent_usd += max(cost_usd, 0.0)
 
+    async def reserve(self, model: str) -> float:
+        """Before a call: raise BudgetExhausted when it may not start; returns the USD set aside for it
+        (nothing here; a budget shared by workers sets aside what the call may cost)."""
+        self.check(model)
+        return 0.0
+
+    async def settle(self, reserved: float, cost_usd: float | None) -> None:
+        """After a call: book its cost (None when it failed) and free what ``reserve`` set aside."""
+        self.charge(cost_usd or 0.0)
+
 
 class UsageLedger:
     """Model calls summed per model: calls, errors, tokens, cost and seconds (see CALL_COUNTERS)."""
@@ -198,15 +209,6 @@ class UsageLedger:
     def total_cost(self) -> float:
         """USD booked over all models."""
         return sum(counters["cost_usd"] for counters in self.by_model.values())
-
-    def merged_into(self, usage: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """``usage`` (drafts and dreams per model, from the store) with the call counters added."""
-        merged = {model: dict(counters) for model, counters in usage.items()}
-        for model, counters in self.by_model.items():
-            merged.setdefault(model, {"drafts": 0, "dreams": 0}).update(
-                {key: round(value, 6) if isinstance(value, float) else value for key, value in counters.items()}
-            )
-        return dict(sorted(merged.items()))
 
 
 # -- routes: a generator's model configuration --------------------------------------------------
@@ -331,31 +333,51 @@ class LLM:
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
         """One completion through the route's chain. Raises ModelError (BudgetExhausted when the budget
         is spent: the call is not made)."""
-        self._hub.budget.check(self.options.models[0])
         started = time.perf_counter()
         try:
-            completion = await self.provider.complete(
-                list(self.options.models), messages,
+            completion = await self._hub.complete(
+                self.provider, list(self.options.models), messages,
                 temperature=self.options.temperature, max_tokens=self.options.max_tokens,
             )
+        except BudgetExhausted:
+            raise
         except ModelError as exc:
             self._hub.ledger.record_error(exc.model or self.options.models[0], time.perf_counter() - started)
             raise
         self._hub.ledger.record(completion)
-        self._hub.budget.charge(completion.usage.cost)
         return completion
 
 
 class ModelHub:
-    """One cycle's model access: budget, ledger, provider instances (created on first use, closed by
-    :meth:`aclose`). ``prior_usage`` is a resumed run's stored ``model_usage``: its cost counts against
-    the budget again."""
+    """One cycle's model access: budget, ledger, per-model limits (``gate``), provider instances
+    (created on first use, closed by :meth:`aclose`). ``prior_usage`` is a resumed run's stored
+    ``model_usage``: its cost counts against the budget again. A distributed job passes the cluster's
+    ``budget`` and ``gate`` (``dreamcore.distributed.limits``) instead of this process's."""
 
-    def __init__(self, core: DreamCore, budget_usd: float, prior_usage: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, core: DreamCore, budget_usd: float, prior_usage: dict[str, Any] | None = None, *,
+        budget: Budget | None = None, gate: Gate | None = None,
+    ) -> None:
         self.core = core
         self.ledger = UsageLedger(prior_usage)
-        self.budget = Budget(budget_usd, self.ledger.total_cost)
+        self.budget = budget if budget is not None else Budget(budget_usd, self.ledger.total_cost)
+        self.gate = gate if gate is not None else LocalGate()
         self._providers: dict[str, Any] = {}
+
+    async def complete(
+        self, provider: Any, models: list[str], messages: list[dict[str, str]], *, temperature: float,
+        max_tokens: int,
+    ) -> Completion:
+        """One call of ``provider`` under the run's budget: refused with BudgetExhausted before it
+        starts when the budget does not allow it, its cost booked when it ends."""
+        reserved = await self.budget.reserve(models[0])
+        cost = None
+        try:
+            completion = await provider.complete(models, messages, temperature=temperature, max_tokens=max_tokens)
+            cost = completion.usage.cost
+        finally:
+            await self.budget.settle(reserved, cost)
+        return completion
 
     @property
     def used(self) -> bool:
@@ -384,6 +406,9 @@ class ModelHub:
             except Exception as exc:
                 raise ConfigError(f"plugins.{owner}.provider: {exc}") from None
         provider = self._providers[name]
+        share_gate = getattr(provider, "share_gate", None)
+        if share_gate is not None:
+            share_gate(self.gate)
         check = getattr(provider, "check", None)
         if check is not None:
             check(models)

@@ -170,7 +170,8 @@ class DreamGenerationRun:
     """One generation cycle: what it made, how long it took, which models it called.
 
     ``dreams_by_type`` holds the seed's per-type counts (and those of third-party types);
-    ``model_usage`` maps a model name to its counters (calls, tokens, cost).
+    ``model_usage`` maps a model name to its counters (calls, tokens, cost); ``stages`` a stage's
+    name to its figures (the run summary's); ``executor`` names where its work ran.
     """
 
     strategy: str
@@ -185,6 +186,7 @@ class DreamGenerationRun:
     seed: int | None = None
     stop_reason: str | None = None
     executor: str = "local"
+    stages: dict[str, Any] = attrs.Factory(dict)
     id: int | None = None
 
 

@@ -38,7 +38,8 @@ class Cycle:
 
     ``procedures`` is filled by the mine stage (else later stages read them from the store);
     ``report`` collects each stage's figures for the summary; ``failures`` makes the exit code 1;
-    ``batch`` (procedure ids) narrows the procedures dreamt to a distributed generation job's share.
+    ``batch`` (procedure ids) narrows the procedures dreamt to a distributed generation job's share,
+    ``dream_batch`` (dream ids) the dreams tested to a distributed sandbox job's share.
     """
 
     core: DreamCore
@@ -53,6 +54,7 @@ class Cycle:
     failures: list[str] = attrs.field(factory=list)
     resumed: bool = False
     batch: frozenset[int] | None = None
+    dream_batch: frozenset[int] | None = None
     model_hub: ModelHub | None = attrs.field(default=None, init=False, repr=False)
 
     @property
@@ -101,7 +103,7 @@ class Cycle:
         if self.model_hub is not None and self.model_hub.used and not self.dry_run:
             unsaved = self.model_hub.ledger.take_unsaved()
             if unsaved:
-                self.run.model_usage = self.core.store.add_model_usage(self.run.id, unsaved)
+                self.run.model_usage = self.core.store.add_run_figures(self.run.id, "model_usage", unsaved)
 
     @cached_property
     def adaptation(self) -> PlanLookup:
@@ -215,15 +217,16 @@ def finish_cycle(cycle: Cycle) -> None:
     """Record the cycle's run as ended: its counts recounted from the store, its model usage, and
     ``failed`` when the cycle has failures (else ``finished``)."""
     core, run = cycle.core, cycle.run
+    cycle.save_model_usage()
     counts = core.store.run_counts(run.id)
     run.dreams_by_type = counts["dreams_by_type"]
     run.rejected_by_reason = counts["rejected_by_reason"]
     run.total_dreams_generated = sum(run.dreams_by_type.values())
-    # generation counters are recounted from the store; other stages' (a judge's tokens) are kept
+    # drafts and dreams are recounted from the store; call counters were added as calls were made
     for model, counters in counts["model_usage"].items():
         run.model_usage[model] = {**run.model_usage.get(model, {}), **counters}
+    run.stages = {**run.stages, **cycle.report}
     if cycle.model_hub is not None:
-        run.model_usage = cycle.model_hub.ledger.merged_into(run.model_usage)
         run.stop_reason = cycle.model_hub.stop_reason or run.stop_reason
     core.finish_run(run, "failed" if cycle.failures else "finished")
 

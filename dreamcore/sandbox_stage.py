@@ -104,10 +104,9 @@ class TestStage:
             cycle.report[self.name] = {"skipped": "dry run"}
             return
         store = core.store
-        dreams = [d for d in store.get_by_status(DreamStatus.EVALUATED, limit=None) if d.tier in config.tiers]
-        dreams += store.get_by_status(DreamStatus.PENDING_TEST, limit=None)  # left by an interrupted run
-        if cycle.limit is not None:
-            dreams = dreams[: cycle.limit]
+        dreams = self.dreams_to_test(store, cycle.limit)
+        if cycle.dream_batch is not None:  # a distributed sandbox job's share
+            dreams = [d for d in dreams if d.id in cycle.dream_batch]
         outcomes: Counter[str] = Counter()
         cycle.progress.start(self.name, len(dreams))
         seed = config.seed if config.seed is not None else cycle.seed
@@ -126,6 +125,12 @@ class TestStage:
             cycle.progress.note(f"error: {exc}")
         cycle.report[self.name] = {"dreams": sum(outcomes.values()), **dict(sorted(outcomes.items()))}
         cycle.progress.finish(self.name, ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "nothing to test")
+
+    def dreams_to_test(self, store: Any, limit: int | None = None) -> list[DreamProcedure]:
+        """Evaluated dreams of the configured tiers, then those a killed run left ``pending_test``."""
+        dreams = [d for d in store.get_by_status(DreamStatus.EVALUATED, limit=None) if d.tier in self.config.tiers]
+        dreams += store.get_by_status(DreamStatus.PENDING_TEST, limit=None)
+        return dreams[:limit] if limit is not None else dreams
 
     async def _test(self, store: Any, sandbox: Any, dream: DreamProcedure, seed: int) -> str | None:
         if dream.status == DreamStatus.EVALUATED:

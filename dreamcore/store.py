@@ -117,6 +117,7 @@ class GenerationRunRow(Table):
     seed = pw.BigIntegerField(null=True)
     stop_reason = pw.TextField(null=True)
     executor = pw.TextField(default="local")
+    stages = JSONField(default="{}")
 
     class Meta:
         table_name = "dream_generation_runs"
@@ -480,7 +481,7 @@ def _add_learning(migrator: SchemaMigrator) -> list:
 
 
 def _one_per_run(migrator: SchemaMigrator) -> list:
-    """v8: a run records its executor; a run has at most one metrics row and one adaptation plan
+    """v8: a run records its executor and its stages' figures; a run has at most one metrics row and one adaptation plan
     (a stage run again after a crash or by a second worker keeps the first; older duplicates go)."""
     db = migrator.database
     for table in ("dream_metrics", "adaptation_plans"):
@@ -491,6 +492,7 @@ def _one_per_run(migrator: SchemaMigrator) -> list:
         db.execute_sql(f'DROP INDEX IF EXISTS "{table}_run_id"')
         db.execute_sql(f'CREATE UNIQUE INDEX "{table}_run_id" ON {table} (run_id)')
     db.execute_sql("ALTER TABLE dream_generation_runs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local'")
+    db.execute_sql("ALTER TABLE dream_generation_runs ADD COLUMN stages TEXT NOT NULL DEFAULT '{}'")
     return []
 
 
@@ -532,6 +534,18 @@ def _load(cls: type[Model], table: type[Table], cursor: Any) -> list[Model]:
                 row[name] = convert(row[name])
         models.append(_model_from_row(cls, row, table._meta.table_name))
     return models
+
+
+FIGURE_LIST_LIMIT = 20
+
+
+def _added(known: Any, value: Any) -> Any:
+    """``value`` added to a stored figure: numbers summed, lists joined (capped), else replaced."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(known, (int, float, type(None))):
+        return round((known or 0) + value, 6)
+    if isinstance(value, list) and isinstance(known, (list, type(None))):
+        return ((known or []) + value)[:FIGURE_LIST_LIMIT]
+    return value
 
 
 def _row_from_model(obj: Any, *, skip: Iterable[str] = ("id",)) -> dict[str, Any]:
@@ -1269,20 +1283,25 @@ class DreamStore:
         return run.id
 
     @_guarded
-    def add_model_usage(self, run_id: int, usage: dict[str, dict[str, Any]]) -> dict[str, Any]:
-        """Add per-model counters to a run's ``model_usage`` in one transaction (jobs of a run running
-        at once on several workers each add theirs; none overwrites another's); returns the sum."""
+    def add_run_figures(self, run_id: int, column: str, figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Add figures to a run's ``model_usage`` (per model) or ``stages`` (per stage) in one
+        transaction, so jobs of a run on several workers each add theirs and none overwrites another's:
+        numbers are summed, lists joined (the first ``FIGURE_LIST_LIMIT`` entries kept), anything else
+        replaced. Returns the column's new value."""
+        if column not in ("model_usage", "stages"):
+            raise ValueError(f"not a figures column: {column!r}")
+        field = getattr(GenerationRunRow, column)
         with self._lock_for_write():
-            query = GenerationRunRow.select(GenerationRunRow.model_usage).where(GenerationRunRow.id == run_id)
+            query = GenerationRunRow.select(field).where(GenerationRunRow.id == run_id)
             found = (query.for_update() if self.is_postgres else query).first()
             if found is None:
                 raise NotFoundError(f"no generation run with id {run_id}")
-            total = found.model_usage or {}
-            for model, counters in usage.items():
-                known = total.setdefault(model, {})
-                for key, value in counters.items():
-                    known[key] = round(known.get(key, 0) + value, 6) if isinstance(value, (int, float)) else value
-            GenerationRunRow.update(model_usage=total).where(GenerationRunRow.id == run_id).execute()
+            total = getattr(found, column) or {}
+            for name, values in figures.items():
+                known = total.setdefault(name, {})
+                for key, value in values.items():
+                    known[key] = _added(known.get(key), value)
+            GenerationRunRow.update({field: total}).where(GenerationRunRow.id == run_id).execute()
         return total
 
     @_guarded

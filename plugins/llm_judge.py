@@ -56,16 +56,14 @@ class LLMJudge:
             raise EvaluationError("llm-judge needs model access: run it in a cycle or with `dreamcore evaluate`")
         provider = batch.models.provider(self.config.provider, list(self.config.models), self.name)
         try:
-            batch.models.budget.check(self.config.models[0])
-            completion = await provider.complete(
-                list(self.config.models),
+            completion = await batch.models.complete(
+                provider, list(self.config.models),
                 [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": batch.prompt}],
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
             )
         except ModelError as exc:
             raise EvaluationError(str(exc)) from None
-        batch.models.budget.charge(completion.usage.cost)
         usage = Usage(
             model=completion.model,
             input_tokens=completion.usage.prompt_tokens,

@@ -6,7 +6,8 @@ other endpoints (Ollama, vLLM, LM Studio: ``[[plugins.openrouter.models]]`` entr
 ``base_url``) are tried one after the other, client side. Each request is retried with exponential
 backoff and jitter on 429, 408, 5xx, timeouts, connection errors and unusable answers, waiting what
 ``Retry-After`` asks when the server says; 400/401/402/403 are not retried. Each model has its own
-concurrency and requests-per-minute limits; one client with keep-alive serves each base URL.
+concurrency and requests-per-minute limits, kept by the cycle's gate (``dreamcore.limits``: across
+every worker on the procrastinate executor); one client with keep-alive serves each base URL.
 
 API keys are read from the environment variable each model names and sent only in the
 ``Authorization`` header: never logged, stored or put in a message.
@@ -27,6 +28,7 @@ import attrs
 
 from dreamcore import hookimpl
 from dreamcore.errors import ConfigError
+from dreamcore.limits import Gate, LocalGate
 from dreamcore.llm import (
     AuthError,
     BadRequestError,
@@ -94,28 +96,6 @@ class _Target:
         return self.base_url, self.api_key_env
 
 
-class _Limiter:
-    """A model's concurrency cap and request pacing (at most ``rpm`` request starts a minute, spread
-    evenly: one every 60/rpm seconds)."""
-
-    def __init__(self, concurrency: int, rpm: float) -> None:
-        self.slots = asyncio.Semaphore(concurrency)
-        self.interval = 60.0 / rpm if rpm > 0 else 0.0
-        self._next_start = 0.0
-        self._lock = asyncio.Lock()
-
-    async def pace(self) -> None:
-        """Wait until this request may start under the rpm limit."""
-        if not self.interval:
-            return
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
-
-
 class OpenRouter:
     """OpenAI-compatible chat completions with fallbacks, retries, limits and usage (see the module)."""
 
@@ -164,7 +144,7 @@ class OpenRouter:
         self.config = config if config is not None else self.Config()
         self._entries = {entry.name: entry for entry in self.config.models}
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._limiters: dict[str, _Limiter] = {}
+        self._gate: Gate = LocalGate()
 
     # -- configuration ----------------------------------------------------------------------------
 
@@ -224,12 +204,10 @@ class OpenRouter:
         raise last
 
     async def _with_retries(self, target: _Target, body: dict[str, Any], deadline: list[float]) -> Completion:
-        limiter = self._limiter(target)
         attempt = 0
         while True:
             queued = time.monotonic()
-            async with limiter.slots:
-                await limiter.pace()
+            async with self._gate.slot(target.name, target.concurrency, target.rpm):
                 deadline[0] += time.monotonic() - queued  # waiting for a slot is not the call's time
                 left = deadline[0] - time.monotonic()
                 if left <= 0:
@@ -296,10 +274,10 @@ class OpenRouter:
             self._clients[base_url] = httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", limits=limits)
         return self._clients[base_url]
 
-    def _limiter(self, target: _Target) -> _Limiter:
-        if target.name not in self._limiters:
-            self._limiters[target.name] = _Limiter(target.concurrency, target.rpm)
-        return self._limiters[target.name]
+    def share_gate(self, gate: Gate) -> None:
+        """Take each model's concurrency and rpm limits from ``gate`` (the cycle's: on workers, the
+        cluster's) instead of this instance's own."""
+        self._gate = gate
 
     async def aclose(self) -> None:
         """Close the HTTP clients."""

@@ -28,16 +28,19 @@ def test_budget_allows_calls_until_spent():
     assert Budget(0).exhausted
 
 
-def test_ledger_sums_per_served_model_and_merges_with_store_counts():
+def test_ledger_sums_per_served_model_and_hands_out_only_unsaved_counters():
     ledger = UsageLedger({"a": {"calls": 2, "cost_usd": 0.5, "drafts": 9}, "local": {"drafts": 3, "dreams": 3}})
     ledger.record(Completion(text="", model="a", usage=Usage(10, 5, 0.25), latency=1.5))
     ledger.record(Completion(text="", model="b", usage=Usage(1, 1, 0.0), latency=0.5))
     ledger.record_error("b", 2.0)
     assert ledger.total_cost == 0.75
-    merged = ledger.merged_into({"a": {"drafts": 4, "dreams": 1}, "local": {"drafts": 3, "dreams": 3}})
-    assert merged["a"] == {"drafts": 4, "dreams": 1, "calls": 3, "errors": 0, "prompt_tokens": 10,
-                           "completion_tokens": 5, "cost_usd": 0.75, "seconds": 1.5}
-    assert merged["b"]["errors"] == 1 and merged["b"]["drafts"] == 0 and merged["local"] == {"drafts": 3, "dreams": 3}
+    assert ledger.take_unsaved() == {  # the prior counters were saved already: only the new calls
+        "a": {"calls": 1, "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.25, "seconds": 1.5},
+        "b": {"calls": 1, "errors": 1, "prompt_tokens": 1, "completion_tokens": 1, "seconds": 2.5},
+    }
+    assert ledger.take_unsaved() == {}
+    ledger.record_error("a", 1.0)
+    assert ledger.take_unsaved() == {"a": {"errors": 1, "seconds": 1.0}}
 
 
 def test_a_resumed_run_counts_its_earlier_spend_against_the_budget():

@@ -262,6 +262,7 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
 
 def _undo_v8(store):
     store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN executor")
+    store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN stages")
     for table in ("dream_metrics", "adaptation_plans"):
         store.db.execute_sql(f'DROP INDEX "{table}_run_id"')
         store.db.execute_sql(f'CREATE INDEX "{table}_run_id" ON {table} (run_id)')
@@ -353,14 +354,18 @@ def test_a_run_keeps_its_first_metrics_row_and_plan(store):
     assert store.store_metrics(DreamMetrics(total_dreams=1)) != store.store_metrics(DreamMetrics(total_dreams=2))
 
 
-def test_concurrent_usage_additions_are_all_kept(store):
+def test_figures_added_by_jobs_are_all_kept(store):
     run_id = store.record_generation_run(DreamGenerationRun(strategy="light", model_usage={"m": {"calls": 1}}))
     for n in range(5):
-        store.add_model_usage(run_id, {"m": {"calls": 2, "cost_usd": 0.001}, f"j{n % 2}": {"evaluation_calls": 1}})
-    usage = store.get_generation_run(run_id).model_usage
-    assert usage == {"m": {"calls": 11, "cost_usd": 0.005}, "j0": {"evaluation_calls": 3}, "j1": {"evaluation_calls": 2}}
+        store.add_run_figures(run_id, "model_usage", {"m": {"calls": 2, "cost_usd": 0.001}, f"j{n % 2}": {"evaluation_calls": 1}})
+        store.add_run_figures(run_id, "stages", {"test": {"dreams": 3, "errors": [f"job {n}"], "sandbox": "docker"}})
+    run = store.get_generation_run(run_id)
+    assert run.model_usage == {"m": {"calls": 11, "cost_usd": 0.005}, "j0": {"evaluation_calls": 3}, "j1": {"evaluation_calls": 2}}
+    assert run.stages == {"test": {"dreams": 15, "errors": [f"job {n}" for n in range(5)], "sandbox": "docker"}}
+    store.add_run_figures(run_id, "stages", {"test": {"errors": ["x"] * 50}})
+    assert len(store.get_generation_run(run_id).stages["test"]["errors"]) == 20
     with pytest.raises(NotFoundError):
-        store.add_model_usage(run_id + 1, {"m": {"calls": 1}})
+        store.add_run_figures(run_id + 1, "model_usage", {"m": {"calls": 1}})
 
 
 def test_newer_schema_is_refused(store_url):
