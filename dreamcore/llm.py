@@ -422,8 +422,8 @@ class ModelHub:
         return None
 
     async def aclose(self) -> None:
-        """Close every provider that has an ``aclose``."""
-        for provider in self._providers.values():
-            close = getattr(provider, "aclose", None)
+        """Close every provider, the gate and the budget that has an ``aclose``."""
+        for part in [*self._providers.values(), self.gate, self.budget]:
+            close = getattr(part, "aclose", None)
             if close is not None:
                 await close()

@@ -28,6 +28,11 @@ class RunLocked(DreamcoreError):
     exit_code = 3
 
 
+class RunOnWorkers(RunLocked):
+    """The unfinished run's work went to workers (procrastinate executor): a local run leaves it to
+    them (exit code 3)."""
+
+
 @contextmanager
 def run_lock(store: DreamStore) -> Iterator[None]:
     """Hold the store's run lock for the duration of the block, or raise RunLocked at once."""

@@ -19,7 +19,7 @@ import attrs
 
 from dreamcore.config import StrategyConfig
 from dreamcore.errors import ConfigError
-from dreamcore.lock import run_lock
+from dreamcore.lock import RunOnWorkers, run_lock
 from dreamcore.models import DreamGenerationRun, Procedure
 from dreamcore.progress import Progress
 
@@ -139,15 +139,27 @@ def select_stages(core: DreamCore, names: Iterable[str] | None) -> list[Any]:
     return sorted(stages, key=lambda stage: stage.order)
 
 
-def open_run(core: DreamCore, strategy_name: str | None, dry_run: bool) -> tuple[DreamGenerationRun, bool]:
-    """The interrupted run to resume (and True), else a new run (stored unless ``dry_run``)."""
+def open_run(
+    core: DreamCore, strategy_name: str | None, dry_run: bool, *, executor: str = "local"
+) -> tuple[DreamGenerationRun, bool]:
+    """The interrupted run to resume (and True), else a new run (stored unless ``dry_run``) whose work
+    runs on ``executor``. A run whose work went to workers is not resumed locally: RunOnWorkers."""
     if dry_run:
         name = strategy_name or core.config.cycle.strategy
         return DreamGenerationRun(strategy=name, seed=core.config.cycle.seed or 0), False
     unfinished = core.store.get_unfinished_run()
     if unfinished is not None:
+        if unfinished.executor != "local" and executor == "local":
+            raise RunOnWorkers(
+                f"run {unfinished.id} is running on {unfinished.executor} workers; follow it with "
+                f"`dreamcore cluster status`, or resume it there with [executor] kind = {unfinished.executor!r}"
+            )
+        if unfinished.executor != executor:
+            unfinished.executor = executor
+            core.store.record_generation_run(unfinished)
         return unfinished, True
-    run = DreamGenerationRun(strategy=strategy_name or core.config.cycle.strategy, seed=core.config.cycle.seed)
+    run = DreamGenerationRun(strategy=strategy_name or core.config.cycle.strategy, seed=core.config.cycle.seed,
+                             executor=executor)
     run.id = core.store.record_generation_run(run)
     if run.seed is None:
         run.seed = run.id

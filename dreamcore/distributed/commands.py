@@ -24,16 +24,19 @@ SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's ta
 
 
 def ensure_schema(url: str) -> None:
-    """Create procrastinate's tables in the store's database unless they exist (once, under a lock,
-    however many workers start at the same time)."""
+    """Create procrastinate's tables and those of the shared model limits in the store's database
+    unless they exist (once, under a lock, however many workers start at the same time)."""
     import psycopg
     from procrastinate.schema import SchemaManager
+
+    from dreamcore.distributed.limits import SCHEMA as LIMITS_SCHEMA
 
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
         found = connection.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0]
         if found is None:
             connection.execute(SchemaManager.get_schema())
+        connection.execute(LIMITS_SCHEMA)
         connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 
@@ -89,7 +92,7 @@ def run_on_workers(core: DreamCore, *, detach: bool, **options: Any) -> dict[str
 
 
 @click.command("worker")
-@click.option("--queues", help="Comma-separated queues to take jobs from (default: all: cycle, judge, llm).")
+@click.option("--queues", help="Comma-separated queues to take jobs from (default: all: cycle, judge, llm, sandbox).")
 @click.option("--concurrency", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Jobs this worker runs at the same time.")
 @click.option("--name", help="Name of this worker in `dreamcore cluster status` (default: host and pid).")

@@ -4,6 +4,7 @@ Job kinds (each carries a run id and the ids of its work, nothing else):
 
 - ``dreamcore.generate`` (queue ``llm``): dream over a batch of procedures (the ``generate`` stage);
 - ``dreamcore.evaluate`` (queue ``judge``): judge a batch of dreams still pending evaluation;
+- ``dreamcore.test`` (queue ``sandbox``): test a batch of evaluated dreams in one sandbox;
 - ``dreamcore.advance`` (queue ``cycle``): the coordinator. For each stage in order it either fans
   the stage out as batch jobs (a :class:`FanOut`) and waits until none of the run's jobs is left, or
   runs it in place (``score``, ``adapt``, ``archive`` and any stage without a fan-out), then finishes
@@ -13,7 +14,8 @@ Job kinds (each carries a run id and the ids of its work, nothing else):
 - ``dreamcore.requeue_stalled`` (queue ``cycle``, periodic): jobs of workers whose heartbeat is older
   than ``[executor] stalled_after`` go back to the queue.
 
-A sandbox-test kind is one more :class:`FanOut` entry carrying dream ids (queue ``sandbox``).
+A stage job adds its stage's figures and failures to the run (``add_run_figures``), and its model
+calls go through the cluster's budget and per-model limits (``dreamcore.distributed.limits``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ def _dreams_to_evaluate(cycle: Cycle) -> list[int]:
     return [dream.id for dream in evaluable]
 
 
+def _dreams_to_test(cycle: Cycle) -> list[int]:
+    return [dream.id for dream in cycle.core.create("stages", "test").dreams_to_test(cycle.core.store, cycle.limit)]
+
+
 FANOUTS: dict[str, FanOut] = {
     "generate": FanOut(
         task="dreamcore.generate", queue="llm", todo=_procedures_to_generate,
@@ -81,6 +87,10 @@ FANOUTS: dict[str, FanOut] = {
         task="dreamcore.evaluate", queue="judge", todo=_dreams_to_evaluate,
         batch=lambda core: core.config.evaluation.batch_size,
         rounds=lambda core: core.config.evaluation.max_attempts,
+    ),
+    "test": FanOut(
+        task="dreamcore.test", queue="sandbox", todo=_dreams_to_test,
+        batch=lambda core: core.config.executor.test_batch, rounds=lambda core: 1,
     ),
 }
 QUEUES = (CYCLE_QUEUE, *sorted({fan.queue for fan in FANOUTS.values()}))
@@ -107,33 +117,45 @@ def _core(context: Any) -> DreamCore:
 
 async def generate(context: Any, run_id: int, procedure_ids: list[int]) -> None:
     """Dream over these procedures (those already dreamt in the run are skipped by the stage)."""
-    core = _core(context)
-
-    async def dream() -> None:
-        cycle = open_cycle(core, run_id)
-        cycle.batch = frozenset(procedure_ids)
-        try:
-            await core.create("stages", "generate").run(cycle)
-        finally:
-            if cycle.model_hub is not None:
-                await cycle.model_hub.aclose()
-
-    await _off_loop(dream)
+    await _run_stage(context, run_id, "generate", batch=frozenset(procedure_ids))
 
 
 async def evaluate(context: Any, run_id: int, dream_ids: list[int]) -> None:
     """Judge these dreams, those still pending evaluation; applying a verdict is conditional."""
-    core = _core(context)
+    await _run_stage(context, run_id, "evaluate", dream_batch=frozenset(dream_ids))
 
-    async def judge() -> None:
-        cycle = open_cycle(core, run_id)
-        evaluator = core.create("evaluators", core.config.evaluation.evaluator)
+
+async def test(context: Any, run_id: int, dream_ids: list[int]) -> None:
+    """Test these dreams in one sandbox; moving a dream to ``tested`` is conditional."""
+    await _run_stage(context, run_id, "test", dream_batch=frozenset(dream_ids))
+
+
+async def _run_stage(context: Any, run_id: int, name: str, **share: frozenset[int]) -> None:
+    """Run stage ``name`` over the job's share of the run, with the cluster's model limits; add the
+    stage's figures and failures to the run."""
+    from dreamcore.distributed.limits import SharedBudget, SharedGate
+    from dreamcore.llm import ModelHub
+
+    core, job = _core(context), context.job
+    url = core.config.store.url
+
+    async def work() -> None:
+        cycle = attrs.evolve(open_cycle(core, run_id), **share)
+        budget = SharedBudget(url, run_id, core.config.cycle.budget_usd, job.id, job.attempts)
+        cycle.model_hub = ModelHub(core, core.config.cycle.budget_usd, budget=budget, gate=SharedGate(url))
         try:
-            await judge_dreams(core, evaluator, dream_ids, models=cycle.models)
+            await core.create("stages", name).run(cycle)
+            cycle.save_model_usage()
         finally:
-            await cycle.models.aclose()
+            await cycle.model_hub.aclose()
+        figures = {key: value for key, value in cycle.report.get(name, {}).items() if not isinstance(value, dict)}
+        if cycle.model_hub.stop_reason:
+            cycle.failures.append(cycle.model_hub.stop_reason)
+        if cycle.failures:
+            figures["failures"] = cycle.failures
+        core.store.add_run_figures(run_id, "stages", {name: figures})
 
-    await _off_loop(judge)
+    await _off_loop(work)
 
 
 async def _off_loop(work: Callable[[], Awaitable[Any]]) -> Any:
@@ -166,6 +188,9 @@ async def advance(
         if fan is None:
             stage = core.create("stages", stages[position])
             await _off_loop(lambda stage=stage: stage.run(cycle))
+            if stage.name in cycle.report:  # no job runs now: nothing else writes the run
+                cycle.run.stages[stage.name] = cycle.report[stage.name]
+                core.store.record_generation_run(cycle.run)
             position, attempt = position + 1, 0
             continue
         todo = fan.todo(cycle) if attempt < fan.rounds(core) else []
@@ -185,14 +210,26 @@ def _ids(fan: FanOut, ids: list[int]) -> dict[str, list[int]]:
 
 
 async def _finish(cycle: Cycle, app: procrastinate.App, stages: list[str]) -> None:
-    failed = await _count(app, FAILED, cycle.run.id)
+    """End the run: its jobs' failures, work left undone and a spent budget become the run's."""
+    from dreamcore.distributed.limits import BUDGET_STATE, DROP_HOLDS
+
+    run_id = cycle.run.id
+    cycle.report = dict(cycle.run.stages)
+    for figures in cycle.report.values():
+        cycle.failures += figures.pop("failures", []) if isinstance(figures, dict) else []
+    failed = await _count(app, FAILED, run_id)
     if failed:
         cycle.failures.append(f"{failed} jobs of the run failed (see `dreamcore cluster status`)")
-    left = _dreams_to_evaluate(cycle) if "evaluate" in stages else []
-    if left:
-        cycle.failures.append(f"{len(left)} dreams still pending evaluation")
-    if cycle.failures:
-        cycle.run.stop_reason = "; ".join(cycle.failures)
+    for name, what in (("evaluate", "pending evaluation"), ("test", "left untested")):
+        left = FANOUTS[name].todo(cycle) if name in stages else []
+        if left:
+            cycle.failures.append(f"{len(left)} dreams {what}")
+    budget = await app.connector.execute_query_one_async(BUDGET_STATE, run=run_id)
+    if budget and budget["refused"]:
+        cycle.run.stop_reason = f"budget_exhausted: spent ${budget['spent_usd']:.4f} of ${budget['limit_usd']:g}"
+    elif cycle.failures:
+        cycle.run.stop_reason = "; ".join(dict.fromkeys(cycle.failures))
+    await app.connector.execute_query_async(DROP_HOLDS, run=run_id)
     finish_cycle(cycle)
     if cycle.model_hub is not None:
         await cycle.model_hub.aclose()
@@ -209,9 +246,16 @@ async def submit(
 ) -> int:
     """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
     the run's coordinator for the other stages; returns the run's id."""
+    from dreamcore.distributed.limits import OPEN_BUDGET
+    from dreamcore.executor import PROCRASTINATE
+    from dreamcore.llm import UsageLedger
+
     selected = select_stages(core, stages)
     with run_lock(core.store):
-        run, _ = open_run(core, strategy, False)
+        run, _ = open_run(core, strategy, False, executor=PROCRASTINATE)
+        spent = UsageLedger(run.model_usage).total_cost  # a resumed run's spend counts again
+        await app.connector.execute_query_async(OPEN_BUDGET, run=run.id, limit=core.config.cycle.budget_usd,
+                                                spent=spent)
         cycle = open_cycle(core, run.id, limit=limit, only=only)
         for stage in selected:
             if stage.name == "mine":
@@ -248,6 +292,7 @@ def make_app(url: str, *, nightly: str = "") -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url, min_size=1, max_size=4))
     app.task(name="dreamcore.generate", queue="llm", pass_context=True)(generate)
     app.task(name="dreamcore.evaluate", queue="judge", pass_context=True)(evaluate)
+    app.task(name="dreamcore.test", queue="sandbox", pass_context=True)(test)
     app.task(name="dreamcore.advance", queue=CYCLE_QUEUE, pass_context=True)(advance)
     stalled = app.task(name="dreamcore.requeue_stalled", queue=CYCLE_QUEUE, pass_context=True)(requeue_stalled)
     app.periodic(cron=REQUEUE_CRON, periodic_id="requeue-stalled")(stalled)
