@@ -1293,7 +1293,9 @@ class DreamStore:
         field = getattr(GenerationRunRow, column)
         with self._lock_for_write():
             query = GenerationRunRow.select(field).where(GenerationRunRow.id == run_id)
-            found = (query.for_update() if self.is_postgres else query).first()
+            # NO KEY UPDATE: jobs inserting the run's dreams hold KEY SHARE locks on its row (their
+            # foreign key); FOR UPDATE would wait on them, and two such jobs would deadlock
+            found = (query.for_update("FOR NO KEY UPDATE") if self.is_postgres else query).first()
             if found is None:
                 raise NotFoundError(f"no generation run with id {run_id}")
             total = getattr(found, column) or {}

@@ -93,6 +93,13 @@ def _reset_postgres(url: str) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
+@pytest.fixture
+def pg(postgres_url):
+    """The URL of an empty PostgreSQL database."""
+    _reset_postgres(postgres_url)
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request, tmp_path):
     """A URL for an empty database, once for SQLite and once for PostgreSQL."""

@@ -14,7 +14,6 @@ import psycopg
 import pytest
 
 from dreamcore.cli import main
-from tests.conftest import _reset_postgres
 from tests.test_run import DREAMCORE, write_config
 
 EXECUTOR = '[executor]\nkind = "procrastinate"\ngenerate_batch = 2\nstalled_after = 5\n'
@@ -53,12 +52,6 @@ def stop(workers: list[subprocess.Popen]) -> None:
 def query(url: str, sql: str) -> list[tuple]:
     with psycopg.connect(url) as connection:
         return connection.execute(sql).fetchall()
-
-
-@pytest.fixture
-def pg(postgres_url):
-    _reset_postgres(postgres_url)
-    return postgres_url
 
 
 def test_procrastinate_needs_a_postgresql_store(tmp_path, capsys):

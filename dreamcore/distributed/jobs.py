@@ -149,8 +149,6 @@ async def _run_stage(context: Any, run_id: int, name: str, **share: frozenset[in
         finally:
             await cycle.model_hub.aclose()
         figures = {key: value for key, value in cycle.report.get(name, {}).items() if not isinstance(value, dict)}
-        if cycle.model_hub.stop_reason:
-            cycle.failures.append(cycle.model_hub.stop_reason)
         if cycle.failures:
             figures["failures"] = cycle.failures
         core.store.add_run_figures(run_id, "stages", {name: figures})

@@ -120,9 +120,12 @@ class SharedGate(_Session):
     async def _take_slot(self, key: int, concurrency: int) -> int | None:
         """Try the model's free slots in random order; the slot now held, or None."""
         for slot in random.sample(range(concurrency), concurrency):
-            if (key, slot) not in self._held and (await self.one("SELECT pg_try_advisory_lock(%s, %s)", (key, slot)))[0]:
-                self._held.add((key, slot))
+            if (key, slot) in self._held:
+                continue
+            self._held.add((key, slot))  # before the query: this job's other calls skip the slot meanwhile
+            if (await self.one("SELECT pg_try_advisory_lock(%s, %s)", (key, slot)))[0]:
                 return slot
+            self._held.discard((key, slot))
         return None
 
     async def _turn(self, model: str, interval: float) -> float:
