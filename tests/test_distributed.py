@@ -14,13 +14,13 @@ import psycopg
 import pytest
 
 from dreamcore.cli import main
-from tests.test_run import DREAMCORE, write_config
+from tests.test_run import DREAMCORE, NO_SANDBOX_TESTS, write_config
 
 EXECUTOR = '[executor]\nkind = "procrastinate"\ngenerate_batch = 2\nstalled_after = 5\n'
 
 
-def distributed_config(folder: Path, url: str) -> Path:
-    path = write_config(folder)
+def distributed_config(folder: Path, url: str, testing: str = NO_SANDBOX_TESTS) -> Path:
+    path = write_config(folder, testing=testing)
     text = path.read_text().replace('url = "sqlite:///dreams.db"', f'url = "{url}"')
     path.write_text(text.replace("[cycle]\n", f'{EXECUTOR}[logging]\npath = ""\n[cycle]\n', 1))
     return path
@@ -86,10 +86,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys)
     victim = start_worker(config, tmp_path, "victim")
     workers = [victim]
     try:
-        deadline = time.monotonic() + 60
-        while not _workers(pg) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        [victim_id] = _workers(pg)
+        victim_id = _first_worker(pg)
         workers += [start_worker(config, tmp_path, f"w{n}") for n in (2, 3)]
         run = subprocess.Popen([DREAMCORE, "--config", str(config), "run", "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -112,6 +109,43 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys)
     assert (status, attempts) == ("succeeded", 2)  # a job that ran once ends with 1
 
 
+def test_a_worker_killed_mid_sandbox_tests_leaves_every_dream_tested_once(tmp_path, pg):
+    config = distributed_config(tmp_path, pg, testing="[plugins.test]\ncases = 10\n")
+    victim = start_worker(config, tmp_path, "victim")
+    workers = [victim]
+    try:
+        victim_id = _first_worker(pg)
+        workers += [start_worker(config, tmp_path, f"w{n}") for n in (2, 3)]
+        run = subprocess.Popen([DREAMCORE, "--config", str(config), "run", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        killed_job = _kill_when_busy(victim, pg, victim_id, queue="sandbox")
+        out, _ = run.communicate(timeout=600)
+        assert run.returncode == 0, out
+    finally:
+        stop(workers)
+    report = json.loads(out)
+    assert report["status"] == "finished" and report["failures"] == []
+    statuses = dict(query(pg, "SELECT status, count(*) FROM dream_procedures GROUP BY status"))
+    assert statuses["tested"] >= 500 and "pending_test" not in statuses
+    assert query(pg, "SELECT count(*) FROM dream_procedures WHERE status = 'evaluated' AND tier <> 3") == [(0,)]
+    # each dream was moved to tested by one job only: the jobs' counts add up to the dreams tested,
+    # and each failing dream was counted once in the failure patterns
+    assert report["stages"]["test"]["dreams"] == statuses["tested"]
+    assert query(pg, "SELECT coalesce(sum(count), 0) FROM failure_patterns") == query(
+        pg, "SELECT count(*) FROM dream_procedures WHERE failure_category IS NOT NULL")
+    [(status, attempts)] = query(pg, f"SELECT status::text, attempts FROM procrastinate_jobs WHERE id = {killed_job}")
+    assert (status, attempts) == ("succeeded", 2)
+
+
+def _first_worker(url: str) -> int:
+    """The id of the one worker started, once it has joined."""
+    deadline = time.monotonic() + 60
+    while not _workers(url) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [worker_id] = _workers(url)
+    return worker_id
+
+
 def _workers(url: str) -> list[int]:
     try:
         return [row[0] for row in query(url, "SELECT id FROM procrastinate_workers ORDER BY id")]
@@ -119,11 +153,13 @@ def _workers(url: str) -> list[int]:
         return []
 
 
-def _kill_when_busy(victim: subprocess.Popen, url: str, victim_id: int) -> int:
-    """kill -9 the victim as soon as it runs a generation or evaluation job; returns that job's id."""
-    deadline = time.monotonic() + 120
+def _kill_when_busy(victim: subprocess.Popen, url: str, victim_id: int, queue: str | None = None) -> int:
+    """kill -9 the victim as soon as it runs a job of ``queue`` (any but the coordinator's without);
+    returns that job's id."""
+    where = f"queue_name = '{queue}'" if queue else "queue_name <> 'cycle'"
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        busy = query(url, "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND queue_name <> 'cycle' "
+        busy = query(url, f"SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND {where} "
                           f"AND worker_id = {victim_id}")
         if busy:
             os.killpg(victim.pid, signal.SIGKILL)
@@ -136,8 +172,8 @@ def _kill_when_busy(victim: subprocess.Popen, url: str, victim_id: int) -> int:
 
 def _snapshot(url: str) -> list:
     return [query(url, sql) for sql in (
-        "SELECT id, status, tier, viability_score, claude_reasoning, compound_score FROM dream_procedures "
-        "ORDER BY id",
+        "SELECT id, status, tier, viability_score, claude_reasoning, compound_score, test_outcome, test_timestamp "
+        "FROM dream_procedures ORDER BY id", "SELECT category, pattern, count FROM failure_patterns ORDER BY 1, 2",
         "SELECT count(*) FROM rejected_drafts", "SELECT count(*) FROM dream_metrics",
         "SELECT count(*) FROM adaptation_plans", "SELECT id, status, finished_at FROM dream_generation_runs",
         "SELECT * FROM dream_counts ORDER BY 1, 2, 3, 4",
@@ -152,7 +188,7 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
     from dreamcore.distributed.commands import ensure_schema
     from dreamcore.distributed.jobs import make_app, submit
 
-    config = distributed_config(tmp_path, pg)
+    config = distributed_config(tmp_path, pg, testing="[plugins.test]\ncases = 5\n")
     ensure_schema(pg)
     with DreamCore(config) as core:
         app = make_app(pg)
@@ -163,17 +199,19 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
 
         async def cycle() -> int:
             async with app.open_async():
-                run_id = await submit(core, app)
+                run_id = await submit(core, app, limit=12)
                 while core.store.get_generation_run(run_id).status == "running":
                     await work()
                 return run_id
 
         run_id = asyncio.run(cycle())
-        assert core.store.get_generation_run(run_id).status == "finished"
+        assert core.store.get_generation_run(run_id).status == "finished", core.store.get_generation_run(run_id).stop_reason
         before = _snapshot(pg)
         jobs = query(pg, "SELECT task_name, args FROM procrastinate_jobs WHERE task_name <> "
                          "'dreamcore.requeue_stalled' ORDER BY id")
-        assert {task for task, _ in jobs} == {"dreamcore.generate", "dreamcore.evaluate", "dreamcore.advance"}
+        assert {task for task, _ in jobs} == {"dreamcore.generate", "dreamcore.evaluate", "dreamcore.test",
+                                              "dreamcore.advance"}
+        assert query(pg, "SELECT count(*) FROM dream_procedures WHERE status = 'tested'")[0][0] > 0
 
         async def again() -> None:
             async with app.open_async():
@@ -212,6 +250,22 @@ def _ticks(url: str) -> dict[int, int]:
     return dict(rows)
 
 
+def test_a_local_run_leaves_a_run_on_workers_alone(tmp_path, pg, capsys):
+    config = distributed_config(tmp_path, pg)
+    assert main(["--config", str(config), "run", "--detach", "--limit", "2"]) == 0
+    capsys.readouterr()
+    before = query(pg, "SELECT id, status FROM dream_generation_runs"), query(pg, "SELECT count(*) FROM dream_procedures")
+    local = tmp_path / "local.toml"
+    local.write_text(config.read_text().replace('kind = "procrastinate"', 'kind = "local"'))
+    assert main(["--config", str(local), "run"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("run 1 is running on procrastinate workers; follow it with `dreamcore cluster status`, "
+                        "or resume it there with [executor] kind = 'procrastinate'"), err
+    assert "\n" not in err
+    assert (query(pg, "SELECT id, status FROM dream_generation_runs"),
+            query(pg, "SELECT count(*) FROM dream_procedures")) == before == ([(1, "running")], [(0,)])
+
+
 def test_detached_run_then_cluster_status(tmp_path, pg):
     config = distributed_config(tmp_path, pg)
     detached = subprocess.run([DREAMCORE, "--config", str(config), "run", "--detach", "--json", "--limit", "3"],
@@ -234,6 +288,6 @@ def test_detached_run_then_cluster_status(tmp_path, pg):
         stop(workers)
     assert query(pg, "SELECT status FROM dream_generation_runs") == [("finished",)]
     assert [worker["alive"] for worker in status["workers"]] == [True]
-    assert set(status["queues"]) == {"cycle", "llm", "judge"}
+    assert set(status["queues"]) == {"cycle", "llm", "judge"}  # no sandbox jobs: that stage is off here
     assert all(set(counts) == {"succeeded"} for queue, counts in status["queues"].items() if queue != "cycle")
     assert query(pg, "SELECT count(DISTINCT base_procedure_id) FROM dream_procedures") == [(3,)]

@@ -87,6 +87,7 @@ def run_on_workers(core: DreamCore, *, detach: bool, **options: Any) -> dict[str
 
     run_id = asyncio.run(go())
     cycle = open_cycle(core, run_id)
+    cycle.report = dict(cycle.run.stages)  # the stages' figures, summed over their jobs
     cycle.failures = [cycle.run.stop_reason] if cycle.run.status == "failed" and cycle.run.stop_reason else []
     return {**summary(cycle), "detached": detach}
 

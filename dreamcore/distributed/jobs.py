@@ -28,6 +28,7 @@ import attrs
 
 from dreamcore.judging import judge_dreams
 from dreamcore.lock import run_lock
+from dreamcore.models import DreamStatus
 from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
 from dreamcore.progress import Progress
 
@@ -218,10 +219,12 @@ async def _finish(cycle: Cycle, app: procrastinate.App, stages: list[str]) -> No
     failed = await _count(app, FAILED, run_id)
     if failed:
         cycle.failures.append(f"{failed} jobs of the run failed (see `dreamcore cluster status`)")
-    for name, what in (("evaluate", "pending evaluation"), ("test", "left untested")):
-        left = FANOUTS[name].todo(cycle) if name in stages else []
-        if left:
-            cycle.failures.append(f"{len(left)} dreams {what}")
+    unevaluated = _dreams_to_evaluate(cycle) if "evaluate" in stages else []
+    if unevaluated:
+        cycle.failures.append(f"{len(unevaluated)} dreams still pending evaluation")
+    untested = cycle.core.store.get_by_status(DreamStatus.PENDING_TEST, limit=None) if "test" in stages else []
+    if untested:
+        cycle.failures.append(f"{len(untested)} dreams left pending_test (their test job did not end)")
     budget = await app.connector.execute_query_one_async(BUDGET_STATE, run=run_id)
     if budget and budget["refused"]:
         cycle.run.stop_reason = f"budget_exhausted: spent ${budget['spent_usd']:.4f} of ${budget['limit_usd']:g}"
