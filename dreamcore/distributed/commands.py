@@ -24,11 +24,12 @@ SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's ta
 
 
 def ensure_schema(url: str) -> None:
-    """Create procrastinate's tables and those of the shared model limits in the store's database
-    unless they exist (once, under a lock, however many workers start at the same time)."""
+    """Create procrastinate's tables, an index of a run's unfinished jobs, and the tables of the shared
+    model limits in the store's database unless they exist (once, under a lock, however many workers start at the same time)."""
     import psycopg
     from procrastinate.schema import SchemaManager
 
+    from dreamcore.distributed.jobs import RUN_JOBS_INDEX
     from dreamcore.distributed.limits import SCHEMA as LIMITS_SCHEMA
 
     with psycopg.connect(url, autocommit=True) as connection:
@@ -37,6 +38,7 @@ def ensure_schema(url: str) -> None:
         if found is None:
             connection.execute(SchemaManager.get_schema())
         connection.execute(LIMITS_SCHEMA)
+        connection.execute(RUN_JOBS_INDEX)
         connection.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
 
 

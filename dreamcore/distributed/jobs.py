@@ -6,7 +6,8 @@ Job kinds (each carries a run id and the ids of its work, nothing else):
 - ``dreamcore.evaluate`` (queue ``judge``): judge a batch of dreams still pending evaluation;
 - ``dreamcore.test`` (queue ``sandbox``): test a batch of evaluated dreams in one sandbox;
 - ``dreamcore.advance`` (queue ``cycle``): the coordinator. For each stage in order it either fans
-  the stage out as batch jobs (a :class:`FanOut`) and waits until none of the run's jobs is left, or
+  the stage out as batch jobs (a :class:`FanOut`) and waits until none of the run's jobs is left
+  (looking every ``WAKE_SECONDS``, handing over to a fresh job of itself every ``WAIT_SECONDS``), or
   runs it in place (``score``, ``adapt``, ``archive`` and any stage without a fan-out), then finishes
   the run. One coordinator per run runs at a time (a procrastinate lock), and a finished run is left
   alone, so a coordinator that runs twice does its stages' work once;
@@ -21,6 +22,8 @@ calls go through the cluster's budget and per-model limits (``dreamcore.distribu
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -38,10 +41,15 @@ if TYPE_CHECKING:
     from dreamcore.core import DreamCore
 
 CYCLE_QUEUE = "cycle"
-WAIT_SECONDS = 1  # how long the coordinator sleeps before looking at the run's jobs again
+WAKE_SECONDS = 0.1  # the coordinator looks at the run's jobs this often while it waits
+WAIT_SECONDS = 10  # ... and hands over to a fresh coordinator job after waiting this long
 POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job sends no notification)
 REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
 
+RUN_JOBS_INDEX = (  # the coordinator counts a run's unfinished jobs ten times a second
+    "CREATE INDEX IF NOT EXISTS dreamcore_unfinished_jobs_by_run ON procrastinate_jobs ((args->>'run_id')) "
+    "WHERE status IN ('todo', 'doing')"
+)
 OUTSTANDING = (
     "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s "
     "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
@@ -118,22 +126,38 @@ def _core(context: Any) -> DreamCore:
 
 async def generate(context: Any, run_id: int, procedure_ids: list[int]) -> None:
     """Dream over these procedures (those already dreamt in the run are skipped by the stage)."""
-    await _run_stage(context, run_id, "generate", batch=frozenset(procedure_ids))
+    await _run_stage(context, run_id, "generate", _share_index, batch=frozenset(procedure_ids))
+
+
+_RUN_INDEX: dict[int, tuple[list[Any], Any]] = {}  # run id -> its procedures and related index
+_RUN_INDEX_LOCK = threading.Lock()
+
+
+def _share_index(cycle: Cycle) -> None:
+    """Give the cycle the run's procedures and related-procedures index, built once per worker
+    process (and run) rather than once per generation job: the index covers every procedure."""
+    with _RUN_INDEX_LOCK:
+        if cycle.run.id not in _RUN_INDEX:
+            _RUN_INDEX.clear()  # a worker keeps only the latest run's
+            _RUN_INDEX[cycle.run.id] = (cycle.current_procedures(), cycle.related_index)
+        cycle.procedures, cycle.related_index = _RUN_INDEX[cycle.run.id]
 
 
 async def evaluate(context: Any, run_id: int, dream_ids: list[int]) -> None:
     """Judge these dreams, those still pending evaluation; applying a verdict is conditional."""
-    await _run_stage(context, run_id, "evaluate", dream_batch=frozenset(dream_ids))
+    await _run_stage(context, run_id, "evaluate", None, dream_batch=frozenset(dream_ids))
 
 
 async def test(context: Any, run_id: int, dream_ids: list[int]) -> None:
     """Test these dreams in one sandbox; moving a dream to ``tested`` is conditional."""
-    await _run_stage(context, run_id, "test", dream_batch=frozenset(dream_ids))
+    await _run_stage(context, run_id, "test", None, dream_batch=frozenset(dream_ids))
 
 
-async def _run_stage(context: Any, run_id: int, name: str, **share: frozenset[int]) -> None:
-    """Run stage ``name`` over the job's share of the run, with the cluster's model limits; add the
-    stage's figures and failures to the run."""
+async def _run_stage(
+    context: Any, run_id: int, name: str, prepare: Callable[[Cycle], None] | None, **share: frozenset[int]
+) -> None:
+    """Run stage ``name`` over the job's share of the run (after ``prepare(cycle)``), with the
+    cluster's model limits; add the stage's figures and failures to the run."""
     from dreamcore.distributed.limits import SharedBudget, SharedGate
     from dreamcore.llm import ModelHub
 
@@ -142,6 +166,8 @@ async def _run_stage(context: Any, run_id: int, name: str, **share: frozenset[in
 
     async def work() -> None:
         cycle = attrs.evolve(open_cycle(core, run_id), **share)
+        if prepare is not None:
+            prepare(cycle)
         budget = SharedBudget(url, run_id, core.config.cycle.budget_usd, job.id, job.attempts)
         cycle.model_hub = ModelHub(core, core.config.cycle.budget_usd, budget=budget, gate=SharedGate(url))
         try:
@@ -168,39 +194,41 @@ async def advance(
     context: Any, run_id: int, stages: list[str], position: int = 0, attempt: int = 0,
     limit: int | None = None, only: str | None = None,
 ) -> None:
-    """Step the run's cycle on: wait for its jobs, fan out or run the next stage, finish the run."""
+    """Step the run's cycle on: fan out or run each stage in turn, waiting for the run's jobs in
+    between, then finish the run. It waits here (looking every ``WAKE_SECONDS``) for at most
+    ``WAIT_SECONDS``, then hands over to a fresh job of itself, so a worker asked to stop is never held
+    long and the queue keeps about one coordinator row per ``WAIT_SECONDS``."""
     core, app = _core(context), context.app
     cycle = open_cycle(core, run_id, limit=limit, only=only)
     if cycle.run.status != "running":
         return  # finished by an earlier run of this job: nothing left to do
-
-    async def again(position: int, attempt: int, delay: int) -> None:
-        await app.configure_task(
-            "dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run_id}", schedule_in={"seconds": delay}
-        ).defer_async(run_id=run_id, stages=stages, position=position, attempt=attempt, limit=limit, only=only)
-
-    if await _count(app, OUTSTANDING, run_id):
-        await again(position, attempt, WAIT_SECONDS)
-        return
-    while position < len(stages):
+    handover = time.monotonic() + WAIT_SECONDS
+    while True:
+        if await _count(app, OUTSTANDING, run_id):
+            if time.monotonic() >= handover:
+                await app.configure_task("dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run_id}").defer_async(
+                    run_id=run_id, stages=stages, position=position, attempt=attempt, limit=limit, only=only)
+                return
+            await asyncio.sleep(WAKE_SECONDS)
+            cycle = open_cycle(core, run_id, limit=limit, only=only)  # the jobs wrote to the run meanwhile
+            continue
+        if position == len(stages):
+            break
         fan = FANOUTS.get(stages[position])
+        todo = fan.todo(cycle) if fan is not None and attempt < fan.rounds(core) else []
         if fan is None:
             stage = core.create("stages", stages[position])
             await _off_loop(lambda stage=stage: stage.run(cycle))
             if stage.name in cycle.report:  # no job runs now: nothing else writes the run
                 cycle.run.stages[stage.name] = cycle.report[stage.name]
                 core.store.record_generation_run(cycle.run)
-            position, attempt = position + 1, 0
+        elif todo:
+            size = fan.batch(core)
+            batches = [{"run_id": run_id, **_ids(fan, todo[i : i + size])} for i in range(0, len(todo), size)]
+            await app.configure_task(fan.task, queue=fan.queue).batch_defer_async(*batches)
+            attempt += 1
             continue
-        todo = fan.todo(cycle) if attempt < fan.rounds(core) else []
-        if not todo:
-            position, attempt = position + 1, 0
-            continue
-        size = fan.batch(core)
-        batches = [{"run_id": run_id, **_ids(fan, todo[i : i + size])} for i in range(0, len(todo), size)]
-        await app.configure_task(fan.task, queue=fan.queue).batch_defer_async(*batches)
-        await again(position, attempt + 1, 0)
-        return
+        position, attempt = position + 1, 0
     await _finish(cycle, app, stages)
 
 
