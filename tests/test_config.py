@@ -36,6 +36,9 @@ BAD_CONFIGS = [
                           "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, parameter, "
                           "python, quality, regex, report, score, subprocess, test)"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
+    ('[executor]\nkind = "celery"\n', "executor.kind: unknown executor 'celery' (expected local, procrastinate)"),
+    ("[executor]\ntest_batch = 0\n", "executor.test_batch: must be between 1 and 10000, got 0"),
+    ('[executor]\nnightly = "3am"\n', "executor.nightly: expected a cron expression, got '3am'"),
     ("[store\n", "invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 7)"),
 ]
 

@@ -65,6 +65,15 @@ def test_procrastinate_needs_a_postgresql_store(tmp_path, capsys):
         assert "\n" not in err
 
 
+def test_an_unreachable_server_is_one_line_without_the_password(tmp_path, capsys):
+    config = distributed_config(tmp_path, "postgresql://dreamer:hunter2@127.0.0.1:1/dreams")
+    for command in (["run"], ["worker"], ["cluster", "status"]):
+        assert main(["--config", str(config), *command]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: store: cannot connect to PostgreSQL 127.0.0.1:1/dreams"), err
+        assert "\n" not in err and "hunter2" not in err
+
+
 def test_procrastinate_needs_the_distributed_extra(tmp_path, pg):
     config = distributed_config(tmp_path, pg)
     script = "import sys; sys.modules['procrastinate'] = None; from dreamcore.cli import main; sys.exit(main(sys.argv[1:]))"

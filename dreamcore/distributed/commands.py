@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dreamcore import hookimpl
+from dreamcore.errors import StoreError
 from dreamcore.executor import check_executor
 
 if TYPE_CHECKING:
@@ -43,10 +44,16 @@ def ensure_schema(url: str) -> None:
 
 
 def _app(core: DreamCore) -> procrastinate.App:
+    import psycopg
+
     from dreamcore.distributed.jobs import make_app
 
     check_executor(core.config)
-    ensure_schema(core.config.store.url)
+    where = core.store.where  # opening the store first: an unreachable server is its one-line error
+    try:
+        ensure_schema(core.config.store.url)
+    except psycopg.Error as exc:
+        raise StoreError(f"store: cannot set up the job tables on {where} ({str(exc).strip().splitlines()[0]})") from None
     return make_app(core.config.store.url, nightly=core.config.executor.nightly)
 
 
