@@ -39,7 +39,7 @@ class Cycle:
     ``procedures`` is filled by the mine stage (else later stages read them from the store);
     ``report`` collects each stage's figures for the summary; ``failures`` makes the exit code 1;
     ``batch`` (procedure ids) narrows the procedures dreamt to a distributed generation job's share,
-    ``dream_batch`` (dream ids) the dreams tested to a distributed sandbox job's share.
+    ``dream_batch`` (dream ids) the dreams judged or tested to an evaluation or sandbox job's share.
     """
 
     core: DreamCore

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from dreamcore.cli import main
 from tests.test_run import DREAMCORE, NO_SANDBOX_TESTS, write_config

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 import pytest
@@ -338,7 +338,7 @@ def test_migration_to_v8_keeps_one_metrics_row_and_plan_per_run(store_url):
     with DreamStore(store_url) as upgraded:
         assert upgraded.schema_version() == SCHEMA_VERSION
         assert upgraded.get_generation_run(run_id).executor == "local"
-        assert [m.run_id for m in upgraded.get_metrics_since(datetime(2026, 1, 1, tzinfo=timezone.utc))] == [run_id, None]
+        assert [m.run_id for m in upgraded.get_metrics_since(datetime(2026, 1, 1, tzinfo=UTC))] == [run_id, None]
         assert [p.budget for p in upgraded.get_plans()] == [1]  # the first plan of the run is kept
 
 

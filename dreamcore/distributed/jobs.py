@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dreamcore.judging import judge_dreams
 from dreamcore.lock import run_lock
 from dreamcore.models import DreamStatus
 from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
@@ -218,7 +217,7 @@ async def advance(
         todo = fan.todo(cycle) if fan is not None and attempt < fan.rounds(core) else []
         if fan is None:
             stage = core.create("stages", stages[position])
-            await _off_loop(lambda stage=stage: stage.run(cycle))
+            await _off_loop(lambda stage=stage, cycle=cycle: stage.run(cycle))
             if stage.name in cycle.report:  # no job runs now: nothing else writes the run
                 cycle.run.stages[stage.name] = cycle.report[stage.name]
                 core.store.record_generation_run(cycle.run)
