@@ -35,10 +35,499 @@ import statistics
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# -- inputs. M: measured on this project's 2-core machine; E: estimated (no measurement behind it) ---
+
+# The queue: `--calibrate` (PostgreSQL 15, 2,000 no-op jobs deferred in one batch, 1 worker process)
+QUEUE_DB_MS = 1.65  # M: database busy time per job (pg_stat_database.active_time); 2.3 with 4 workers
+QUEUE_QUERIES = 4  # M: transactions per job: its share of the batch defer, fetch, finish, ...
+QUEUE_QUERY_MS = QUEUE_DB_MS / QUEUE_QUERIES  # M: per queue query, ~0.41 ms
+QUEUE_WORKER_MS = 4.0 - QUEUE_DB_MS  # M: a no-op job takes 4.0 ms end to end (250 jobs/s); the rest is client
+QUEUE_BYTES_PER_JOB = 786  # M: procrastinate_jobs + procrastinate_events, indexes included, per job
+QUEUE_EVENTS_PER_JOB = 3  # M: deferred, started, succeeded
+DEFER_MS_PER_JOB = 0.12  # M: batch_defer of 50,000 jobs, per job
+SCAN_MS_PER_ROW = 0.58e-3  # M: the coordinator's count of its run's jobs left scans procrastinate_jobs
+JOB_BODY_MS = 14.5 - 4.0  # M: bench_distributed's 13-16 ms overhead per dreamcore job, minus the queue's
+
+# Work per procedure and per dream
+DREAMS_PER_PROCEDURE = 577 / 74  # M: examples/, four local generators, balanced, seed 7 (7.8)
+REJECTED_PER_PROCEDURE = 5 / 74  # M: same run (duplicates)
+TESTED_SHARE = (99 + 468) / 577  # M: same run, offline judge: tiers 1-2, which the test stage tests
+LOCAL_DREAMS_PER_CORE_S = 140  # M: bench_generate, generators + checks + store, one process
+LLM_CALLS_PER_PROCEDURE = 2  # constraint_relaxation and cross_project in mode "both", one model each
+LLM_STORED_PER_CALL = (1840 - 50 * 577 / 74) / 200  # M on the loopback fake: bench_nightly (7.25 of 10 asked)
+LLM_REJECTED_PER_CALL = 10 - LLM_STORED_PER_CALL  # E: every asked variant not stored is a rejected draft
+LLM_STREAMS_PER_JOB = 8  # [cycle] concurrency 4 procedures at once x 2 LLM types
+LLM_CALL_S = (1.0, 1.1)  # M: bench_llm, 1 s loopback latency, 0.91 efficiency at cap 16
+JUDGE_PROMPT_S = (2.0, 2.1)  # M: bench_evaluate, 2 s fake judge: 2.08 s per prompt of 10 or 25 dreams
+OFFLINE_JUDGE_MS = 1.0  # E: the offline evaluator's CPU per dream
+CASES_PER_DREAM = 20  # [plugins.test] cases (default)
+DOCKER_CASES_PER_CORE_S = (27.0, 42.5)  # M: bench_sandbox, Docker warm pool 54-85 cases/s on 2 cores
+SUBPROCESS_CASES_PER_CORE_S = (85.0, 133.5)  # M: bench_sandbox, subprocess 170-267 cases/s on 2 cores
+INDEX_MS_PER_PROCEDURE = 0.46  # M: RelatedIndex over 5,466 stdlib procedures (built by every generation job)
+READ_MS_PER_PROCEDURE = 0.028  # M: get_procedures, same 5,466, client side (every generation job reads all)
+RELATED_MS_PER_1000 = 6.2 / 5.466  # M: one related() lookup at 5,466 procedures; linear in P is E
+SCORE_MS_PER_DREAM = 0.94  # M: bench_learning, score stage, inline in the coordinator
+ADAPT_S = 0.13  # M: bench_learning
+
+# The database, per row and per query
+DREAM_BYTES = 2300  # M: bench_store, PostgreSQL, 2.3 MB per 1,000 dreams with indexes
+REJECTED_BYTES = 900  # E: 680 bytes of text per rejected draft (examples run) plus row and index overhead
+DREAM_WRITE_DB_MS = 10.9 / 100  # M: bench_store, PostgreSQL batch insert of 100,000 dreams in 10.9 s
+ROW_READ_DB_MS = 0.005  # E: server time to send one procedure or dream row in a large read
+STORE_QUERY_MS = 0.4  # E: a small store query; bench_store p95s are 0.38-3.0 ms with the client
+STORE_QUERIES = {  # E, counted from the code paths: (per job, per item)
+    "generate": (4, 3),  # run, procedures, dreamt-in-run, usage; per procedure dreams, drafts, related
+    "evaluate": (2, 1),  # dreams, advisory lock; a conditional transition per dream
+    "test": (2, 3),  # dreams, failure patterns; per dream two transitions and its procedure
+}
+
+# Worker and cluster defaults
+POLL_S = 0.5  # dreamcore.distributed.jobs.POLL_SECONDS
+WAIT_S = 1.0  # dreamcore.distributed.jobs.WAIT_SECONDS: the coordinator looks again
+REQUEUE_EVERY_S = 5.0  # dreamcore.distributed.jobs.REQUEUE_CRON
+BACKGROUND_QUERIES_PER_WORKER_S = 1 / 15 + 1 / 5 + 1 / 5  # heartbeat (stalled_after/4), aborts, periodic defer
+POOL_CONNECTIONS = 2  # E: a worker's procrastinate pool in use (listener + fetch/finish); max_size 4
+GENERATE_BATCH = 20  # [executor] generate_batch
+JUDGE_BATCH = 25  # [evaluation] batch_size (bench_nightly's; 10 by default)
+TEST_BATCH = 20  # [executor] test_batch
+LLM_CAP = 64  # E: cluster-wide concurrent model requests
+LLM_RPM = 6000  # E: the provider's requests per minute
+DOCKER_SHARE = 0.25  # E: a quarter of the machines are Docker hosts
+CONTAINERS = 4  # E: warm containers per Docker host, one core each
+WORKER_CONCURRENCY = 8  # E: jobs at once on an llm/judge worker (they mostly wait on the model)
+WORKER_CORES = 2  # E: cores of an llm/judge worker (this machine's count)
+DB_CORES = 8  # E: a dedicated PostgreSQL server
+DB_MAX_CONNECTIONS = 1000  # E: raised from PostgreSQL's default of 100 (see docs/many-machines.md)
+
+# -- the simulation --------------------------------------------------------------------------------
+
+FANOUT_STAGES = ("generate", "evaluate", "test")
+STAGES = (*FANOUT_STAGES, "score", "adapt", "archive")
+QUEUE_OF = {"generate": "llm", "evaluate": "judge", "test": "sandbox"}
+BATCH_OF = {"generate": GENERATE_BATCH, "evaluate": JUDGE_BATCH, "test": TEST_BATCH}
+CHAIN_S = 0.05  # a job's work starting within this much of the clock is reserved without an event
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One simulated night: the cluster, the work and the limits."""
+
+    workers: int
+    procedures: int
+    docker_hosts: int | None = None  # None: DOCKER_SHARE of the workers (a lone worker does everything)
+    llm_cap: int = LLM_CAP
+    llm_rpm: float = LLM_RPM
+    llm_latency: float = 1.0  # multiplies LLM_CALL_S and JUDGE_PROMPT_S
+    llm_generation: bool = True  # False: the four local generators only (7.8 dreams per procedure)
+    judge: str = "llm"  # or "offline"
+    sandbox: str = "docker"  # or "subprocess"
+    containers: int = CONTAINERS
+    worker_concurrency: int = WORKER_CONCURRENCY
+    worker_cores: int = WORKER_CORES
+    db_cores: int = DB_CORES
+    db_connections: int = DB_MAX_CONNECTIONS
+    index_per_worker: bool = False  # True: the related-procedures index built once per worker, not per job
+    score_parallel: int = 1  # > 1: the score stage as a fan-out over that many cores (not implemented)
+    seed: int = 1
+
+    def roles(self) -> tuple[int, int]:
+        """(llm/judge workers, Docker hosts)."""
+        if self.docker_hosts is not None:
+            return self.workers - self.docker_hosts, self.docker_hosts
+        if self.workers == 1:
+            return 1, 0
+        hosts = max(1, math.floor(self.workers * DOCKER_SHARE + 0.5))
+        return self.workers - hosts, hosts
+
+    def work(self) -> tuple[int, int, int]:
+        """(dreams stored, drafts rejected, dreams tested) in the night."""
+        llm = LLM_CALLS_PER_PROCEDURE if self.llm_generation else 0
+        dreams = int(self.procedures * (DREAMS_PER_PROCEDURE + llm * LLM_STORED_PER_CALL))
+        rejected = int(self.procedures * (REJECTED_PER_PROCEDURE + llm * LLM_REJECTED_PER_CALL))
+        return dreams, rejected, int(dreams * TESTED_SHARE)
+
+
+# Setup fields a stage does not depend on: a relaxation re-simulates only the stages it changes
+UNUSED = {"generate": ("judge", "sandbox", "score_parallel"),
+          "evaluate": ("sandbox", "index_per_worker", "score_parallel"),
+          "test": ("llm_cap", "llm_rpm", "llm_latency", "judge", "index_per_worker", "score_parallel")}
+
+
+class Servers:
+    """``count`` identical servers taking requests first come, first served; busy seconds in all
+    (and per minute when ``minutes``)."""
+
+    def __init__(self, count: int, minutes: bool = False) -> None:
+        self.count = count
+        self.free = [0.0] * count
+        self.busy = 0.0
+        self.minutes: dict[int, float] | None = {} if minutes else None
+
+    def serve(self, at: float, seconds: float) -> float:
+        free = self.free
+        start = at if at > free[0] else free[0]
+        end = start + seconds
+        heapq.heapreplace(free, end)
+        self.busy += seconds
+        minutes = self.minutes
+        if minutes is not None:
+            minute = int(start // 60)
+            if end <= 60 * minute + 60:
+                minutes[minute] = minutes.get(minute, 0.0) + seconds
+            else:
+                self.spread(start, end)
+        return end
+
+    def load(self, start: float, end: float, seconds: float) -> None:
+        """Add ``seconds`` of work spread evenly over [start, end) without queueing it."""
+        self.busy += seconds
+        rate = seconds / (end - start)
+        while start < end:
+            minute = int(start // 60)
+            part = min(end, 60 * minute + 60) - start
+            self.minutes[minute] = self.minutes.get(minute, 0.0) + part * rate
+            start += part
+
+    def spread(self, start: float, end: float) -> None:
+        while start < end:
+            minute = int(start // 60)
+            part = min(end, 60 * minute + 60) - start
+            self.minutes[minute] = self.minutes.get(minute, 0.0) + part
+            start += part
+
+
+class Provider:
+    """The LLM provider: at most ``cap`` requests at once and ``rpm`` admitted per minute, cluster-wide."""
+
+    def __init__(self, cap: int, rpm: float) -> None:
+        self.slots = Servers(cap)
+        self.spacing = 60.0 / rpm
+        self.admit = 0.0
+        self.calls = 0
+
+    def call(self, at: float, calls: int, streams: int, seconds: float) -> float:
+        """``calls`` requests of ``seconds`` each, ``streams`` at a time; when the last one answers."""
+        admitted = max(at, self.admit)
+        self.admit = admitted + calls * self.spacing
+        self.calls += calls
+        end = admitted + (calls - 1) * self.spacing + seconds
+        per_stream = calls / streams * seconds
+        for _ in range(streams):
+            end = max(end, self.slots.serve(admitted, per_stream))
+        return end
+
+
+@dataclass
+class Worker:
+    """A `dreamcore worker` process on its own machine."""
+
+    docker: bool
+    slots: int
+    cpu: Servers
+    idle: int = 0
+    idle_from: float = 0.0
+    has_index: bool = False
+
+
+def _batches(total: int, size: int) -> list[tuple[int, int]]:
+    return [(first, min(size, total - first)) for first in range(0, total, size)]
+
+
+def _share(amount: int, first: int, count: int, total: int) -> int:
+    """Items first..first+count's share of ``amount``, so that the shares add up to ``amount``."""
+    return amount * (first + count) // total - amount * first // total
+
+
+class FanOut:
+    """One fan-out stage, simulated from an idle cluster (the coordinator's barrier separates
+    stages): the coordinator lists and defers the jobs, workers fetch and run them, the coordinator
+    counts the jobs left every second until none is."""
+
+    def __init__(self, setup: Setup, name: str, rows_before: int) -> None:
+        self.setup, self.name, self.rows_before = setup, name, rows_before
+        self.rng = random.Random(f"{setup.seed}-{name}")
+        self.now, self.events, self.seq = 0.0, [], 0
+        self.db = Servers(setup.db_cores, minutes=True)
+        self.llm = Provider(setup.llm_cap, setup.llm_rpm)
+        llm_workers, hosts = setup.roles()
+        self.workers = [Worker(False, setup.worker_concurrency, Servers(setup.worker_cores)) for _ in range(llm_workers)]
+        self.workers += [Worker(True, setup.containers, Servers(setup.containers)) for _ in range(hosts)]
+        self.serving = [w for w in self.workers if w.docker == (name == "test") or hosts == 0]
+        fixed = POOL_CONNECTIONS * (len(self.workers) + 1) + 3  # each worker's pool, the coordinator's, superusers
+        self.connections = self.job_connections = setup.db_connections - fixed
+        self.waiting: deque = deque()
+        self.queue: deque = deque()
+        self.outstanding = self.checks = 0
+        self.queries = 0.0
+        self.idle_seconds = 0.0
+        self.slot_seconds = 0.0
+        dreams, rejected, tested = setup.work()
+        self.items = {"generate": setup.procedures, "evaluate": dreams, "test": tested}[name]
+        self.first_s = (QUEUE_DB_MS / 2 + 2 * STORE_QUERY_MS) / 1000
+        self.overhead_s = (QUEUE_WORKER_MS + JOB_BODY_MS) / 1000
+        self.rows = {"generate": {"dreams": dreams, "rejected_drafts": rejected},
+                     "evaluate": {"dream_updates": dreams},
+                     "test": {"dream_updates": 2 * tested, "dream_tests": tested}}[name]
+        self.jobs = self.plan(dreams, rejected)
+        self.rates = DOCKER_CASES_PER_CORE_S if setup.sandbox == "docker" else SUBPROCESS_CASES_PER_CORE_S
+        self.start = {"generate": self.generate, "test": self.test,
+                      "evaluate": self.judge if setup.judge == "llm" else self.judge_offline}[name]
+
+    def plan(self, dreams: int, rejected: int) -> list[tuple[int, float]]:
+        """The jobs: (items, seconds of database writes when it finishes); their queries counted."""
+        per_job, per_item = STORE_QUERIES[self.name]
+        jobs = []
+        for first, n in _batches(self.items, BATCH_OF[self.name]):
+            if self.name == "generate":
+                rows = _share(dreams, first, n, self.items) + _share(rejected, first, n, self.items)
+                writes = rows * DREAM_WRITE_DB_MS + per_item * n * STORE_QUERY_MS
+            elif self.name == "evaluate":
+                writes = n * (DREAM_WRITE_DB_MS + STORE_QUERY_MS)
+            else:
+                writes = n * (2 * DREAM_WRITE_DB_MS + STORE_QUERY_MS) + STORE_QUERY_MS
+            jobs.append((n, (writes + QUEUE_DB_MS / 2) / 1000))
+        self.queries += len(jobs) * (QUEUE_QUERIES + per_job) + per_item * self.items
+        return jobs
+
+    def at(self, when: float, action, *args) -> None:
+        heapq.heappush(self.events, (when, self.seq, action, args))
+        self.seq += 1
+
+    def run(self) -> dict:
+        listed = self.items * (2 if self.name == "generate" else 1)  # generate lists procedures and those dreamt
+        cost = (listed * ROW_READ_DB_MS + len(self.jobs) * DEFER_MS_PER_JOB) / 1000
+        self.queries += 3
+        for worker in self.workers:
+            worker.idle = worker.slots
+        self.at(self.db.serve(0.0, cost), self.deferred)
+        while self.events:
+            self.now, _, action, args = heapq.heappop(self.events)
+            action(*args)
+        return self.result()
+
+    # the coordinator
+    def deferred(self) -> None:
+        self.queue.extend(self.jobs)
+        self.outstanding = len(self.jobs)
+        for worker in self.serving:
+            while worker.idle and self.queue:
+                worker.idle -= 1
+                if not worker.idle:
+                    self.idle_seconds += self.now - worker.idle_from
+                self.take(worker, self.now)
+        self.at(self.now + WAIT_S + self.rng.uniform(0, POLL_S), self.check)
+
+    def check(self) -> None:
+        """The coordinator, re-scheduled: a job of its own that counts the run's jobs left. While
+        many jobs are left, the checks of the next stretch (at most half the expected time left, at
+        most a minute) are counted and their load added at once instead of simulated one by one."""
+        rows = self.rows_before + len(self.jobs) + self.checks
+        cost = (QUEUE_DB_MS + rows * SCAN_MS_PER_ROW) / 1000
+        done = self.db.serve(self.now, cost)
+        self.checks += 1
+        self.queries += QUEUE_QUERIES + 1
+        if not self.outstanding:
+            self.end = done + (STORE_QUERY_MS / 1000 if self.name == "evaluate" else 0.0)  # evaluate lists again
+            return
+        period = WAIT_S + POLL_S / 2
+        finished = len(self.jobs) - self.outstanding
+        ahead = min(60.0, 0.5 * self.outstanding * self.now / finished) if finished else 0.0
+        skipped = int(ahead / period)
+        if skipped:
+            self.db.load(done, done + skipped * period, skipped * cost)
+            self.checks += skipped
+            self.queries += skipped * (QUEUE_QUERIES + 1)
+        self.at(done + skipped * period + WAIT_S + self.rng.uniform(0, POLL_S), self.check)
+
+    # the workers
+    def take(self, worker: Worker, clock: float) -> None:
+        """A slot of ``worker``, free at ``clock``, fetches a job, or waits for a notification
+        (polling meanwhile)."""
+        if not self.queue:
+            if not worker.idle:
+                worker.idle_from = clock
+            worker.idle += 1
+            return
+        job = self.queue.popleft()
+        if self.connections > 0:
+            self.connections -= 1
+            self.begin(worker, job, clock)
+        else:
+            self.waiting.append((worker, job, clock))
+
+    def begin(self, worker: Worker, job: tuple[int, float], fetched: float) -> None:
+        items, writes = job
+        first = self.first_s
+        if self.name == "generate" and not (self.setup.index_per_worker and worker.has_index):
+            first += self.setup.procedures * ROW_READ_DB_MS / 1000
+        clock = self.db.serve(fetched if fetched > self.now else self.now, first) + self.overhead_s
+        self.start(worker, items, clock, fetched, writes)
+
+    def test(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
+        seconds = items * CASES_PER_DREAM / self.rng.uniform(*self.rates)
+        self.at(worker.cpu.serve(clock, seconds), self.finish, worker, fetched, writes)
+
+    def judge(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
+        seconds = self.rng.uniform(*JUDGE_PROMPT_S) * self.setup.llm_latency
+        self.at(self.llm.call(clock, 1, 1, seconds), self.finish, worker, fetched, writes)
+
+    def judge_offline(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
+        self.at(worker.cpu.serve(clock, items * OFFLINE_JUDGE_MS / 1000), self.finish, worker, fetched, writes)
+
+    def generate(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
+        """CPU (the related-procedures index, the local generators), then the LLM calls."""
+        s, p = self.setup, self.setup.procedures
+        cpu = items * (DREAMS_PER_PROCEDURE / LOCAL_DREAMS_PER_CORE_S + RELATED_MS_PER_1000 * p / 1e6)
+        if not (s.index_per_worker and worker.has_index):
+            cpu += p * (INDEX_MS_PER_PROCEDURE + READ_MS_PER_PROCEDURE) / 1000
+            worker.has_index = True
+        clock = worker.cpu.serve(clock, cpu)
+        if s.llm_generation:
+            calls = items * LLM_CALLS_PER_PROCEDURE
+            seconds = self.rng.uniform(*LLM_CALL_S) * s.llm_latency
+            self.at(clock, self.ask, worker, calls, seconds, fetched, writes)
+        else:
+            self.at(clock, self.finish, worker, fetched, writes)
+
+    def ask(self, worker: Worker, calls: int, seconds: float, fetched: float, writes: float) -> None:
+        end = self.llm.call(self.now, calls, min(calls, LLM_STREAMS_PER_JOB), seconds)
+        self.at(end, self.finish, worker, fetched, writes)
+
+    def finish(self, worker: Worker, fetched: float, writes: float) -> None:
+        """The job writes its results and is marked done; the slot fetches its next job."""
+        end = self.db.serve(self.now, writes)
+        self.outstanding -= 1
+        self.slot_seconds += end - fetched
+        if self.waiting:
+            other, job, waited = self.waiting.popleft()
+            self.begin(other, job, waited)
+        else:
+            self.connections += 1
+        self.take(worker, end)
+
+    # the figures
+    def result(self) -> dict:
+        end = span = self.end
+        for worker in self.serving:
+            if worker.idle:
+                self.idle_seconds += end - worker.idle_from
+        serving_cores = sum(w.cpu.count for w in self.serving)
+        serving_slots = sum(w.slots for w in self.serving)
+        used = {
+            "llm_concurrency": self.llm.slots.busy / (self.setup.llm_cap * span),
+            "llm_rpm": self.llm.calls * self.llm.spacing / span,
+            "db_cpu": self.db.busy / (self.setup.db_cores * span),
+            "db_connections": self.slot_seconds / (max(self.job_connections, 1) * span),
+            ("docker_containers" if self.name == "test" and self.serving[0].docker else "worker_cpu"):
+                sum(w.cpu.busy for w in self.serving) / (serving_cores * span),
+        }
+        slots = self.slot_seconds / (serving_slots * span)
+        return {"name": self.name, "seconds": end, "jobs": len(self.jobs), "checks": self.checks,
+                "queries": self.queries, "db_busy": self.db.busy, "db_minutes": self.db.minutes,
+                "llm_calls": self.llm.calls, "idle_worker_seconds": self.idle_seconds,
+                "slot_hours": self.slot_seconds / 3600, "rows": self.rows,
+                "bottleneck": _bottleneck(used, slots, "docker_slots" if self.name == "test" else "worker_slots"),
+                "utilisation": {**used, ("docker_slots" if self.name == "test" else "worker_slots"): slots}}
+
+
+def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
+    """The busiest shared resource; the workers' job slots when no resource is busy but the slots
+    are; otherwise the stage waits on latency (polling, barriers, a tail of long jobs)."""
+    top = max(used, key=used.get)
+    if used[top] >= 0.7:
+        return top
+    return slot_name if slots >= 0.9 else "latency"
+
+
+@lru_cache(maxsize=None)
+def _fan_out_stage(setup: Setup, name: str) -> dict:
+    dreams, _, tested = setup.work()
+    items = dict(zip(FANOUT_STAGES, (setup.procedures, dreams, tested)))
+    earlier = FANOUT_STAGES[: FANOUT_STAGES.index(name)]
+    rows_before = sum(math.ceil(items[other] / BATCH_OF[other]) for other in earlier)  # the night's jobs so far
+    return FanOut(setup, name, rows_before).run()
+
+
+def stage(setup: Setup, name: str) -> dict:
+    """One stage of the night. A fan-out stage is simulated on the workers that take its queue,
+    with the connections the others leave, and cached on the setup fields it depends on."""
+    if name in FANOUT_STAGES:
+        defaults = Setup(workers=setup.workers, procedures=setup.procedures)
+        llm_workers, hosts = setup.roles()
+        others = 0
+        if hosts:  # the workers that do not take the stage's queue only hold their pools' connections
+            serving, others = (hosts, llm_workers) if name == "test" else (llm_workers, hosts)
+            setup = replace(setup, workers=serving, docker_hosts=serving if name == "test" else 0,
+                            db_connections=setup.db_connections - POOL_CONNECTIONS * others)
+        result = dict(_fan_out_stage(replace(setup, **{f: getattr(defaults, f) for f in UNUSED[name]}), name))
+        result["idle_worker_seconds"] += result["seconds"] * others  # they poll all along
+        return result
+    dreams = setup.work()[0]
+    if name == "score":  # inline in the coordinator: reads and updates every dream of the night
+        db = dreams * (ROW_READ_DB_MS + DREAM_WRITE_DB_MS) / 1000
+        seconds, queries, rows = dreams * SCORE_MS_PER_DREAM / 1000 / setup.score_parallel + db, dreams + 2, {
+            "dream_updates": dreams}
+    else:
+        db = STORE_QUERY_MS / 1000
+        seconds, queries, rows = (ADAPT_S if name == "adapt" else 0.0) + db, 1, {}
+    return {"name": name, "seconds": seconds, "jobs": 0, "checks": 0, "queries": queries, "db_busy": db,
+            "db_minutes": {m: min(60.0, db - 60 * m) for m in range(int(db // 60) + 1)}, "llm_calls": 0,
+            "idle_worker_seconds": seconds * setup.workers, "slot_hours": 0.0, "rows": rows,
+            "bottleneck": "coordinator", "utilisation": {"coordinator": 1.0}}
+
+
+def simulate(setup: Setup) -> dict:
+    """One night: its duration, jobs, database load, rows and bytes, and its bottlenecks."""
+    stages = [stage(setup, name) for name in STAGES]
+    night = sum(s["seconds"] for s in stages)
+    llm_workers, hosts = setup.roles()
+    jobs = {s["name"]: s["jobs"] for s in stages if s["name"] in FANOUT_STAGES}
+    jobs["advance"] = sum(s["checks"] for s in stages) + len(STAGES)
+    jobs["requeue_stalled"] = int(night / REQUEUE_EVERY_S)
+    total_jobs = sum(jobs.values())
+    polls = sum(s["idle_worker_seconds"] for s in stages) / POLL_S
+    background = night * (BACKGROUND_QUERIES_PER_WORKER_S * setup.workers + QUEUE_QUERIES / REQUEUE_EVERY_S)
+    queries = sum(s["queries"] for s in stages) + polls + background
+    db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
+    peak_minute = max(max(s["db_minutes"].values(), default=0.0) for s in stages)
+    rows = {"dreams": 0, "rejected_drafts": 0, "dream_updates": 0, "dream_tests": 0}
+    for s in stages:
+        for key, value in s["rows"].items():
+            rows[key] += value
+    longest = max(stages, key=lambda s: s["seconds"])
+    return {
+        "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts, "procedures": setup.procedures,
+        "night_s": round(night, 1), "night_h": round(night / 3600, 2),
+        "bottleneck": longest["bottleneck"], "longest_stage": longest["name"],
+        "stages": {s["name"]: {"seconds": round(s["seconds"], 1), "jobs": s["jobs"],
+                               "jobs_per_s": round(s["jobs"] / s["seconds"], 1) if s["jobs"] else 0,
+                               "bottleneck": s["bottleneck"],
+                               "utilisation": {k: round(v, 3) for k, v in s["utilisation"].items()}}
+                   for s in stages},
+        "jobs": {**jobs, "total": total_jobs},
+        "jobs_per_s": {"night": round(total_jobs / night, 1),
+                       "busiest_stage": max(round(s["jobs"] / s["seconds"], 1) for s in stages[:3])},
+        "db": {"queries": int(queries), "queries_per_s": round(queries / night, 1),
+               "utilisation": round(db_busy / (setup.db_cores * night), 3),
+               "peak_utilisation_1min": round(peak_minute / (60 * setup.db_cores), 3),
+               "connections_needed": POOL_CONNECTIONS * (setup.workers + 1) + 3
+               + llm_workers * setup.worker_concurrency + hosts * setup.containers,
+               "connections_limit": setup.db_connections},
+        "llm": {"calls": sum(s["llm_calls"] for s in stages), "cap": setup.llm_cap, "rpm": setup.llm_rpm},
+        "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["slot_hours"], 1)},
+        "rows": {**rows, "procrastinate_jobs": total_jobs, "procrastinate_events": total_jobs * QUEUE_EVENTS_PER_JOB},
+        "bytes": {"dreams": rows["dreams"] * DREAM_BYTES,
+                  "rejected_drafts": rows["rejected_drafts"] * REJECTED_BYTES,
+                  "dream_updates_written": rows["dream_updates"] * DREAM_BYTES,
+                  "procrastinate": total_jobs * QUEUE_BYTES_PER_JOB},
+    }
+
 
 # -- calibration: the per-job cost of the queue on a real PostgreSQL server ---------------------------
 
@@ -170,12 +659,94 @@ def calibrate(jobs: int) -> dict:
         return {"server": how, "runs": runs, "scan": _measure_scan(url)}
 
 
+RELAX_FACTOR = 4
+
+
+def relax(setup: Setup, bottleneck: str) -> tuple[Setup, str] | None:
+    """The setup with its binding resource relaxed, and how; None when there is nothing to relax."""
+    llm_workers, hosts = setup.roles()
+    if bottleneck == "worker_cpu" and not setup.index_per_worker:
+        return replace(setup, index_per_worker=True), "related-procedures index built once per worker, not per job"
+    if bottleneck in ("worker_cpu", "worker_slots"):
+        return (replace(setup, workers=setup.workers + llm_workers * (RELAX_FACTOR - 1), docker_hosts=hosts),
+                f"llm/judge workers x{RELAX_FACTOR} ({llm_workers * RELAX_FACTOR})")
+    if bottleneck in ("docker_containers", "docker_slots") and hosts:
+        return (replace(setup, workers=setup.workers + hosts * (RELAX_FACTOR - 1), docker_hosts=hosts * RELAX_FACTOR),
+                f"Docker hosts x{RELAX_FACTOR} ({hosts * RELAX_FACTOR})")
+    changes = {"llm_concurrency": ("llm_cap", "LLM concurrency cap"), "llm_rpm": ("llm_rpm", "LLM rpm limit"),
+               "db_cpu": ("db_cores", "PostgreSQL cores"), "db_connections": ("db_connections", "max_connections")}
+    if bottleneck in changes:
+        name, label = changes[bottleneck]
+        value = getattr(setup, name) * RELAX_FACTOR
+        return replace(setup, **{name: value}), f"{label} x{RELAX_FACTOR} ({value:g})"
+    if bottleneck == "coordinator" and setup.score_parallel == 1:
+        cores = llm_workers * setup.worker_cores
+        return (replace(setup, score_parallel=cores),
+                f"score stage as a fan-out over {cores} worker cores (not implemented: a what-if)")
+    return None
+
+
+def relaxations(setup: Setup, steps: int = 6) -> list[dict]:
+    """The night, then again with its bottleneck relaxed, step after step."""
+    chain, how = [], "as configured"
+    for _ in range(steps + 1):
+        night = simulate(setup)
+        chain.append({"relaxed": how, "night_h": night["night_h"], "bottleneck": night["bottleneck"],
+                      "longest_stage": night["longest_stage"],
+                      "stages_h": {name: [round(st["seconds"] / 3600, 2), st["bottleneck"]]
+                                   for name, st in night["stages"].items() if name in (*FANOUT_STAGES, "score")},
+                      "result": night})
+        step = relax(setup, night["bottleneck"])
+        if step is None:
+            break
+        setup, how = step
+    return chain
+
+
+def _night(args: tuple[Setup, bool]) -> list[dict]:
+    setup, chained = args
+    return relaxations(setup) if chained else [{"result": simulate(setup)}]
+
+
+def report(workers: list[int], procedures: list[int], base: Setup) -> dict:
+    """Every (workers, procedures) night, and the relaxation chain of the largest one."""
+    started = time.perf_counter()
+    largest = (max(workers), max(procedures))
+    tasks = [(replace(base, workers=w, procedures=p), (w, p) == largest) for p in procedures for w in workers]
+    tasks.sort(key=lambda task: -task[0].procedures * (2 if task[1] else 1))  # the longest first
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        done = pool.map(_night, tasks, chunksize=1)
+    runs = sorted((chain[0]["result"] for chain in done), key=lambda r: (r["procedures"], r["workers"]))
+    chain = next(chain for chain in done if len(chain) > 1 or "relaxed" in chain[0])
+    for step in chain:
+        step.pop("result")
+    inputs = {name: value for name, value in globals().items() if name.isupper() and isinstance(value, (int, float))}
+    return {"setup": {k: v for k, v in vars(base).items() if k not in ("workers", "procedures")},
+            "runs": runs, "bottleneck_moves": {"workers": largest[0], "procedures": largest[1], "steps": chain},
+            "inputs": inputs, "elapsed_s": round(time.perf_counter() - started, 1)}
+
+
+def _counts(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=_counts, default=[1, 10, 100], help="worker counts, e.g. 1,10,100")
+    parser.add_argument("--procedures", type=_counts, default=[10_000, 1_000_000], help="procedures per night")
+    parser.add_argument("--llm-cap", type=int, default=LLM_CAP, help="cluster-wide concurrent model requests")
+    parser.add_argument("--llm-rpm", type=float, default=LLM_RPM, help="model requests per minute")
+    parser.add_argument("--llm-latency", type=float, default=1.0, help="multiplies the measured model latencies")
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--calibrate", action="store_true", help="measure the queue's cost per job on PostgreSQL")
     parser.add_argument("--jobs", type=int, default=2000, help="no-op jobs per calibration run")
     args = parser.parse_args()
-    print(json.dumps(calibrate(args.jobs), indent=2))
+    if args.calibrate:
+        print(json.dumps(calibrate(args.jobs), indent=2))
+        return 0
+    base = Setup(workers=1, procedures=1, llm_cap=args.llm_cap, llm_rpm=args.llm_rpm,
+                 llm_latency=args.llm_latency, seed=args.seed)
+    print(json.dumps(report(args.workers, args.procedures, base), indent=2))
     return 0
 
 
