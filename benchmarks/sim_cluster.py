@@ -60,7 +60,7 @@ REJECTED_PER_PROCEDURE = 5 / 74  # M: same run (duplicates)
 TESTED_SHARE = (99 + 468) / 577  # M: same run, offline judge: tiers 1-2, which the test stage tests
 LOCAL_DREAMS_PER_CORE_S = 140  # M: bench_generate, generators + checks + store, one process
 LLM_CALLS_PER_PROCEDURE = 2  # constraint_relaxation and cross_project in mode "both", one model each
-LLM_STORED_PER_CALL = (1840 - 50 * 577 / 74) / 200  # M on the loopback fake: bench_nightly (7.25 of 10 asked)
+LLM_STORED_PER_CALL = (1840 - 50 * 577 / 74) / 200  # M on the loopback fake: bench_nightly, 7.25 of 10
 LLM_REJECTED_PER_CALL = 10 - LLM_STORED_PER_CALL  # E: every asked variant not stored is a rejected draft
 LLM_STREAMS_PER_JOB = 8  # [cycle] concurrency 4 procedures at once x 2 LLM types
 LLM_CALL_S = (1.0, 1.1)  # M: bench_llm, 1 s loopback latency, 0.91 efficiency at cap 16
@@ -91,7 +91,7 @@ STORE_QUERIES = {  # E, counted from the code paths: (per job, per item)
 POLL_S = 0.5  # dreamcore.distributed.jobs.POLL_SECONDS
 WAIT_S = 1.0  # dreamcore.distributed.jobs.WAIT_SECONDS: the coordinator looks again
 REQUEUE_EVERY_S = 5.0  # dreamcore.distributed.jobs.REQUEUE_CRON
-BACKGROUND_QUERIES_PER_WORKER_S = 1 / 15 + 1 / 5 + 1 / 5  # heartbeat (stalled_after/4), aborts, periodic defer
+BACKGROUND_QUERIES_PER_WORKER_S = 1 / 15 + 1 / 5 + 1 / 5  # heartbeat (stalled_after / 4), aborts, periodic
 POOL_CONNECTIONS = 2  # E: a worker's procrastinate pool in use (listener + fetch/finish); max_size 4
 GENERATE_BATCH = 20  # [executor] generate_batch
 JUDGE_BATCH = 25  # [evaluation] batch_size (bench_nightly's; 10 by default)
@@ -109,9 +109,7 @@ DB_MAX_CONNECTIONS = 1000  # E: raised from PostgreSQL's default of 100 (see doc
 
 FANOUT_STAGES = ("generate", "evaluate", "test")
 STAGES = (*FANOUT_STAGES, "score", "adapt", "archive")
-QUEUE_OF = {"generate": "llm", "evaluate": "judge", "test": "sandbox"}
 BATCH_OF = {"generate": GENERATE_BATCH, "evaluate": JUDGE_BATCH, "test": TEST_BATCH}
-CHAIN_S = 0.05  # a job's work starting within this much of the clock is reserved without an event
 
 
 @dataclass(frozen=True)
@@ -181,29 +179,24 @@ class Servers:
             if end <= 60 * minute + 60:
                 minutes[minute] = minutes.get(minute, 0.0) + seconds
             else:
-                self.spread(start, end)
+                self._per_minute(start, end, 1.0)
         return end
 
     def load(self, start: float, end: float, seconds: float) -> None:
         """Add ``seconds`` of work spread evenly over [start, end) without queueing it."""
         self.busy += seconds
-        rate = seconds / (end - start)
+        self._per_minute(start, end, seconds / (end - start))
+
+    def _per_minute(self, start: float, end: float, rate: float) -> None:
         while start < end:
             minute = int(start // 60)
             part = min(end, 60 * minute + 60) - start
             self.minutes[minute] = self.minutes.get(minute, 0.0) + part * rate
             start += part
 
-    def spread(self, start: float, end: float) -> None:
-        while start < end:
-            minute = int(start // 60)
-            part = min(end, 60 * minute + 60) - start
-            self.minutes[minute] = self.minutes.get(minute, 0.0) + part
-            start += part
-
 
 class Provider:
-    """The LLM provider: at most ``cap`` requests at once and ``rpm`` admitted per minute, cluster-wide."""
+    """The LLM provider: at most ``cap`` requests at once and ``rpm`` started per minute, cluster-wide."""
 
     def __init__(self, cap: int, rpm: float) -> None:
         self.slots = Servers(cap)
@@ -256,17 +249,18 @@ class FanOut:
         self.db = Servers(setup.db_cores, minutes=True)
         self.llm = Provider(setup.llm_cap, setup.llm_rpm)
         llm_workers, hosts = setup.roles()
-        self.workers = [Worker(False, setup.worker_concurrency, Servers(setup.worker_cores)) for _ in range(llm_workers)]
+        self.workers = [Worker(False, setup.worker_concurrency, Servers(setup.worker_cores))
+                        for _ in range(llm_workers)]
         self.workers += [Worker(True, setup.containers, Servers(setup.containers)) for _ in range(hosts)]
         self.serving = [w for w in self.workers if w.docker == (name == "test") or hosts == 0]
-        fixed = POOL_CONNECTIONS * (len(self.workers) + 1) + 3  # each worker's pool, the coordinator's, superusers
+        fixed = POOL_CONNECTIONS * (len(self.workers) + 1) + 3  # pools (+ the coordinator's), superusers
         self.connections = self.job_connections = setup.db_connections - fixed
         self.waiting: deque = deque()
         self.queue: deque = deque()
         self.outstanding = self.checks = 0
         self.queries = 0.0
         self.idle_seconds = 0.0
-        self.slot_seconds = 0.0
+        self.slot_seconds = self.connection_seconds = 0.0
         dreams, rejected, tested = setup.work()
         self.items = {"generate": setup.procedures, "evaluate": dreams, "test": tested}[name]
         self.first_s = (QUEUE_DB_MS / 2 + 2 * STORE_QUERY_MS) / 1000
@@ -300,7 +294,7 @@ class FanOut:
         self.seq += 1
 
     def run(self) -> dict:
-        listed = self.items * (2 if self.name == "generate" else 1)  # generate lists procedures and those dreamt
+        listed = self.items * (2 if self.name == "generate" else 1)  # procedures, and those dreamt already
         cost = (listed * ROW_READ_DB_MS + len(self.jobs) * DEFER_MS_PER_JOB) / 1000
         self.queries += 3
         for worker in self.workers:
@@ -333,7 +327,8 @@ class FanOut:
         self.checks += 1
         self.queries += QUEUE_QUERIES + 1
         if not self.outstanding:
-            self.end = done + (STORE_QUERY_MS / 1000 if self.name == "evaluate" else 0.0)  # evaluate lists again
+            relist = STORE_QUERY_MS / 1000 if self.name == "evaluate" else 0.0  # a second round finds nothing
+            self.end = done + relist
             return
         period = WAIT_S + POLL_S / 2
         finished = len(self.jobs) - self.outstanding
@@ -366,7 +361,9 @@ class FanOut:
         first = self.first_s
         if self.name == "generate" and not (self.setup.index_per_worker and worker.has_index):
             first += self.setup.procedures * ROW_READ_DB_MS / 1000
-        clock = self.db.serve(fetched if fetched > self.now else self.now, first) + self.overhead_s
+        granted = fetched if fetched > self.now else self.now  # a waiting job gets its connection now
+        self.connection_seconds -= granted
+        clock = self.db.serve(granted, first) + self.overhead_s
         self.start(worker, items, clock, fetched, writes)
 
     def test(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
@@ -378,7 +375,8 @@ class FanOut:
         self.at(self.llm.call(clock, 1, 1, seconds), self.finish, worker, fetched, writes)
 
     def judge_offline(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
-        self.at(worker.cpu.serve(clock, items * OFFLINE_JUDGE_MS / 1000), self.finish, worker, fetched, writes)
+        seconds = items * OFFLINE_JUDGE_MS / 1000
+        self.at(worker.cpu.serve(clock, seconds), self.finish, worker, fetched, writes)
 
     def generate(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         """CPU (the related-procedures index, the local generators), then the LLM calls."""
@@ -404,6 +402,7 @@ class FanOut:
         end = self.db.serve(self.now, writes)
         self.outstanding -= 1
         self.slot_seconds += end - fetched
+        self.connection_seconds += end
         if self.waiting:
             other, job, waited = self.waiting.popleft()
             self.begin(other, job, waited)
@@ -423,17 +422,17 @@ class FanOut:
             "llm_concurrency": self.llm.slots.busy / (self.setup.llm_cap * span),
             "llm_rpm": self.llm.calls * self.llm.spacing / span,
             "db_cpu": self.db.busy / (self.setup.db_cores * span),
-            "db_connections": self.slot_seconds / (max(self.job_connections, 1) * span),
+            "db_connections": self.connection_seconds / (max(self.job_connections, 1) * span),
             ("docker_containers" if self.name == "test" and self.serving[0].docker else "worker_cpu"):
                 sum(w.cpu.busy for w in self.serving) / (serving_cores * span),
         }
         slots = self.slot_seconds / (serving_slots * span)
+        slot_name = "docker_slots" if self.name == "test" else "worker_slots"
         return {"name": self.name, "seconds": end, "jobs": len(self.jobs), "checks": self.checks,
                 "queries": self.queries, "db_busy": self.db.busy, "db_minutes": self.db.minutes,
                 "llm_calls": self.llm.calls, "idle_worker_seconds": self.idle_seconds,
-                "slot_hours": self.slot_seconds / 3600, "rows": self.rows,
-                "bottleneck": _bottleneck(used, slots, "docker_slots" if self.name == "test" else "worker_slots"),
-                "utilisation": {**used, ("docker_slots" if self.name == "test" else "worker_slots"): slots}}
+                "cpu_hours": sum(w.cpu.busy for w in self.serving) / 3600, "rows": self.rows,
+                "bottleneck": _bottleneck(used, slots, slot_name), "utilisation": {**used, slot_name: slots}}
 
 
 def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
@@ -450,7 +449,7 @@ def _fan_out_stage(setup: Setup, name: str) -> dict:
     dreams, _, tested = setup.work()
     items = dict(zip(FANOUT_STAGES, (setup.procedures, dreams, tested)))
     earlier = FANOUT_STAGES[: FANOUT_STAGES.index(name)]
-    rows_before = sum(math.ceil(items[other] / BATCH_OF[other]) for other in earlier)  # the night's jobs so far
+    rows_before = sum(math.ceil(items[other] / BATCH_OF[other]) for other in earlier)  # the night's jobs
     return FanOut(setup, name, rows_before).run()
 
 
@@ -478,7 +477,7 @@ def stage(setup: Setup, name: str) -> dict:
         seconds, queries, rows = (ADAPT_S if name == "adapt" else 0.0) + db, 1, {}
     return {"name": name, "seconds": seconds, "jobs": 0, "checks": 0, "queries": queries, "db_busy": db,
             "db_minutes": {m: min(60.0, db - 60 * m) for m in range(int(db // 60) + 1)}, "llm_calls": 0,
-            "idle_worker_seconds": seconds * setup.workers, "slot_hours": 0.0, "rows": rows,
+            "idle_worker_seconds": seconds * setup.workers, "cpu_hours": 0.0, "rows": rows,
             "bottleneck": "coordinator", "utilisation": {"coordinator": 1.0}}
 
 
@@ -488,7 +487,7 @@ def simulate(setup: Setup) -> dict:
     night = sum(s["seconds"] for s in stages)
     llm_workers, hosts = setup.roles()
     jobs = {s["name"]: s["jobs"] for s in stages if s["name"] in FANOUT_STAGES}
-    jobs["advance"] = sum(s["checks"] for s in stages) + len(STAGES)
+    jobs["advance"] = sum(s["checks"] for s in stages) + len(STAGES)  # its checks, and about one per stage
     jobs["requeue_stalled"] = int(night / REQUEUE_EVERY_S)
     total_jobs = sum(jobs.values())
     polls = sum(s["idle_worker_seconds"] for s in stages) / POLL_S
@@ -502,7 +501,8 @@ def simulate(setup: Setup) -> dict:
             rows[key] += value
     longest = max(stages, key=lambda s: s["seconds"])
     return {
-        "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts, "procedures": setup.procedures,
+        "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts,
+        "procedures": setup.procedures,
         "night_s": round(night, 1), "night_h": round(night / 3600, 2),
         "bottleneck": longest["bottleneck"], "longest_stage": longest["name"],
         "stages": {s["name"]: {"seconds": round(s["seconds"], 1), "jobs": s["jobs"],
@@ -520,13 +520,89 @@ def simulate(setup: Setup) -> dict:
                + llm_workers * setup.worker_concurrency + hosts * setup.containers,
                "connections_limit": setup.db_connections},
         "llm": {"calls": sum(s["llm_calls"] for s in stages), "cap": setup.llm_cap, "rpm": setup.llm_rpm},
-        "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["slot_hours"], 1)},
-        "rows": {**rows, "procrastinate_jobs": total_jobs, "procrastinate_events": total_jobs * QUEUE_EVENTS_PER_JOB},
+        "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["cpu_hours"], 1)},
+        "rows": {**rows, "procrastinate_jobs": total_jobs,
+                 "procrastinate_events": total_jobs * QUEUE_EVENTS_PER_JOB},
         "bytes": {"dreams": rows["dreams"] * DREAM_BYTES,
                   "rejected_drafts": rows["rejected_drafts"] * REJECTED_BYTES,
                   "dream_updates_written": rows["dream_updates"] * DREAM_BYTES,
                   "procrastinate": total_jobs * QUEUE_BYTES_PER_JOB},
     }
+
+
+# -- the bottleneck, relaxed step by step; the report ----------------------------------------------
+
+RELAX_FACTOR = 4
+
+
+def relax(setup: Setup, bottleneck: str) -> tuple[Setup, str] | None:
+    """The setup with its binding resource relaxed, and how; None when there is nothing to relax."""
+    llm_workers, hosts = setup.roles()
+    if bottleneck == "worker_cpu" and not setup.index_per_worker:
+        return replace(setup, index_per_worker=True), "related-procedures index built once per worker"
+    if bottleneck in ("worker_cpu", "worker_slots"):
+        more = llm_workers * (RELAX_FACTOR - 1)
+        return (replace(setup, workers=setup.workers + more, docker_hosts=hosts),
+                f"llm/judge workers x{RELAX_FACTOR} ({llm_workers + more})")
+    if bottleneck in ("docker_containers", "docker_slots") and hosts:
+        more = hosts * (RELAX_FACTOR - 1)
+        return (replace(setup, workers=setup.workers + more, docker_hosts=hosts + more),
+                f"Docker hosts x{RELAX_FACTOR} ({hosts + more})")
+    changes = {"llm_concurrency": ("llm_cap", "LLM concurrency cap"), "llm_rpm": ("llm_rpm", "LLM rpm limit"),
+               "db_cpu": ("db_cores", "PostgreSQL cores"),
+               "db_connections": ("db_connections", "max_connections")}
+    if bottleneck in changes:
+        name, label = changes[bottleneck]
+        value = getattr(setup, name) * RELAX_FACTOR
+        return replace(setup, **{name: value}), f"{label} x{RELAX_FACTOR} ({value:g})"
+    if bottleneck == "coordinator" and setup.score_parallel == 1:
+        cores = llm_workers * setup.worker_cores
+        return (replace(setup, score_parallel=cores),
+                f"score stage as a fan-out over {cores} worker cores (not implemented: a what-if)")
+    return None
+
+
+def relaxations(setup: Setup, steps: int = 6) -> list[dict]:
+    """The night, then again with its bottleneck relaxed, step after step."""
+    chain, how = [], "as configured"
+    for _ in range(steps + 1):
+        night = simulate(setup)
+        chain.append({"relaxed": how, "night_h": night["night_h"], "bottleneck": night["bottleneck"],
+                      "longest_stage": night["longest_stage"],
+                      "stages_h": {name: [round(night["stages"][name]["seconds"] / 3600, 2),
+                                          night["stages"][name]["bottleneck"]]
+                                   for name in (*FANOUT_STAGES, "score")},
+                      "result": night})
+        step = relax(setup, night["bottleneck"])
+        if step is None:
+            break
+        setup, how = step
+    return chain
+
+
+def _night(args: tuple[Setup, bool]) -> list[dict]:
+    setup, chained = args
+    return relaxations(setup) if chained else [{"result": simulate(setup)}]
+
+
+def report(workers: list[int], procedures: list[int], base: Setup) -> dict:
+    """Every (workers, procedures) night, and the relaxation chain of the largest one."""
+    started = time.perf_counter()
+    largest = (max(workers), max(procedures))
+    tasks = [(replace(base, workers=w, procedures=p), (w, p) == largest) for p in procedures for w in workers]
+    tasks.sort(key=lambda task: -task[0].procedures * (2 if task[1] else 1))  # the longest first
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        done = pool.map(_night, tasks, chunksize=1)
+    runs = sorted((chain[0]["result"] for chain in done), key=lambda r: (r["procedures"], r["workers"]))
+    chain = next(chain for chain in done if "relaxed" in chain[0])
+    for step in chain:
+        step.pop("result")
+    inputs = {name: value for name, value in globals().items()
+              if name.isupper() and isinstance(value, (int, float, tuple))}
+    return {"setup": {k: v for k, v in vars(base).items() if k not in ("workers", "procedures")},
+            "runs": runs,
+            "bottleneck_moves": {"workers": largest[0], "procedures": largest[1], "steps": chain},
+            "inputs": inputs, "elapsed_s": round(time.perf_counter() - started, 1)}
 
 
 # -- calibration: the per-job cost of the queue on a real PostgreSQL server ---------------------------
@@ -659,73 +735,6 @@ def calibrate(jobs: int) -> dict:
         return {"server": how, "runs": runs, "scan": _measure_scan(url)}
 
 
-RELAX_FACTOR = 4
-
-
-def relax(setup: Setup, bottleneck: str) -> tuple[Setup, str] | None:
-    """The setup with its binding resource relaxed, and how; None when there is nothing to relax."""
-    llm_workers, hosts = setup.roles()
-    if bottleneck == "worker_cpu" and not setup.index_per_worker:
-        return replace(setup, index_per_worker=True), "related-procedures index built once per worker, not per job"
-    if bottleneck in ("worker_cpu", "worker_slots"):
-        return (replace(setup, workers=setup.workers + llm_workers * (RELAX_FACTOR - 1), docker_hosts=hosts),
-                f"llm/judge workers x{RELAX_FACTOR} ({llm_workers * RELAX_FACTOR})")
-    if bottleneck in ("docker_containers", "docker_slots") and hosts:
-        return (replace(setup, workers=setup.workers + hosts * (RELAX_FACTOR - 1), docker_hosts=hosts * RELAX_FACTOR),
-                f"Docker hosts x{RELAX_FACTOR} ({hosts * RELAX_FACTOR})")
-    changes = {"llm_concurrency": ("llm_cap", "LLM concurrency cap"), "llm_rpm": ("llm_rpm", "LLM rpm limit"),
-               "db_cpu": ("db_cores", "PostgreSQL cores"), "db_connections": ("db_connections", "max_connections")}
-    if bottleneck in changes:
-        name, label = changes[bottleneck]
-        value = getattr(setup, name) * RELAX_FACTOR
-        return replace(setup, **{name: value}), f"{label} x{RELAX_FACTOR} ({value:g})"
-    if bottleneck == "coordinator" and setup.score_parallel == 1:
-        cores = llm_workers * setup.worker_cores
-        return (replace(setup, score_parallel=cores),
-                f"score stage as a fan-out over {cores} worker cores (not implemented: a what-if)")
-    return None
-
-
-def relaxations(setup: Setup, steps: int = 6) -> list[dict]:
-    """The night, then again with its bottleneck relaxed, step after step."""
-    chain, how = [], "as configured"
-    for _ in range(steps + 1):
-        night = simulate(setup)
-        chain.append({"relaxed": how, "night_h": night["night_h"], "bottleneck": night["bottleneck"],
-                      "longest_stage": night["longest_stage"],
-                      "stages_h": {name: [round(st["seconds"] / 3600, 2), st["bottleneck"]]
-                                   for name, st in night["stages"].items() if name in (*FANOUT_STAGES, "score")},
-                      "result": night})
-        step = relax(setup, night["bottleneck"])
-        if step is None:
-            break
-        setup, how = step
-    return chain
-
-
-def _night(args: tuple[Setup, bool]) -> list[dict]:
-    setup, chained = args
-    return relaxations(setup) if chained else [{"result": simulate(setup)}]
-
-
-def report(workers: list[int], procedures: list[int], base: Setup) -> dict:
-    """Every (workers, procedures) night, and the relaxation chain of the largest one."""
-    started = time.perf_counter()
-    largest = (max(workers), max(procedures))
-    tasks = [(replace(base, workers=w, procedures=p), (w, p) == largest) for p in procedures for w in workers]
-    tasks.sort(key=lambda task: -task[0].procedures * (2 if task[1] else 1))  # the longest first
-    with multiprocessing.get_context("spawn").Pool(2) as pool:
-        done = pool.map(_night, tasks, chunksize=1)
-    runs = sorted((chain[0]["result"] for chain in done), key=lambda r: (r["procedures"], r["workers"]))
-    chain = next(chain for chain in done if len(chain) > 1 or "relaxed" in chain[0])
-    for step in chain:
-        step.pop("result")
-    inputs = {name: value for name, value in globals().items() if name.isupper() and isinstance(value, (int, float))}
-    return {"setup": {k: v for k, v in vars(base).items() if k not in ("workers", "procedures")},
-            "runs": runs, "bottleneck_moves": {"workers": largest[0], "procedures": largest[1], "steps": chain},
-            "inputs": inputs, "elapsed_s": round(time.perf_counter() - started, 1)}
-
-
 def _counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
 
@@ -733,12 +742,15 @@ def _counts(text: str) -> list[int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=_counts, default=[1, 10, 100], help="worker counts, e.g. 1,10,100")
-    parser.add_argument("--procedures", type=_counts, default=[10_000, 1_000_000], help="procedures per night")
+    parser.add_argument("--procedures", type=_counts, default=[10_000, 1_000_000],
+                        help="procedures per night, e.g. 10000,1000000")
     parser.add_argument("--llm-cap", type=int, default=LLM_CAP, help="cluster-wide concurrent model requests")
     parser.add_argument("--llm-rpm", type=float, default=LLM_RPM, help="model requests per minute")
-    parser.add_argument("--llm-latency", type=float, default=1.0, help="multiplies the measured model latencies")
+    parser.add_argument("--llm-latency", type=float, default=1.0,
+                        help="multiplies the measured model latencies (real models are slower)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--calibrate", action="store_true", help="measure the queue's cost per job on PostgreSQL")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="measure the queue's cost per job on a throwaway PostgreSQL server")
     parser.add_argument("--jobs", type=int, default=2000, help="no-op jobs per calibration run")
     args = parser.parse_args()
     if args.calibrate:

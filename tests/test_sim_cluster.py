@@ -73,13 +73,14 @@ def test_rows_and_bytes_add_up_with_the_jobs():
     assert jobs["generate"] == math.ceil(1234 / BATCH_OF["generate"])
     assert jobs["evaluate"] == math.ceil(dreams / BATCH_OF["evaluate"])
     assert jobs["test"] == math.ceil(tested / BATCH_OF["test"])
-    assert jobs["total"] == sum(n for kind, n in jobs.items() if kind != "total") == rows["procrastinate_jobs"]
+    assert jobs["total"] == sum(n for kind, n in jobs.items() if kind != "total")
+    assert rows["procrastinate_jobs"] == jobs["total"]
     assert rows["procrastinate_events"] == QUEUE_EVENTS_PER_JOB * jobs["total"]
     # each dream: judged once, scored once; each tested dream moves twice (pending_test, tested)
     assert rows["dream_updates"] == 2 * dreams + 2 * tested
     assert night["bytes"]["dreams"] == dreams * DREAM_BYTES
     assert night["bytes"]["procrastinate"] == jobs["total"] * QUEUE_BYTES_PER_JOB
-    assert night["llm"]["calls"] == 2 * 1234 + jobs["evaluate"]  # two LLM types per procedure, a prompt per batch
+    assert night["llm"]["calls"] == 2 * 1234 + jobs["evaluate"]  # two LLM types a procedure, a prompt a batch
 
 
 @settings(max_examples=12, deadline=None)
