@@ -204,6 +204,13 @@ class Provider:
         self.admit = 0.0
         self.calls = 0
 
+    def one(self, at: float, seconds: float) -> float:
+        """One request of ``seconds``; when it answers."""
+        admitted = at if at > self.admit else self.admit
+        self.admit = admitted + self.spacing
+        self.calls += 1
+        return self.slots.serve(admitted, seconds)
+
     def call(self, at: float, calls: int, streams: int, seconds: float) -> float:
         """``calls`` requests of ``seconds`` each, ``streams`` at a time; when the last one answers."""
         admitted = max(at, self.admit)
@@ -245,6 +252,7 @@ class FanOut:
     def __init__(self, setup: Setup, name: str, rows_before: int) -> None:
         self.setup, self.name, self.rows_before = setup, name, rows_before
         self.rng = random.Random(f"{setup.seed}-{name}")
+        self.random = self.rng.random
         self.now, self.events, self.seq = 0.0, [], 0
         self.db = Servers(setup.db_cores, minutes=True)
         self.llm = Provider(setup.llm_cap, setup.llm_rpm)
@@ -254,7 +262,7 @@ class FanOut:
         self.workers += [Worker(True, setup.containers, Servers(setup.containers)) for _ in range(hosts)]
         self.serving = [w for w in self.workers if w.docker == (name == "test") or hosts == 0]
         fixed = POOL_CONNECTIONS * (len(self.workers) + 1) + 3  # pools (+ the coordinator's), superusers
-        self.connections = self.job_connections = setup.db_connections - fixed
+        self.connections = setup.db_connections - fixed
         self.waiting: deque = deque()
         self.queue: deque = deque()
         self.outstanding = self.checks = 0
@@ -359,7 +367,7 @@ class FanOut:
     def begin(self, worker: Worker, job: tuple[int, float], fetched: float) -> None:
         items, writes = job
         first = self.first_s
-        if self.name == "generate" and not (self.setup.index_per_worker and worker.has_index):
+        if self.start == self.generate and not (self.setup.index_per_worker and worker.has_index):
             first += self.setup.procedures * ROW_READ_DB_MS / 1000
         granted = fetched if fetched > self.now else self.now  # a waiting job gets its connection now
         self.connection_seconds -= granted
@@ -367,12 +375,14 @@ class FanOut:
         self.start(worker, items, clock, fetched, writes)
 
     def test(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
-        seconds = items * CASES_PER_DREAM / self.rng.uniform(*self.rates)
+        low, high = self.rates
+        seconds = items * CASES_PER_DREAM / (low + (high - low) * self.random())
         self.at(worker.cpu.serve(clock, seconds), self.finish, worker, fetched, writes)
 
     def judge(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
-        seconds = self.rng.uniform(*JUDGE_PROMPT_S) * self.setup.llm_latency
-        self.at(self.llm.call(clock, 1, 1, seconds), self.finish, worker, fetched, writes)
+        low, high = JUDGE_PROMPT_S
+        seconds = (low + (high - low) * self.random()) * self.setup.llm_latency
+        self.at(self.llm.one(clock, seconds), self.finish, worker, fetched, writes)
 
     def judge_offline(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         seconds = items * OFFLINE_JUDGE_MS / 1000
@@ -422,17 +432,16 @@ class FanOut:
             "llm_concurrency": self.llm.slots.busy / (self.setup.llm_cap * span),
             "llm_rpm": self.llm.calls * self.llm.spacing / span,
             "db_cpu": self.db.busy / (self.setup.db_cores * span),
-            "db_connections": self.connection_seconds / (max(self.job_connections, 1) * span),
             ("docker_containers" if self.name == "test" and self.serving[0].docker else "worker_cpu"):
                 sum(w.cpu.busy for w in self.serving) / (serving_cores * span),
         }
-        slots = self.slot_seconds / (serving_slots * span)
         slot_name = "docker_slots" if self.name == "test" else "worker_slots"
         return {"name": self.name, "seconds": end, "jobs": len(self.jobs), "checks": self.checks,
                 "queries": self.queries, "db_busy": self.db.busy, "db_minutes": self.db.minutes,
                 "llm_calls": self.llm.calls, "idle_worker_seconds": self.idle_seconds,
+                "connection_seconds": self.connection_seconds,
                 "cpu_hours": sum(w.cpu.busy for w in self.serving) / 3600, "rows": self.rows,
-                "bottleneck": _bottleneck(used, slots, slot_name), "utilisation": {**used, slot_name: slots}}
+                "utilisation": {**used, slot_name: self.slot_seconds / (serving_slots * span)}}
 
 
 def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
@@ -454,24 +463,40 @@ def _fan_out_stage(setup: Setup, name: str) -> dict:
 
 
 def stage(setup: Setup, name: str) -> dict:
-    """One stage of the night. A fan-out stage is simulated on the workers that take its queue,
-    with the connections the others leave, and cached on the setup fields it depends on."""
-    if name in FANOUT_STAGES:
-        defaults = Setup(workers=setup.workers, procedures=setup.procedures)
-        llm_workers, hosts = setup.roles()
-        others = 0
-        if hosts:  # the workers that do not take the stage's queue only hold their pools' connections
-            serving, others = (hosts, llm_workers) if name == "test" else (llm_workers, hosts)
-            setup = replace(setup, workers=serving, docker_hosts=serving if name == "test" else 0,
-                            db_connections=setup.db_connections - POOL_CONNECTIONS * others)
-        result = dict(_fan_out_stage(replace(setup, **{f: getattr(defaults, f) for f in UNUSED[name]}), name))
-        result["idle_worker_seconds"] += result["seconds"] * others  # they poll all along
-        return result
+    """One stage of the night."""
+    return _fan_out(setup, name) if name in FANOUT_STAGES else _inline(setup, name)
+
+
+def _fan_out(setup: Setup, name: str) -> dict:
+    """A fan-out stage, simulated on the workers that take its queue with the connections the
+    others leave them (no more than their slots can use), and cached on what it depends on."""
+    llm_workers, hosts = setup.roles()
+    serving, others = (hosts, llm_workers) if name == "test" and hosts else (llm_workers, hosts)
+    slots = serving * (setup.containers if name == "test" and hosts else setup.worker_concurrency)
+    fixed = POOL_CONNECTIONS * (setup.workers + 1) + 3
+    usable = min(setup.db_connections - fixed, slots)
+    defaults = Setup(workers=setup.workers, procedures=setup.procedures)
+    key = replace(setup, **{f: getattr(defaults, f) for f in UNUSED[name]}, workers=serving,
+                  docker_hosts=(serving if name == "test" else 0) if hosts else None,
+                  db_connections=POOL_CONNECTIONS * (serving + 1) + 3 + usable)
+    result = dict(_fan_out_stage(key, name))
+    result["idle_worker_seconds"] += result["seconds"] * others  # the other workers poll all along
+    limit = max(setup.db_connections - fixed, 1)
+    result["utilisation"] = {**result["utilisation"],
+                             "db_connections": result["connection_seconds"] / (limit * result["seconds"])}
+    used = {k: v for k, v in result["utilisation"].items() if not k.endswith("_slots")}
+    slot_name = "docker_slots" if name == "test" else "worker_slots"
+    result["bottleneck"] = _bottleneck(used, result["utilisation"][slot_name], slot_name)
+    return result
+
+
+def _inline(setup: Setup, name: str) -> dict:
+    """A stage the coordinator runs in place: score reads and updates every dream of the night."""
     dreams = setup.work()[0]
-    if name == "score":  # inline in the coordinator: reads and updates every dream of the night
+    if name == "score":
         db = dreams * (ROW_READ_DB_MS + DREAM_WRITE_DB_MS) / 1000
-        seconds, queries, rows = dreams * SCORE_MS_PER_DREAM / 1000 / setup.score_parallel + db, dreams + 2, {
-            "dream_updates": dreams}
+        seconds = dreams * SCORE_MS_PER_DREAM / 1000 / setup.score_parallel + db
+        queries, rows = dreams + 2, {"dream_updates": dreams}
     else:
         db = STORE_QUERY_MS / 1000
         seconds, queries, rows = (ADAPT_S if name == "adapt" else 0.0) + db, 1, {}
