@@ -234,6 +234,13 @@ class Worker:
     idle_from: float = 0.0
     has_index: bool = False
 
+    def compute(self, at: float, seconds: float) -> float:
+        """A job's CPU work; when it ends. With a core per slot (a Docker host) it never waits."""
+        if self.slots <= self.cpu.count:
+            self.cpu.busy += seconds
+            return at + seconds
+        return self.cpu.serve(at, seconds)
+
 
 def _batches(total: int, size: int) -> list[tuple[int, int]]:
     return [(first, min(size, total - first)) for first in range(0, total, size)]
@@ -377,7 +384,7 @@ class FanOut:
     def test(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         low, high = self.rates
         seconds = items * CASES_PER_DREAM / (low + (high - low) * self.random())
-        self.at(worker.cpu.serve(clock, seconds), self.finish, worker, fetched, writes)
+        self.at(worker.compute(clock, seconds), self.finish, worker, fetched, writes)
 
     def judge(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         low, high = JUDGE_PROMPT_S
@@ -386,7 +393,7 @@ class FanOut:
 
     def judge_offline(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         seconds = items * OFFLINE_JUDGE_MS / 1000
-        self.at(worker.cpu.serve(clock, seconds), self.finish, worker, fetched, writes)
+        self.at(worker.compute(clock, seconds), self.finish, worker, fetched, writes)
 
     def generate(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         """CPU (the related-procedures index, the local generators), then the LLM calls."""
@@ -395,7 +402,7 @@ class FanOut:
         if not (s.index_per_worker and worker.has_index):
             cpu += p * (INDEX_MS_PER_PROCEDURE + READ_MS_PER_PROCEDURE) / 1000
             worker.has_index = True
-        clock = worker.cpu.serve(clock, cpu)
+        clock = worker.compute(clock, cpu)
         if s.llm_generation:
             calls = items * LLM_CALLS_PER_PROCEDURE
             seconds = self.rng.uniform(*LLM_CALL_S) * s.llm_latency
