@@ -6,18 +6,22 @@ sandbox), each followed by the coordinator's polling until the stage's jobs are 
 inline stages (score, adapt, archive) in the coordinator. Shared resources: the PostgreSQL server
 (cores serving queries, a connection limit), the LLM provider (a cluster-wide concurrency cap and
 an rpm limit), the workers' CPUs (a Docker host runs one container per core). Every input is a
-named constant below with where its figure comes from. Prints one JSON object: for each worker
-count and procedure count the night's duration, jobs/s, DB queries/s and utilisation, rows and
-bytes written, the bottleneck per stage and of the night, and for the largest case how the
-bottleneck moves when the binding resource is relaxed.
+named constant below with where its figure comes from. The coordinator's barrier starts each
+fan-out stage on an idle cluster, so stages are simulated one by one and cached: relaxing a
+resource re-simulates only the stages that use it.
+
+Prints one JSON object: for each worker count and procedure count the night's duration, jobs/s, DB
+queries/s and utilisation, rows and bytes written, the bottleneck per stage and of the night; and
+for the largest case how the bottleneck moves when the binding resource is relaxed, step by step.
 
 Calibration (``--calibrate``): a throwaway PostgreSQL server (started as tests/conftest.py does,
 through bench_store), 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
 worker processes; prints the time per job, the database's busy time and transactions per job, the
 bytes per job in procrastinate_jobs + procrastinate_events, and the cost per row of the
-coordinator's "jobs left" count. Its figures are the QUEUE_* constants below.
+coordinator's "jobs left" count. Its figures are the QUEUE_*, DEFER_* and SCAN_* constants below.
 
-    python benchmarks/sim_cluster.py [--workers 1,10,100] [--procedures 10000,1000000] [--seed S]
+    python benchmarks/sim_cluster.py [--workers 1,10,100] [--procedures 10000,1000000]
+                                     [--llm-cap N] [--llm-rpm N] [--llm-latency X] [--seed S]
     python benchmarks/sim_cluster.py --calibrate [--jobs 2000]
 """
 
@@ -281,8 +285,8 @@ class FanOut:
         self.first_s = (QUEUE_DB_MS / 2 + 2 * STORE_QUERY_MS) / 1000
         self.overhead_s = (QUEUE_WORKER_MS + JOB_BODY_MS) / 1000
         self.rows = {"generate": {"dreams": dreams, "rejected_drafts": rejected},
-                     "evaluate": {"dream_updates": dreams},
-                     "test": {"dream_updates": 2 * tested, "dream_tests": tested}}[name]
+                     "evaluate": {"verdict_updates": dreams},
+                     "test": {"dream_tests": tested, "test_result_updates": 2 * tested}}[name]
         self.jobs = self.plan(dreams, rejected)
         self.rates = DOCKER_CASES_PER_CORE_S if setup.sandbox == "docker" else SUBPROCESS_CASES_PER_CORE_S
         self.start = {"generate": self.generate, "test": self.test,
@@ -503,7 +507,7 @@ def _inline(setup: Setup, name: str) -> dict:
     if name == "score":
         db = dreams * (ROW_READ_DB_MS + DREAM_WRITE_DB_MS) / 1000
         seconds = dreams * SCORE_MS_PER_DREAM / 1000 / setup.score_parallel + db
-        queries, rows = dreams + 2, {"dream_updates": dreams}
+        queries, rows = dreams + 2, {"score_updates": dreams}
     else:
         db = STORE_QUERY_MS / 1000
         seconds, queries, rows = (ADAPT_S if name == "adapt" else 0.0) + db, 1, {}
@@ -527,7 +531,8 @@ def simulate(setup: Setup) -> dict:
     queries = sum(s["queries"] for s in stages) + polls + background
     db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
     peak_minute = max(max(s["db_minutes"].values(), default=0.0) for s in stages)
-    rows = {"dreams": 0, "rejected_drafts": 0, "dream_updates": 0, "dream_tests": 0}
+    rows = dict.fromkeys(("dreams", "rejected_drafts", "verdict_updates", "dream_tests", "test_result_updates",
+                          "score_updates"), 0)
     for s in stages:
         for key, value in s["rows"].items():
             rows[key] += value
@@ -557,7 +562,10 @@ def simulate(setup: Setup) -> dict:
                  "procrastinate_events": total_jobs * QUEUE_EVENTS_PER_JOB},
         "bytes": {"dreams": rows["dreams"] * DREAM_BYTES,
                   "rejected_drafts": rows["rejected_drafts"] * REJECTED_BYTES,
-                  "dream_updates_written": rows["dream_updates"] * DREAM_BYTES,
+                  # an update writes a new version of the dream row (dead versions stay until vacuum)
+                  "verdict_updates": rows["verdict_updates"] * DREAM_BYTES,
+                  "test_result_updates": rows["test_result_updates"] * DREAM_BYTES,
+                  "score_updates": rows["score_updates"] * DREAM_BYTES,
                   "procrastinate": total_jobs * QUEUE_BYTES_PER_JOB},
     }
 

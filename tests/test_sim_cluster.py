@@ -4,7 +4,11 @@ bottleneck moves when the binding resource is relaxed, and rows add up with the 
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +23,8 @@ from benchmarks.sim_cluster import (
     relax,
     simulate,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # A night without model calls: local generators, offline judge, Docker tests — bound by the sandbox
 SANDBOX_NIGHT = Setup(workers=6, procedures=2000, docker_hosts=2, llm_generation=False, judge="offline")
@@ -77,7 +83,8 @@ def test_rows_and_bytes_add_up_with_the_jobs():
     assert rows["procrastinate_jobs"] == jobs["total"]
     assert rows["procrastinate_events"] == QUEUE_EVENTS_PER_JOB * jobs["total"]
     # each dream: judged once, scored once; each tested dream moves twice (pending_test, tested)
-    assert rows["dream_updates"] == 2 * dreams + 2 * tested
+    assert (rows["verdict_updates"], rows["score_updates"]) == (dreams, dreams)
+    assert rows["test_result_updates"] == 2 * tested
     assert night["bytes"]["dreams"] == dreams * DREAM_BYTES
     assert night["bytes"]["procrastinate"] == jobs["total"] * QUEUE_BYTES_PER_JOB
     assert night["llm"]["calls"] == 2 * 1234 + jobs["evaluate"]  # two LLM types a procedure, a prompt a batch
@@ -91,3 +98,15 @@ def test_one_more_worker_never_makes_the_night_longer(workers):
     night = simulate(Setup(workers=workers, **roomy))["night_s"]
     one_more = simulate(Setup(workers=workers + 1, **roomy))["night_s"]
     assert one_more <= night * 1.02
+
+
+def test_the_command_prints_every_night_asked_for_and_the_bottleneck_chain():
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "sim_cluster.py"), "--workers", "2,8",
+                           "--procedures", "300,600"], capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(done.stdout)
+    assert [(r["workers"], r["procedures"]) for r in report["runs"]] == [(2, 300), (8, 300), (2, 600), (8, 600)]
+    moves = report["bottleneck_moves"]
+    assert (moves["workers"], moves["procedures"]) == (8, 600)
+    assert moves["steps"][0]["relaxed"] == "as configured"
+    assert moves["steps"][1]["relaxed"].startswith("Docker hosts")
+    assert moves["steps"][1]["night_h"] < moves["steps"][0]["night_h"]
