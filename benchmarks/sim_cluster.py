@@ -39,6 +39,7 @@ import statistics
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -236,7 +237,7 @@ class Worker:
     cpu: Servers
     idle: int = 0
     idle_from: float = 0.0
-    has_index: bool = False
+    index_ready: float | None = None  # when the worker's related-procedures index is built (index_per_worker)
 
     def compute(self, at: float, seconds: float) -> float:
         """A job's CPU work; when it ends. With a core per slot (a Docker host) it never waits."""
@@ -246,8 +247,10 @@ class Worker:
         return self.cpu.serve(at, seconds)
 
 
-def _batches(total: int, size: int) -> list[tuple[int, int]]:
-    return [(first, min(size, total - first)) for first in range(0, total, size)]
+def _batches(total: int, size: int) -> Iterator[tuple[int, int]]:
+    """(first item, items) of each batch."""
+    for first in range(0, total, size):
+        yield first, min(size, total - first)
 
 
 def _share(amount: int, first: int, count: int, total: int) -> int:
@@ -378,8 +381,8 @@ class FanOut:
     def begin(self, worker: Worker, job: tuple[int, float], fetched: float) -> None:
         items, writes = job
         first = self.first_s
-        if self.start == self.generate and not (self.setup.index_per_worker and worker.has_index):
-            first += self.setup.procedures * ROW_READ_DB_MS / 1000
+        if self.name == "generate" and not (self.setup.index_per_worker and worker.index_ready is not None):
+            first += self.setup.procedures * ROW_READ_DB_MS / 1000  # it reads every procedure
         granted = fetched if fetched > self.now else self.now  # a waiting job gets its connection now
         self.connection_seconds -= granted
         clock = self.db.serve(granted, first) + self.overhead_s
@@ -403,9 +406,13 @@ class FanOut:
         """CPU (the related-procedures index, the local generators), then the LLM calls."""
         s, p = self.setup, self.setup.procedures
         cpu = items * (DREAMS_PER_PROCEDURE / LOCAL_DREAMS_PER_CORE_S + RELATED_MS_PER_1000 * p / 1e6)
-        if not (s.index_per_worker and worker.has_index):
-            cpu += p * (INDEX_MS_PER_PROCEDURE + READ_MS_PER_PROCEDURE) / 1000
-            worker.has_index = True
+        index = p * (INDEX_MS_PER_PROCEDURE + READ_MS_PER_PROCEDURE) / 1000
+        if not s.index_per_worker:
+            cpu += index  # every job builds it
+        elif worker.index_ready is None:
+            worker.index_ready = clock = worker.compute(clock, index)  # the worker's first job builds it
+        else:
+            clock = max(clock, worker.index_ready)  # the others wait for it
         clock = worker.compute(clock, cpu)
         if s.llm_generation:
             calls = items * LLM_CALLS_PER_PROCEDURE
@@ -531,8 +538,8 @@ def simulate(setup: Setup) -> dict:
     queries = sum(s["queries"] for s in stages) + polls + background
     db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
     peak_minute = max(max(s["db_minutes"].values(), default=0.0) for s in stages)
-    rows = dict.fromkeys(("dreams", "rejected_drafts", "verdict_updates", "dream_tests", "test_result_updates",
-                          "score_updates"), 0)
+    rows = dict.fromkeys(("dreams", "rejected_drafts", "verdict_updates", "dream_tests",
+                          "test_result_updates", "score_updates"), 0)
     for s in stages:
         for key, value in s["rows"].items():
             rows[key] += value
