@@ -1,5 +1,5 @@
 """The cluster simulation (benchmarks/sim_cluster.py) behaves as a user reading its figures expects:
-more Docker hosts shorten a sandbox-bound night until another resource binds, the reported
+more workers shorten a sandbox-bound night until another resource binds, the reported
 bottleneck moves when the binding resource is relaxed, and rows add up with the jobs."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -32,11 +33,12 @@ SANDBOX_NIGHT = Setup(workers=6, procedures=2000, docker_hosts=2, llm_generation
 
 def hosts(count: int, **changes) -> Setup:
     """The sandbox-bound night with ``count`` Docker hosts beside the same four llm/judge workers."""
-    return Setup(**{**vars(SANDBOX_NIGHT), "workers": 4 + count, "docker_hosts": count, **changes})
+    return replace(SANDBOX_NIGHT, workers=4 + count, docker_hosts=count, **changes)
 
 
-def test_doubling_docker_hosts_halves_a_sandbox_bound_night():
-    nights = [simulate(hosts(count)) for count in (2, 4, 8)]
+def test_doubling_the_workers_halves_a_sandbox_bound_night():
+    nights = [simulate(replace(SANDBOX_NIGHT, workers=workers, docker_hosts=None)) for workers in (8, 16, 32)]
+    assert [night["docker_hosts"] for night in nights] == [2, 4, 8]  # a quarter of the machines
     assert all(night["bottleneck"] == "docker_containers" for night in nights)
     for fewer, more in zip(nights, nights[1:]):
         assert 0.45 <= more["night_s"] / fewer["night_s"] <= 0.6
