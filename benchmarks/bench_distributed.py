@@ -111,7 +111,7 @@ def distributed(folder: Path, url: str, count: int, workload: str) -> dict:
 
         with psycopg.connect(url) as connection:
             jobs = dict(connection.execute(
-                "SELECT task_name, count(*) FROM procrastinate_jobs WHERE task_name <> 'dreamcore.requeue_stalled' "
+                "SELECT task_name, count(*) FROM procrastinate_jobs WHERE args ? 'run_id' "
                 "GROUP BY 1").fetchall())
     finally:
         for worker in workers:

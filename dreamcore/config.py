@@ -273,6 +273,11 @@ class ExecutorConfig:
         validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
         metadata=_help("dreams tested by one sandbox job, in one sandbox (procrastinate executor)"),
     )
+    keep_jobs_hours: int = attrs.field(
+        default=168,
+        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        metadata=_help("hours a succeeded job's row is kept before the hourly prune deletes it; 0 = forever"),
+    )
     stalled_after: float = attrs.field(
         default=60.0,
         validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 
@@ -188,13 +189,13 @@ def _snapshot(url: str) -> list:
     )]
 
 
-def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
+def test_every_job_run_again_changes_nothing_and_old_jobs_are_pruned(tmp_path, pg, capsys):
     """At-least-once delivery: each job of a finished cycle delivered a second time has no effect."""
     import asyncio
 
     from dreamcore import DreamCore
     from dreamcore.distributed.commands import ensure_schema
-    from dreamcore.distributed.jobs import make_app, submit
+    from dreamcore.distributed.jobs import make_app, prune_jobs, submit
 
     config = distributed_config(tmp_path, pg, testing="[plugins.test]\ncases = 5\n")
     ensure_schema(pg)
@@ -215,8 +216,7 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
         run_id = asyncio.run(cycle())
         assert core.store.get_generation_run(run_id).status == "finished", core.store.get_generation_run(run_id).stop_reason
         before = _snapshot(pg)
-        jobs = query(pg, "SELECT task_name, args FROM procrastinate_jobs WHERE task_name <> "
-                         "'dreamcore.requeue_stalled' ORDER BY id")
+        jobs = query(pg, "SELECT task_name, args FROM procrastinate_jobs WHERE args ? 'run_id' ORDER BY id")
         assert {task for task, _ in jobs} == {"dreamcore.generate", "dreamcore.evaluate", "dreamcore.test",
                                               "dreamcore.advance"}
         assert query(pg, "SELECT count(*) FROM dream_procedures WHERE status = 'tested'")[0][0] > 0
@@ -229,6 +229,20 @@ def test_every_job_run_again_changes_nothing(tmp_path, pg, capsys):
 
         asyncio.run(again())
         assert query(pg, "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'") == [(0,)]
+        assert _snapshot(pg) == before
+
+        # a week later the hourly prune deletes the rows of succeeded jobs; failed ones stay
+        with psycopg.connect(pg, autocommit=True) as connection:
+            connection.execute("UPDATE procrastinate_events SET at = at - interval '169 hours'")
+            connection.execute("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = (SELECT min(id) "
+                               "FROM procrastinate_jobs)")
+
+        async def prune() -> None:
+            async with app.open_async():
+                await prune_jobs(SimpleNamespace(app=app, additional_context={"core": core}), 0)
+
+        asyncio.run(prune())
+        assert query(pg, "SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY 1") == [("failed", 1)]
         assert _snapshot(pg) == before
 
 

@@ -13,7 +13,9 @@ Job kinds (each carries a run id and the ids of its work, nothing else):
   alone, so a coordinator that runs twice does its stages' work once;
 - ``dreamcore.nightly`` (queue ``cycle``, periodic, with ``[executor] nightly``): submit a cycle;
 - ``dreamcore.requeue_stalled`` (queue ``cycle``, periodic): jobs of workers whose heartbeat is older
-  than ``[executor] stalled_after`` go back to the queue.
+  than ``[executor] stalled_after`` go back to the queue;
+- ``dreamcore.prune_jobs`` (queue ``cycle``, hourly): rows of jobs that succeeded over
+  ``[executor] keep_jobs_hours`` ago are deleted.
 
 A stage job adds its stage's figures and failures to the run (``add_run_figures``), and its model
 calls go through the cluster's budget and per-model limits (``dreamcore.distributed.limits``).
@@ -44,6 +46,7 @@ WAKE_SECONDS = 0.1  # the coordinator looks at the run's jobs this often while i
 WAIT_SECONDS = 10  # ... and hands over to a fresh coordinator job after waiting this long
 POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job sends no notification)
 REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
+PRUNE_CRON = "17 * * * *"  # hourly
 
 RUN_JOBS_INDEX = (  # the coordinator counts a run's unfinished jobs ten times a second
     "CREATE INDEX IF NOT EXISTS dreamcore_unfinished_jobs_by_run ON procrastinate_jobs ((args->>'run_id')) "
@@ -312,6 +315,14 @@ async def requeue_stalled(context: Any, timestamp: int) -> int:
     return len(stalled)
 
 
+async def prune_jobs(context: Any, timestamp: int) -> None:
+    """Delete the rows of jobs that succeeded over ``[executor] keep_jobs_hours`` ago (failed jobs stay
+    for `dreamcore cluster status`): the coordinator's queries and the queue stay fast night after night."""
+    hours = _core(context).config.executor.keep_jobs_hours
+    if hours:
+        await context.app.job_manager.delete_old_jobs(nb_hours=hours)
+
+
 def make_app(url: str, *, nightly: str = "") -> procrastinate.App:
     """A procrastinate App on the store's PostgreSQL server, with dreamcore's job kinds registered;
     with ``nightly`` (a cron expression) the cycle itself is a periodic job."""
@@ -324,6 +335,8 @@ def make_app(url: str, *, nightly: str = "") -> procrastinate.App:
     app.task(name="dreamcore.advance", queue=CYCLE_QUEUE, pass_context=True)(advance)
     stalled = app.task(name="dreamcore.requeue_stalled", queue=CYCLE_QUEUE, pass_context=True)(requeue_stalled)
     app.periodic(cron=REQUEUE_CRON, periodic_id="requeue-stalled")(stalled)
+    prune = app.task(name="dreamcore.prune_jobs", queue=CYCLE_QUEUE, pass_context=True)(prune_jobs)
+    app.periodic(cron=PRUNE_CRON, periodic_id="prune-jobs")(prune)
     if nightly:
         scheduled = app.task(name="dreamcore.nightly", queue=CYCLE_QUEUE, pass_context=True)(nightly_cycle)
         app.periodic(cron=nightly, periodic_id="nightly")(scheduled)
