@@ -32,10 +32,11 @@ def local_dreams_by_type(folder: Path, capsys) -> dict[str, int]:
     return json.loads(capsys.readouterr().out)["dreams_by_type"]
 
 
-def start_worker(config: Path, folder: Path, name: str) -> subprocess.Popen:
+def start_worker(config: Path, folder: Path, name: str, queues: str = "") -> subprocess.Popen:
     log = (folder / f"{name}.log").open("w")
-    return subprocess.Popen([DREAMCORE, "--config", str(config), "worker", "--name", name, "--concurrency", "2"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    chosen = ["--queues", queues] if queues else []
+    return subprocess.Popen([DREAMCORE, "--config", str(config), "worker", "--name", name, "--concurrency", "2",
+                             *chosen], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def stop(workers: list[subprocess.Popen]) -> None:
@@ -144,6 +145,34 @@ def test_a_worker_killed_mid_sandbox_tests_leaves_every_dream_tested_once(tmp_pa
         pg, "SELECT count(*) FROM dream_procedures WHERE failure_category IS NOT NULL")
     [(status, attempts)] = query(pg, f"SELECT status::text, attempts FROM procrastinate_jobs WHERE id = {killed_job}")
     assert (status, attempts) == ("succeeded", 2)
+
+
+def test_sandbox_queue_workers_test_in_docker(tmp_path, pg):
+    """Workers on a Docker host take the sandbox queue, the others the rest; nothing is left running."""
+    import docker
+    from sandbox_support import IMAGE, docker_config
+
+    docker_config()  # skips outside CI when Docker is unusable, fails under CI
+    config = distributed_config(tmp_path, pg, testing=(
+        f'[plugins.test]\nsandbox = "docker"\ncases = 5\n[plugins.docker]\nimage = "{IMAGE}"\npull = false\n'))
+    workers = [start_worker(config, tmp_path, "docker-1", "sandbox"), start_worker(config, tmp_path, "docker-2", "sandbox"),
+               start_worker(config, tmp_path, "other", "cycle,llm,judge")]
+    try:
+        done = subprocess.run([DREAMCORE, "--config", str(config), "run", "--json", "--limit", "6"],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        stop(workers)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["status"] == "finished" and report["stages"]["test"]["dreams"] == 6
+    assert query(pg, "SELECT count(*) FROM dream_procedures WHERE status = 'tested' AND test_outcome IS NOT NULL") == [(6,)]
+    ran = dict(query(pg, "SELECT queue_name, count(*) FROM procrastinate_jobs WHERE task_name = 'dreamcore.test' "
+                         "GROUP BY 1"))
+    assert ran == {"sandbox": 1}
+    owners = {f":{worker.pid}" for worker in workers}
+    left = [c.id for c in docker.from_env().containers.list(all=True, filters={"label": "dreamcore.sandbox"})
+            if any(c.labels.get("dreamcore.sandbox.owner", "").endswith(owner) for owner in owners)]
+    assert left == []
 
 
 def _first_worker(url: str) -> int:
