@@ -47,6 +47,11 @@ def _check(predicate: Callable[[Any], bool], message: Callable[[Any], str]):
     return validator
 
 
+def _between(low: int, high: int):
+    """A validator for a whole number from ``low`` to ``high``."""
+    return _check(lambda v: low <= v <= high, lambda v: f"must be between {low} and {high}, got {v}")
+
+
 def _help(text: str) -> dict[str, str]:
     """Field metadata: the comment `dreamcore init` writes above the key."""
     return {"help": text}
@@ -99,7 +104,7 @@ class StrategyConfig:
 
     variants: int = attrs.field(
         default=15,
-        validator=_check(lambda v: 1 <= v <= 1000, lambda v: f"must be between 1 and 1000, got {v}"),
+        validator=_between(1, 1000),
         metadata=_help("dreams asked of each generator per procedure"),
     )
     generators: list[str] = attrs.field(
@@ -116,7 +121,7 @@ class CycleConfig:
     strategy: str = attrs.field(default="balanced", metadata=_help("light, balanced, deep or a [strategies.<name>]"))
     concurrency: int = attrs.field(
         default=4,
-        validator=_check(lambda v: 1 <= v <= 512, lambda v: f"must be between 1 and 512, got {v}"),
+        validator=_between(1, 512),
         metadata=_help("procedures dreamt at the same time"),
     )
     seed: int | None = attrs.field(
@@ -142,7 +147,7 @@ class LoggingConfig:
     )
     keep_days: int = attrs.field(
         default=7,
-        validator=_check(lambda v: 1 <= v <= 366, lambda v: f"must be between 1 and 366, got {v}"),
+        validator=_between(1, 366),
         metadata=_help("rotated log files kept"),
     )
     level: str = attrs.field(
@@ -206,17 +211,17 @@ class EvaluationConfig:
     )
     batch_size: int = attrs.field(
         default=10,
-        validator=_check(lambda v: 1 <= v <= 500, lambda v: f"must be between 1 and 500, got {v}"),
+        validator=_between(1, 500),
         metadata=_help("dreams judged in one prompt"),
     )
     concurrency: int = attrs.field(
         default=2,
-        validator=_check(lambda v: 1 <= v <= 64, lambda v: f"must be between 1 and 64, got {v}"),
+        validator=_between(1, 64),
         metadata=_help("prompts sent to the judge at the same time"),
     )
     max_attempts: int = attrs.field(
         default=3,
-        validator=_check(lambda v: 1 <= v <= 1000, lambda v: f"must be between 1 and 1000, got {v}"),
+        validator=_between(1, 1000),
         metadata=_help("failed evaluations after which a dream is flagged: kept pending, left to a person"),
     )
     viable_from: float = attrs.field(
@@ -265,12 +270,12 @@ class ExecutorConfig:
     )
     generate_batch: int = attrs.field(
         default=20,
-        validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
+        validator=_between(1, 10000),
         metadata=_help("procedures dreamt by one generation job (procrastinate executor)"),
     )
     test_batch: int = attrs.field(
         default=20,
-        validator=_check(lambda v: 1 <= v <= 10000, lambda v: f"must be between 1 and 10000, got {v}"),
+        validator=_between(1, 10000),
         metadata=_help("dreams tested by one sandbox job, in one sandbox (procrastinate executor)"),
     )
     keep_jobs_hours: int = attrs.field(

@@ -90,22 +90,27 @@ def test_detach_needs_the_procrastinate_executor(tmp_path, capsys):
     assert "--detach needs [executor] kind" in capsys.readouterr().err
 
 
-def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys):
-    expected = local_dreams_by_type(tmp_path / "local", capsys)
-    config = distributed_config(tmp_path, pg)
-    victim = start_worker(config, tmp_path, "victim")
+def run_killing_one_of_three(config: Path, folder: Path, url: str, queue: str | None = None) -> tuple[dict, int]:
+    """`dreamcore run` on three workers, one of them killed -9 at its first job of ``queue`` (any but
+    the coordinator's without); the run's summary and the killed job's id."""
+    victim = start_worker(config, folder, "victim")
     workers = [victim]
     try:
-        victim_id = _first_worker(pg)
-        workers += [start_worker(config, tmp_path, f"w{n}") for n in (2, 3)]
+        victim_id = _first_worker(url)
+        workers += [start_worker(config, folder, f"w{n}") for n in (2, 3)]
         run = subprocess.Popen([DREAMCORE, "--config", str(config), "run", "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        killed_job = _kill_when_busy(victim, pg, victim_id)
-        out, _ = run.communicate(timeout=300)
+        killed_job = _kill_when_busy(victim, url, victim_id, queue)
+        out, _ = run.communicate(timeout=600)
         assert run.returncode == 0, out
     finally:
         stop(workers)
-    report = json.loads(out)
+    return json.loads(out), killed_job
+
+
+def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys):
+    expected = local_dreams_by_type(tmp_path / "local", capsys)
+    report, killed_job = run_killing_one_of_three(distributed_config(tmp_path, pg), tmp_path, pg)
     assert report["status"] == "finished"
     assert report["dreams_by_type"] == expected
     total = sum(expected.values())
@@ -121,19 +126,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tmp_path, pg, capsys)
 
 def test_a_worker_killed_mid_sandbox_tests_leaves_every_dream_tested_once(tmp_path, pg):
     config = distributed_config(tmp_path, pg, testing="[plugins.test]\ncases = 10\n")
-    victim = start_worker(config, tmp_path, "victim")
-    workers = [victim]
-    try:
-        victim_id = _first_worker(pg)
-        workers += [start_worker(config, tmp_path, f"w{n}") for n in (2, 3)]
-        run = subprocess.Popen([DREAMCORE, "--config", str(config), "run", "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        killed_job = _kill_when_busy(victim, pg, victim_id, queue="sandbox")
-        out, _ = run.communicate(timeout=600)
-        assert run.returncode == 0, out
-    finally:
-        stop(workers)
-    report = json.loads(out)
+    report, killed_job = run_killing_one_of_three(config, tmp_path, pg, queue="sandbox")
     assert report["status"] == "finished" and report["failures"] == []
     statuses = dict(query(pg, "SELECT status, count(*) FROM dream_procedures GROUP BY status"))
     assert statuses["tested"] >= 500 and "pending_test" not in statuses
