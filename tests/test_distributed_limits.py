@@ -73,11 +73,12 @@ def test_rpm_spaces_request_starts_across_three_workers(tmp_path, pg, server, mo
     report = run_on_three_workers(llm_config(tmp_path, pg, server, budget=0.012, rpm=120), tmp_path)
     arrivals = sorted(request.arrived for request in server.requests)
     assert len(arrivals) == 12 and report["stop_reason"].startswith("budget_exhausted")
-    # 120 a minute: one start every 0.5 s whichever worker asks (unpaced, two slots of 0.3 s calls
-    # would take under 2 s); arrivals jitter by the client's own delays, up to a quarter second here
-    assert arrivals[-1] - arrivals[0] >= 11 * 0.5 - 0.25
-    spans = [arrivals[n + 2] - arrivals[n] for n in range(len(arrivals) - 2)]
-    assert min(spans) >= 2 * 0.5 - 0.25, spans
+    # 120 a minute: one start every 0.5 s whichever worker asks. Unpaced, two slots of 0.3 s calls
+    # would take under 2 s for all twelve and at most 0.6 s for any five. An arrival lags its start by
+    # the client's own delays (waking up, a new connection): up to ~0.6 s on this loaded machine.
+    assert arrivals[-1] - arrivals[0] >= 11 * 0.5 - 0.6
+    spans = [arrivals[n + 4] - arrivals[n] for n in range(len(arrivals) - 4)]
+    assert min(spans) >= 4 * 0.5 - 1.0, spans
 
 
 def test_a_models_slots_are_shared_by_every_session_and_freed_by_a_dead_one(pg):
@@ -94,7 +95,7 @@ def test_a_models_slots_are_shared_by_every_session_and_freed_by_a_dead_one(pg):
     state = {"now": 0, "most": 0}
 
     async def call(gate: SharedGate) -> None:
-        async with gate.slot("m", 2, 0):
+        async with gate.slot("m", 2, 0):  # four calls of one session at once: they re-try its own slots
             state["now"] += 1
             state["most"] = max(state["most"], state["now"])
             await asyncio.sleep(0.05)
@@ -103,11 +104,24 @@ def test_a_models_slots_are_shared_by_every_session_and_freed_by_a_dead_one(pg):
     async def calls() -> None:
         gates = [SharedGate(pg) for _ in range(3)]
         await asyncio.gather(*(call(gate) for gate in gates for _ in range(4)))
+        assert held_slots() == 0  # every slot given back while the sessions are still open
         for gate in gates:
             await gate.aclose()
 
+    def held_slots() -> int:
+        return query(pg, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2")[0][0]
+
     asyncio.run(calls())
     assert state == {"now": 0, "most": 2}
+
+    async def one_slot_of_eight() -> int:
+        gate = SharedGate(pg)
+        async with gate.slot("m8", 8, 0):
+            locks = held_slots()
+        await gate.aclose()
+        return locks
+
+    assert asyncio.run(one_slot_of_eight()) == 1  # the query that found a free slot took only that one
     with psycopg.connect(pg, autocommit=True) as dead:  # a worker that took both slots, then died
         dead.execute("SELECT pg_advisory_lock(%s, 0), pg_advisory_lock(%s, 1)", (model_key("m"), model_key("m")))
     asyncio.run(asyncio.wait_for(calls(), timeout=10))

@@ -58,7 +58,8 @@ def _app(core: DreamCore) -> procrastinate.App:
 
 
 async def follow(core: DreamCore, app: procrastinate.App, run_id: int, interval: float = 1.0) -> str:
-    """Wait until the run has ended, printing its jobs' progress on stderr; returns its status."""
+    """Wait until the run has ended, printing its jobs waiting, running or failed on stderr; returns
+    its status."""
     last = None
     while True:
         run = core.store.get_generation_run(run_id)
@@ -72,9 +73,11 @@ async def follow(core: DreamCore, app: procrastinate.App, run_id: int, interval:
 
 
 async def _job_counts(app: procrastinate.App, run_id: int) -> dict[str, int]:
+    from dreamcore.distributed.jobs import UNSETTLED
+
     rows = await app.connector.execute_query_all_async(
-        "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs "
-        "WHERE args->>'run_id' = %(run)s GROUP BY status ORDER BY status", run=str(run_id)
+        f"SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
+        "GROUP BY status ORDER BY status", run=str(run_id),
     )
     return {row["status"]: int(row["n"]) for row in rows}
 

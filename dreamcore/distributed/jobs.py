@@ -48,19 +48,20 @@ POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job send
 REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
 PRUNE_CRON = "17 * * * *"  # hourly
 
-RUN_JOBS_INDEX = (  # the coordinator counts a run's unfinished jobs ten times a second
-    "CREATE INDEX IF NOT EXISTS dreamcore_unfinished_jobs_by_run ON procrastinate_jobs ((args->>'run_id')) "
-    "WHERE status IN ('todo', 'doing')"
+RUN_JOBS_INDEX = (  # the coordinator counts a run's unfinished jobs ten times a second; `run` follows them
+    "CREATE INDEX IF NOT EXISTS dreamcore_unsettled_jobs_by_run ON procrastinate_jobs ((args->>'run_id')) "
+    "WHERE status <> 'succeeded'"
 )
+UNSETTLED = "args->>'run_id' = %(run)s AND status <> 'succeeded'"  # a run's jobs RUN_JOBS_INDEX serves
 OUTSTANDING = (
-    "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s "
+    f"SELECT count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
     "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
 )
 ADVANCE_RUNNING = (
-    "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'dreamcore.advance' "
-    "AND args->>'run_id' = %(run)s AND status IN ('todo', 'doing')"
+    f"SELECT count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
+    "AND task_name = 'dreamcore.advance' AND status IN ('todo', 'doing')"
 )
-FAILED = "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = %(run)s AND status = 'failed'"
+FAILED = f"SELECT count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} AND status = 'failed'"
 
 
 @attrs.frozen

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from dreamcore.llm import Budget, BudgetExhausted
 
@@ -47,14 +47,14 @@ CREATE TABLE IF NOT EXISTS dreamcore_model_pace (
 );
 """
 
+T = TypeVar("T")
 SLOT_NAMESPACE = 0x64630000  # high bits of the advisory-lock key of a model's slots
 WAIT_SECONDS = (0.02, 0.1)  # a call waiting for a slot or for the budget looks again after this long
 
 _LIVE_HOLDS = """
-FROM dreamcore_budget_holds h
-JOIN procrastinate_jobs j ON j.id = h.job_id AND j.attempts = h.attempt AND j.status = 'doing'
-WHERE h.run_id = %(run)s
-"""
+FROM dreamcore_budget_holds h WHERE h.run_id = %(run)s AND EXISTS (
+    SELECT 1 FROM procrastinate_jobs j WHERE j.id = h.job_id AND j.attempts = h.attempt AND j.status = 'doing')
+"""  # EXISTS: one primary-key lookup per hold, whatever the planner knows of the tables
 
 
 def model_key(model: str) -> int:
@@ -64,6 +64,20 @@ def model_key(model: str) -> int:
 
 async def _pause() -> None:
     await asyncio.sleep(random.uniform(*WAIT_SECONDS))
+
+
+async def _uninterrupted(work: Coroutine[Any, Any, T], undo: Callable[[T], Awaitable[None]] | None = None) -> T:
+    """Run ``work`` to its end even when the calling task is cancelled meanwhile (a generation stage
+    cancels its other calls when one fails); on cancellation ``undo`` its result, then re-raise. A slot
+    or reservation taken in the database is so never left behind by a task that was cancelled."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        result = await task
+        if undo is not None:
+            await undo(result)
+        raise
 
 
 class _Session:
@@ -101,32 +115,45 @@ class SharedGate(_Session):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self._held: set[tuple[int, int]] = set()  # advisory locks are re-entrant in one session
+        self._held: set[tuple[int, int]] = set()  # advisory locks are re-entrant: skip the session's own
 
     @asynccontextmanager
     async def slot(self, model: str, concurrency: int, rpm: float) -> AsyncIterator[None]:
         """Hold one of the model's slots cluster-wide, started no sooner than ``rpm`` allows."""
         key = model_key(model)
-        while (taken := await self._take_slot(key, concurrency)) is None:
+
+        async def release(slot: int | None) -> None:
+            if slot is not None:
+                await self.one("SELECT pg_advisory_unlock(%s, %s)", (key, slot))
+                self._held.discard((key, slot))  # after: meanwhile this session's other calls skip it
+
+        while (taken := await _uninterrupted(self._take_slot(key, concurrency), release)) is None:
             await _pause()
         try:
             if rpm > 0:
                 await asyncio.sleep(await self._turn(model, 60.0 / rpm))
             yield
         finally:
-            self._held.discard((key, taken))
-            await self.one("SELECT pg_advisory_unlock(%s, %s)", (key, taken))
+            await _uninterrupted(release(taken))
 
     async def _take_slot(self, key: int, concurrency: int) -> int | None:
-        """Try the model's free slots in random order; the slot now held, or None."""
-        for slot in random.sample(range(concurrency), concurrency):
-            if (key, slot) in self._held:
-                continue
-            self._held.add((key, slot))  # before the query: this job's other calls skip the slot meanwhile
-            if (await self.one("SELECT pg_try_advisory_lock(%s, %s)", (key, slot)))[0]:
-                return slot
-            self._held.discard((key, slot))
-        return None
+        """Take the first free slot of the model, from a random one on, in one query; None when none
+        is free. The candidates leave out this session's own slots (a lock it holds would be granted
+        again), and the lock is the query's only condition, tried row by row until LIMIT 1 is met (no
+        ORDER BY, no other condition the planner could put after it), so a query takes one slot at most."""
+        async with self.transaction() as connection:  # alone on the session: its held slots are exact
+            start = random.randrange(concurrency)
+            candidates = [slot for slot in (*range(start, concurrency), *range(start))
+                          if (key, slot) not in self._held]
+            if not candidates:
+                return None
+            row = await (await connection.execute(
+                "SELECT slot FROM unnest(%s::int[]) AS slot WHERE pg_try_advisory_lock(%s, slot) LIMIT 1",
+                (candidates, key))).fetchone()
+            if row is None:
+                return None
+            self._held.add((key, row[0]))
+            return row[0]
 
     async def _turn(self, model: str, interval: float) -> float:
         """Take the model's next start time; returns the seconds to wait for it."""
@@ -163,11 +190,7 @@ class SharedBudget(Budget):
     async def reserve(self, model: str) -> float:
         """Wait until the call may start and set aside what it may cost; BudgetExhausted when it never
         may (what is spent plus the dearest call passes the limit)."""
-        while True:
-            async with self.session.transaction() as connection:
-                decision = await self._try_reserve(connection)
-            if decision is not None:
-                break
+        while (decision := await _uninterrupted(self._attempt(), self._give_back)) is None:
             await _pause()
         if decision < 0:
             self._refused = True
@@ -175,8 +198,16 @@ class SharedBudget(Budget):
                 f"budget of ${self.limit_usd:g} spent (${self.spent_usd:.4f}); no new model calls", model=model)
         return decision
 
-    async def _try_reserve(self, connection: Any) -> float | None:
+    async def _attempt(self) -> float | None:
         """The USD set aside for a call that may start, -1 for a call that never may, None to wait."""
+        async with self.session.transaction() as connection:
+            return await self._try_reserve(connection)
+
+    async def _give_back(self, decision: float | None) -> None:
+        if decision is not None and decision >= 0:
+            await self._settle(decision, None)
+
+    async def _try_reserve(self, connection: Any) -> float | None:
         row = await (await connection.execute(
             "SELECT limit_usd, spent_usd, dearest_call_usd FROM dreamcore_run_budget WHERE run_id = %s FOR UPDATE",
             (self.run_id,))).fetchone()
@@ -196,7 +227,11 @@ class SharedBudget(Budget):
         return amount
 
     async def settle(self, reserved: float, cost_usd: float | None) -> None:
-        """Book the call's cost, learn the dearest call, and drop one of this job's holds."""
+        """Book the call's cost, learn the dearest call, and drop one of this job's holds (all of it,
+        even when the calling task is cancelled meanwhile)."""
+        await _uninterrupted(self._settle(reserved, cost_usd))
+
+    async def _settle(self, reserved: float, cost_usd: float | None) -> None:
         async with self.session.transaction() as connection:
             await connection.execute(
                 "DELETE FROM dreamcore_budget_holds WHERE id = (SELECT id FROM dreamcore_budget_holds "
