@@ -1,24 +1,30 @@
-"""One night of a dreamcore cluster, simulated; and the per-job queue cost measured on PostgreSQL.
+"""One night of a dreamcore cluster, simulated; and the queue's and the shared model limits' cost
+measured on PostgreSQL.
 
 Simulation (standard library only, a discrete-event loop on ``heapq``): the procrastinate executor
 runs a cycle as fan-out stages (``generate`` on queue llm, ``evaluate`` on judge, ``test`` on
-sandbox), each followed by the coordinator's polling until the stage's jobs are done, then the
-inline stages (score, adapt, archive) in the coordinator. Shared resources: the PostgreSQL server
-(cores serving queries, a connection limit), the LLM provider (a cluster-wide concurrency cap and
-an rpm limit), the workers' CPUs (a Docker host runs one container per core). Every input is a
-named constant below with where its figure comes from. The coordinator's barrier starts each
-fan-out stage on an idle cluster, so stages are simulated one by one and cached: relaxing a
-resource re-simulates only the stages that use it.
+sandbox), each followed by the coordinator waiting in its job until the stage's jobs are done
+(counting them every 0.1 s, handing over to a fresh job every 10 s), then the inline stages (score,
+adapt, archive) in the coordinator. Shared resources: the PostgreSQL server (cores serving queries,
+a connection limit: a job that calls a model holds three), the model's limits as the cluster keeps
+them in PostgreSQL (a concurrency cap, an rpm spacing, each call's queries, and the load of calls
+polling for a slot), the workers' CPUs (a Docker host runs one container per core; a worker builds
+the related-procedures index once). Every input is a named constant below with where its figure
+comes from. The coordinator's barrier starts each fan-out stage on an idle cluster, so stages are
+simulated one by one and cached: relaxing a resource re-simulates only the stages that use it.
 
 Prints one JSON object: for each worker count and procedure count the night's duration, jobs/s, DB
-queries/s and utilisation, rows and bytes written, the bottleneck per stage and of the night; and
-for the largest case how the bottleneck moves when the binding resource is relaxed, step by step.
+queries/s and utilisation (with and without slot polls), rows and bytes written, the bottleneck per
+stage and of the night; and for the largest case how the bottleneck moves when the binding resource
+is relaxed, step by step.
 
 Calibration (``--calibrate``): a throwaway PostgreSQL server (started as tests/conftest.py does,
-through bench_store), 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
-worker processes; prints the time per job, the database's busy time and transactions per job, the
-bytes per job in procrastinate_jobs + procrastinate_events, and the cost per row of the
-coordinator's "jobs left" count. Its figures are the QUEUE_*, DEFER_* and SCAN_* constants below.
+through bench_store): 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
+worker processes (time, database busy time, transactions and bytes per job); the coordinator's
+count of a run's unfinished jobs through its partial index (50,000 succeeded jobs, 1,000 and 20,000
+unfinished) and a run's job count per status without it; and the shared model limits' queries per
+call and per failed slot try, through dreamcore.distributed.limits. Its figures are the QUEUE_*,
+DEFER_*, COUNT_*, FOLLOW_*, CALL_* and TRY_* constants below.
 
     python benchmarks/sim_cluster.py [--workers 1,10,100] [--procedures 10000,1000000]
                                      [--llm-cap N] [--llm-rpm N] [--llm-latency X] [--seed S]
@@ -41,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +62,8 @@ QUEUE_WORKER_MS = 4.0 - QUEUE_DB_MS  # M: a no-op job takes 4.0 ms end to end (2
 QUEUE_BYTES_PER_JOB = 786  # M: procrastinate_jobs + procrastinate_events, indexes included, per job
 QUEUE_EVENTS_PER_JOB = 3  # M: deferred, started, succeeded
 DEFER_MS_PER_JOB = 0.12  # M: batch_defer of 50,000 jobs, per job
-COUNT_BASE_MS = 0.3  # M: the coordinator's count of its run's unfinished jobs (partial index on the run id) ...
-COUNT_MS_PER_LIVE_ROW = 0.11e-3  # M: ... plus this per unfinished job of the run (50,000 succeeded ones: nothing)
+COUNT_BASE_MS = 0.3  # M: the coordinator's count of its run's unfinished jobs (partial index on run id) ...
+COUNT_MS_PER_LIVE_ROW = 0.11e-3  # M: ... plus this per unfinished job of the run (succeeded ones: nothing)
 FOLLOW_MS_PER_ROW = 0.27e-3  # M: `dreamcore run` following its run counts its jobs per status: a full scan
 JOB_BODY_MS = 14.5 - 4.0  # M: bench_distributed's 13-16 ms overhead per dreamcore job, minus the queue's
 
@@ -431,7 +437,7 @@ class FanOut:
         items, writes = job
         first = self.first_s
         if self.name == "generate" and worker.index_ready is None:
-            first += self.setup.procedures * ROW_READ_DB_MS / 1000  # the worker's first job reads every procedure
+            first += self.setup.procedures * ROW_READ_DB_MS / 1000  # a worker's first job reads them all
         granted = fetched if fetched > self.now else self.now  # a waiting job gets its connection now
         self.connection_seconds -= granted * self.per_job
         queries = self.job_queries[0] + self.job_queries[1] * items
@@ -519,7 +525,8 @@ class FanOut:
         return {"name": self.name, "seconds": end, "jobs": len(self.jobs), "checks": self.checks,
                 "handovers": int(self.coordinating / WAIT_S), "queries": self.queries,
                 "db_busy": self.db.busy, "db_minutes": self.db.minutes, "query_delay": self.delay,
-                "poll_db_busy": poll_db, "polling_jobs": polling, "polling_rate": rate, "waiting_calls": self.llm.polling / span,
+                "poll_db_busy": poll_db, "polling_jobs": polling, "polling_rate": rate,
+                "waiting_calls": self.llm.polling / span,
                 "llm_calls": self.llm.calls, "idle_worker_seconds": self.idle_seconds,
                 "connection_seconds": self.connection_seconds,
                 "cpu_hours": sum(w.cpu.busy for w in self.serving) / 3600, "rows": self.rows,
@@ -539,7 +546,7 @@ def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
     return slot_name if slots >= 0.9 else "latency"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fan_out_stage(setup: Setup, name: str) -> dict:
     """The stage; simulated again when calls polling for a model slot would want more of the
     server than is left. The tries are not simulated one by one: polling jobs form a closed loop
@@ -606,13 +613,13 @@ def simulate(setup: Setup) -> dict:
     night = sum(s["seconds"] for s in stages)
     llm_workers, hosts = setup.roles()
     jobs = {s["name"]: s["jobs"] for s in stages if s["name"] in FANOUT_STAGES}
-    jobs["advance"] = sum(s.get("handovers", 0) for s in stages) + len(STAGES)  # a handover per WAIT_S, a job per stage
+    jobs["advance"] = sum(s.get("handovers", 0) for s in stages) + len(STAGES)  # per WAIT_S, and per stage
     jobs["requeue_stalled"] = int(night / REQUEUE_EVERY_S)
     jobs["prune_jobs"] = int(night / PRUNE_EVERY_S)
     total_jobs = sum(jobs.values())
     polls = sum(s["idle_worker_seconds"] for s in stages) / POLL_S
     background = night * (BACKGROUND_QUERIES_PER_WORKER_S * setup.workers + QUEUE_QUERIES / REQUEUE_EVERY_S)
-    kept = (KEEP_NIGHTS + 1) * total_jobs  # rows in procrastinate_jobs at the end of the night (a night a day)
+    kept = (KEEP_NIGHTS + 1) * total_jobs  # rows in procrastinate_jobs at the night's end (a night a day)
     follow_s = (KEEP_NIGHTS + 0.5) * total_jobs * FOLLOW_MS_PER_ROW / 1000  # its average query
     queries = sum(s["queries"] for s in stages) + polls + background
     db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
@@ -624,7 +631,8 @@ def simulate(setup: Setup) -> dict:
             rows[key] += value
     longest = max(stages, key=lambda s: s["seconds"])
     fan_outs = [s for s in stages if s["name"] in FANOUT_STAGES]
-    polled = sum(s["poll_db_busy"] for s in fan_outs) / (TRY_DB_MS / 1000)  # tries of calls waiting for a slot
+    polled = sum(s["poll_db_busy"] for s in fan_outs) / (TRY_DB_MS / 1000)  # tries of calls awaiting a slot
+    model_job = max(setup.job_connections(name) for name in FANOUT_STAGES[:2])
     return {
         "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts,
         "procedures": setup.procedures,
@@ -645,17 +653,18 @@ def simulate(setup: Setup) -> dict:
                                                   / (setup.db_cores * night), 3),
                "peak_utilisation_1min": round(peak_minute / (60 * setup.db_cores), 3),
                "connections_needed": POOL_CONNECTIONS * (setup.workers + 1) + 3
-               + llm_workers * setup.worker_concurrency * max(setup.job_connections(n) for n in FANOUT_STAGES[:2])
+               + llm_workers * setup.worker_concurrency * model_job
                + hosts * setup.containers,
                "connections_limit": setup.db_connections,
                "coordinator_counts": sum(s["checks"] for s in stages),
-               "slot_polls": {s["name"]: {"waiting_calls": round(s["waiting_calls"], 1),
-                                          "polling_jobs": round(s["polling_jobs"], 1),
-                                          "db_utilisation": round(s["poll_db_busy"] / (setup.db_cores * s["seconds"]), 3),
-                                          "query_delay_ms": round(s["query_delay"] * 1000, 3)} for s in fan_outs},
+               "slot_polls": {s["name"]: {
+                   "waiting_calls": round(s["waiting_calls"], 1), "polling_jobs": round(s["polling_jobs"], 1),
+                   "db_utilisation": round(s["poll_db_busy"] / (setup.db_cores * s["seconds"]), 3),
+                   "query_delay_ms": round(s["query_delay"] * 1000, 3)} for s in fan_outs},
                "jobs_table_rows_at_end": kept,
                # `dreamcore run` without --detach counts the run's jobs per status every second: a full scan
-               "follow_query_s": round(follow_s, 2), "follow_db_cores": round(follow_s / (follow_s + 1.0), 2)},
+               "follow_query_s": round(follow_s, 2),
+               "follow_db_cores": round(follow_s / (follow_s + 1.0), 2)},
         "llm": {"calls": sum(s["llm_calls"] for s in stages), "cap": setup.llm_cap, "rpm": setup.llm_rpm},
         "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["cpu_hours"], 1)},
         "rows": {**rows, "procrastinate_jobs": total_jobs,
@@ -907,7 +916,8 @@ def _measure_limits(url: str) -> dict:
 
     _query(url, "TRUNCATE procrastinate_events, procrastinate_jobs CASCADE")
     _query(url, SCHEMA)
-    _query(url, "INSERT INTO dreamcore_run_budget (run_id, limit_usd, dearest_call_usd) VALUES (1, 1e9, 0.001)")
+    _query(url, "INSERT INTO dreamcore_run_budget (run_id, limit_usd, dearest_call_usd) "
+                "VALUES (1, 1e9, 0.001)")
     asyncio.run(_defer(url, HOLDS + 1))
     _query(url, "UPDATE procrastinate_jobs SET status = 'doing', attempts = 0")
     job = _query(url, "SELECT min(id) AS id FROM procrastinate_jobs")["id"]
@@ -932,7 +942,8 @@ def _measure_limits(url: str) -> dict:
         await holder.aclose()
 
     figures = {}
-    for name, work, count in (("call", calls, 500), ("call_with_holds", calls, 500), ("failed_try", failed_tries, 20)):
+    measurements = (("call", calls, 500), ("call_with_holds", calls, 500), ("failed_try", failed_tries, 20))
+    for name, work, count in measurements:
         if name == "call_with_holds":
             _query(url, "INSERT INTO dreamcore_budget_holds (run_id, job_id, attempt, amount_usd) "
                         f"SELECT 1, id, 0, 0.001 FROM procrastinate_jobs WHERE id <> {job}")
