@@ -1,24 +1,30 @@
-"""One night of a dreamcore cluster, simulated; and the per-job queue cost measured on PostgreSQL.
+"""One night of a dreamcore cluster, simulated; and the queue's and the shared model limits' cost
+measured on PostgreSQL.
 
 Simulation (standard library only, a discrete-event loop on ``heapq``): the procrastinate executor
 runs a cycle as fan-out stages (``generate`` on queue llm, ``evaluate`` on judge, ``test`` on
-sandbox), each followed by the coordinator's polling until the stage's jobs are done, then the
-inline stages (score, adapt, archive) in the coordinator. Shared resources: the PostgreSQL server
-(cores serving queries, a connection limit), the LLM provider (a cluster-wide concurrency cap and
-an rpm limit), the workers' CPUs (a Docker host runs one container per core). Every input is a
-named constant below with where its figure comes from. The coordinator's barrier starts each
-fan-out stage on an idle cluster, so stages are simulated one by one and cached: relaxing a
-resource re-simulates only the stages that use it.
+sandbox), each followed by the coordinator waiting in its job until the stage's jobs are done
+(counting them every 0.1 s, handing over to a fresh job every 10 s), then the inline stages (score,
+adapt, archive) in the coordinator. Shared resources: the PostgreSQL server (cores serving queries,
+a connection limit: a job that calls a model holds three), the model's limits as the cluster keeps
+them in PostgreSQL (a concurrency cap, an rpm spacing, each call's queries, and the load of calls
+polling for a slot), the workers' CPUs (a Docker host runs one container per core; a worker builds
+the related-procedures index once). Every input is a named constant below with where its figure
+comes from. The coordinator's barrier starts each fan-out stage on an idle cluster, so stages are
+simulated one by one and cached: relaxing a resource re-simulates only the stages that use it.
 
 Prints one JSON object: for each worker count and procedure count the night's duration, jobs/s, DB
-queries/s and utilisation, rows and bytes written, the bottleneck per stage and of the night; and
-for the largest case how the bottleneck moves when the binding resource is relaxed, step by step.
+queries/s and utilisation (with and without slot polls), rows and bytes written, the bottleneck per
+stage and of the night; and for the largest case how the bottleneck moves when the binding resource
+is relaxed, step by step.
 
 Calibration (``--calibrate``): a throwaway PostgreSQL server (started as tests/conftest.py does,
-through bench_store), 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
-worker processes; prints the time per job, the database's busy time and transactions per job, the
-bytes per job in procrastinate_jobs + procrastinate_events, and the cost per row of the
-coordinator's "jobs left" count. Its figures are the QUEUE_*, DEFER_* and SCAN_* constants below.
+through bench_store): 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
+worker processes (time, database busy time, transactions and bytes per job); the coordinator's
+count of a run's unfinished jobs through its partial index (50,000 succeeded jobs, 1,000 and 20,000
+unfinished) and a run's job count per status without it; and the shared model limits' queries per
+call and per failed slot try, through dreamcore.distributed.limits. Its figures are the QUEUE_*,
+DEFER_*, COUNT_*, FOLLOW_*, CALL_* and TRY_* constants below.
 
     python benchmarks/sim_cluster.py [--workers 1,10,100] [--procedures 10000,1000000]
                                      [--llm-cap N] [--llm-rpm N] [--llm-latency X] [--seed S]
@@ -41,7 +47,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +62,9 @@ QUEUE_WORKER_MS = 4.0 - QUEUE_DB_MS  # M: a no-op job takes 4.0 ms end to end (2
 QUEUE_BYTES_PER_JOB = 786  # M: procrastinate_jobs + procrastinate_events, indexes included, per job
 QUEUE_EVENTS_PER_JOB = 3  # M: deferred, started, succeeded
 DEFER_MS_PER_JOB = 0.12  # M: batch_defer of 50,000 jobs, per job
-SCAN_MS_PER_ROW = 0.58e-3  # M: the coordinator's count of its run's jobs left scans procrastinate_jobs
+COUNT_BASE_MS = 0.3  # M: the coordinator's count of its run's unfinished jobs (partial index on run id) ...
+COUNT_MS_PER_LIVE_ROW = 0.11e-3  # M: ... plus this per unfinished job of the run (succeeded ones: nothing)
+FOLLOW_MS_PER_ROW = 0.27e-3  # M: `dreamcore run` following its run counts its jobs per status: a full scan
 JOB_BODY_MS = 14.5 - 4.0  # M: bench_distributed's 13-16 ms overhead per dreamcore job, minus the queue's
 
 # Work per procedure and per dream
@@ -74,8 +82,8 @@ OFFLINE_JUDGE_MS = 1.0  # E: the offline evaluator's CPU per dream
 CASES_PER_DREAM = 20  # [plugins.test] cases (default)
 DOCKER_CASES_PER_CORE_S = (27.0, 42.5)  # M: bench_sandbox, Docker warm pool 54-85 cases/s on 2 cores
 SUBPROCESS_CASES_PER_CORE_S = (85.0, 133.5)  # M: bench_sandbox, subprocess 170-267 cases/s on 2 cores
-INDEX_MS_PER_PROCEDURE = 0.46  # M: RelatedIndex over 5,466 stdlib procedures (built by every generation job)
-READ_MS_PER_PROCEDURE = 0.028  # M: get_procedures, same 5,466, client side (every generation job reads all)
+INDEX_MS_PER_PROCEDURE = 0.46  # M: RelatedIndex over 5,466 stdlib procedures (built once per worker and run)
+READ_MS_PER_PROCEDURE = 0.028  # M: get_procedures, same 5,466, client side (once per worker and run)
 RELATED_MS_PER_1000 = 6.2 / 5.466  # M: one related() lookup at 5,466 procedures; linear in P is E
 SCORE_MS_PER_DREAM = 0.94  # M: bench_learning, score stage, inline in the coordinator
 ADAPT_S = 0.13  # M: bench_learning
@@ -87,15 +95,30 @@ DREAM_WRITE_DB_MS = 10.9 / 100  # M: bench_store, PostgreSQL batch insert of 100
 ROW_READ_DB_MS = 0.005  # E: server time to send one procedure or dream row in a large read
 STORE_QUERY_MS = 0.4  # E: a small store query; bench_store p95s are 0.38-3.0 ms with the client
 STORE_QUERIES = {  # E, counted from the code paths: (per job, per item)
-    "generate": (4, 3),  # run, procedures, dreamt-in-run, usage; per procedure dreams, drafts, related
-    "evaluate": (2, 1),  # dreams, advisory lock; a conditional transition per dream
-    "test": (2, 3),  # dreams, failure patterns; per dream two transitions and its procedure
+    # run, procedures, dreamt-in-run; model usage and stage figures added to the run (add_run_figures:
+    # SELECT ... FOR NO KEY UPDATE and UPDATE, twice); per procedure dreams, drafts, related
+    "generate": (7, 3),
+    "evaluate": (6, 1),  # run, dreams, advisory lock, usage and figures (2 x 2); a transition per dream
+    "test": (4, 3),  # run, dreams, figures (2); per dream two transitions and its procedure
 }
+
+# The shared model limits (dreamcore.distributed.limits), per model call, on the job's own connections
+CALL_QUERIES = 9  # reserve: budget row FOR UPDATE, live holds, INSERT; slot; pace: INSERT, UPDATE; unlock;
+# settle: DELETE, UPDATE -- in 5 transactions (BEGIN and COMMIT are round trips of their own)
+CALL_DB_MS = 0.79  # M: `--calibrate`, database time of one call's 5 transactions with 600 other calls' holds
+CALL_WALL_MS = 4.1  # M: ... and their wall time (loopback), added to each call
+TRY_DB_MS = 0.025  # M: a failed slot try (pg_try_advisory_lock in its own transaction), database time
+TRY_WALL_MS = 0.5  # M: ... and its wall time (loopback, client included; 0.46-0.53); a LAN adds round trips
+POLL_PAUSE_S = 0.06  # a call finding every slot taken tries them all, then waits 20-100 ms
+LLM_JOB_CONNECTIONS = 2  # a job that calls a model opens two more connections: slots, budget
 
 # Worker and cluster defaults
 POLL_S = 0.5  # dreamcore.distributed.jobs.POLL_SECONDS
-WAIT_S = 1.0  # dreamcore.distributed.jobs.WAIT_SECONDS: the coordinator looks again
+WAKE_S = 0.1  # dreamcore.distributed.jobs.WAKE_SECONDS: the coordinator counts the run's jobs left
+WAIT_S = 10.0  # dreamcore.distributed.jobs.WAIT_SECONDS: ... and hands over to a fresh job of itself
 REQUEUE_EVERY_S = 5.0  # dreamcore.distributed.jobs.REQUEUE_CRON
+PRUNE_EVERY_S = 3600.0  # dreamcore.distributed.jobs.PRUNE_CRON
+KEEP_NIGHTS = 7  # [executor] keep_jobs_hours = 168: a week of nights' succeeded jobs stays in the table
 BACKGROUND_QUERIES_PER_WORKER_S = 1 / 15 + 1 / 5 + 1 / 5  # heartbeat (stalled_after / 4), aborts, periodic
 POOL_CONNECTIONS = 2  # E: a worker's procrastinate pool in use (listener + fetch/finish); max_size 4
 GENERATE_BATCH = 20  # [executor] generate_batch
@@ -135,7 +158,6 @@ class Setup:
     worker_cores: int = WORKER_CORES
     db_cores: int = DB_CORES
     db_connections: int = DB_MAX_CONNECTIONS
-    index_per_worker: bool = False  # True: the related-procedures index built once per worker, not per job
     score_parallel: int = 1  # > 1: the score stage as a fan-out over that many cores (not implemented)
     seed: int = 1
 
@@ -155,11 +177,17 @@ class Setup:
         rejected = int(self.procedures * (REJECTED_PER_PROCEDURE + llm * LLM_REJECTED_PER_CALL))
         return dreams, rejected, int(dreams * TESTED_SHARE)
 
+    def job_connections(self, name: str) -> int:
+        """Database connections a job of fan-out stage ``name`` holds: its store connection, and two
+        more (the shared model limits') when it calls a model."""
+        llm = self.llm_generation if name == "generate" else name == "evaluate" and self.judge == "llm"
+        return 1 + (LLM_JOB_CONNECTIONS if llm else 0)
+
 
 # Setup fields a stage does not depend on: a relaxation re-simulates only the stages it changes
 UNUSED = {"generate": ("judge", "sandbox", "score_parallel"),
-          "evaluate": ("sandbox", "index_per_worker", "score_parallel"),
-          "test": ("llm_cap", "llm_rpm", "llm_latency", "judge", "index_per_worker", "score_parallel")}
+          "evaluate": ("sandbox", "score_parallel"),
+          "test": ("llm_cap", "llm_rpm", "llm_latency", "judge", "score_parallel")}
 
 
 class Servers:
@@ -174,10 +202,10 @@ class Servers:
 
     def serve(self, at: float, seconds: float) -> float:
         free = self.free
+        self.busy += seconds
         start = at if at > free[0] else free[0]
         end = start + seconds
         heapq.heapreplace(free, end)
-        self.busy += seconds
         minutes = self.minutes
         if minutes is not None:
             minute = int(start // 60)
@@ -201,20 +229,29 @@ class Servers:
 
 
 class Provider:
-    """The LLM provider: at most ``cap`` requests at once and ``rpm`` started per minute, cluster-wide."""
+    """The model's limits as the cluster applies them (dreamcore.distributed.limits): at most ``cap``
+    requests at once (slots) and ``rpm`` started per minute. Counts the seconds calls spend polling
+    for a slot: waiting for a free one, and waiting for a pace turn beyond what ``cap`` slot holders
+    sleeping for their turns absorb (a slot is taken before the turn)."""
 
     def __init__(self, cap: int, rpm: float) -> None:
         self.slots = Servers(cap)
         self.spacing = 60.0 / rpm
         self.admit = 0.0
         self.calls = 0
+        self.polling = 0.0
+
+    def _slot(self, at: float, admitted: float, seconds: float) -> float:
+        start = max(admitted, self.slots.free[0])
+        self.polling += start - admitted + max(0.0, admitted - at - self.slots.count * self.spacing)
+        return self.slots.serve(admitted, seconds)
 
     def one(self, at: float, seconds: float) -> float:
         """One request of ``seconds``; when it answers."""
         admitted = at if at > self.admit else self.admit
         self.admit = admitted + self.spacing
         self.calls += 1
-        return self.slots.serve(admitted, seconds)
+        return self._slot(at, admitted, seconds)
 
     def call(self, at: float, calls: int, streams: int, seconds: float) -> float:
         """``calls`` requests of ``seconds`` each, ``streams`` at a time; when the last one answers."""
@@ -224,7 +261,7 @@ class Provider:
         end = admitted + (calls - 1) * self.spacing + seconds
         per_stream = calls / streams * seconds
         for _ in range(streams):
-            end = max(end, self.slots.serve(admitted, per_stream))
+            end = max(end, self._slot(at, admitted, per_stream))
         return end
 
 
@@ -237,7 +274,7 @@ class Worker:
     cpu: Servers
     idle: int = 0
     idle_from: float = 0.0
-    index_ready: float | None = None  # when the worker's related-procedures index is built (index_per_worker)
+    index_ready: float | None = None  # when the worker's related-procedures index is built
 
     def compute(self, at: float, seconds: float) -> float:
         """A job's CPU work; when it ends. With a core per slot (a Docker host) it never waits."""
@@ -261,10 +298,11 @@ def _share(amount: int, first: int, count: int, total: int) -> int:
 class FanOut:
     """One fan-out stage, simulated from an idle cluster (the coordinator's barrier separates
     stages): the coordinator lists and defers the jobs, workers fetch and run them, the coordinator
-    counts the jobs left every second until none is."""
+    counts the run's jobs left every ``WAKE_S`` until none is. ``delay``: seconds every query waits
+    behind the tries of calls polling for a model slot (see ``_fan_out_stage``)."""
 
-    def __init__(self, setup: Setup, name: str, rows_before: int) -> None:
-        self.setup, self.name, self.rows_before = setup, name, rows_before
+    def __init__(self, setup: Setup, name: str, delay: float = 0.0) -> None:
+        self.setup, self.name, self.delay = setup, name, delay
         self.rng = random.Random(f"{setup.seed}-{name}")
         self.random = self.rng.random
         self.now, self.events, self.seq = 0.0, [], 0
@@ -280,6 +318,8 @@ class FanOut:
         self.waiting: deque = deque()
         self.queue: deque = deque()
         self.outstanding = self.checks = 0
+        self.coordinating = 0.0  # seconds the coordinator has waited in this stage (a handover per WAIT_S)
+        self.per_job = setup.job_connections(name)
         self.queries = 0.0
         self.idle_seconds = 0.0
         self.slot_seconds = self.connection_seconds = 0.0
@@ -291,6 +331,9 @@ class FanOut:
                      "evaluate": {"verdict_updates": dreams},
                      "test": {"dream_tests": tested, "test_result_updates": 2 * tested}}[name]
         self.jobs = self.plan(dreams, rejected)
+        self.limits_s = CALL_WALL_MS / 1000 + CALL_QUERIES * delay  # a call's queries of the shared limits
+        per_job, per_item = STORE_QUERIES[name]
+        self.job_queries = (QUEUE_QUERIES + per_job, per_item)
         self.rates = DOCKER_CASES_PER_CORE_S if setup.sandbox == "docker" else SUBPROCESS_CASES_PER_CORE_S
         self.start = {"generate": self.generate, "test": self.test,
                       "evaluate": self.judge if setup.judge == "llm" else self.judge_offline}[name]
@@ -307,9 +350,17 @@ class FanOut:
                 writes = n * (DREAM_WRITE_DB_MS + STORE_QUERY_MS)
             else:
                 writes = n * (2 * DREAM_WRITE_DB_MS + STORE_QUERY_MS) + STORE_QUERY_MS
-            jobs.append((n, (writes + QUEUE_DB_MS / 2) / 1000))
+            calls = self.calls_per_job(n)
+            jobs.append((n, (writes + QUEUE_DB_MS / 2 + calls * CALL_DB_MS) / 1000))
+            self.queries += calls * CALL_QUERIES
         self.queries += len(jobs) * (QUEUE_QUERIES + per_job) + per_item * self.items
         return jobs
+
+    def calls_per_job(self, items: int) -> int:
+        """Model calls of a job of ``items``: two per procedure, one prompt per judge batch."""
+        if self.name == "generate":
+            return items * LLM_CALLS_PER_PROCEDURE if self.setup.llm_generation else 0
+        return 1 if self.name == "evaluate" and self.setup.judge == "llm" else 0
 
     def at(self, when: float, action, *args) -> None:
         heapq.heappush(self.events, (when, self.seq, action, args))
@@ -340,27 +391,31 @@ class FanOut:
         self.at(self.now + WAIT_S + self.rng.uniform(0, POLL_S), self.check)
 
     def check(self) -> None:
-        """The coordinator, re-scheduled: a job of its own that counts the run's jobs left. While
-        many jobs are left, the checks of the next stretch (at most half the expected time left, at
-        most a minute) are counted and their load added at once instead of simulated one by one."""
-        rows = self.rows_before + len(self.jobs) + self.checks
-        cost = (QUEUE_DB_MS + rows * SCAN_MS_PER_ROW) / 1000
+        """The coordinator counts the run's unfinished jobs (through the partial index: the cost
+        follows those jobs), then sleeps ``WAKE_S`` and re-reads the run. While many jobs are left,
+        the counts of the next stretch (at most half the expected time left, at most a minute) are
+        counted and their load added at once (at today's cost) instead of simulated one by one."""
+        cost = (COUNT_BASE_MS + self.outstanding * COUNT_MS_PER_LIVE_ROW) / 1000
         done = self.db.serve(self.now, cost)
         self.checks += 1
-        self.queries += QUEUE_QUERIES + 1
+        self.queries += 1
         if not self.outstanding:
             relist = STORE_QUERY_MS / 1000 if self.name == "evaluate" else 0.0  # a second round finds nothing
             self.end = done + relist
             return
-        period = WAIT_S + POLL_S / 2
+        period = done - self.now + WAKE_S + STORE_QUERY_MS / 1000 + 2 * self.delay
         finished = len(self.jobs) - self.outstanding
         ahead = min(60.0, 0.5 * self.outstanding * self.now / finished) if finished else 0.0
         skipped = int(ahead / period)
+        reread = STORE_QUERY_MS / 1000
         if skipped:
-            self.db.load(done, done + skipped * period, skipped * cost)
+            self.db.load(done, done + skipped * period, skipped * (cost + reread))
             self.checks += skipped
-            self.queries += skipped * (QUEUE_QUERIES + 1)
-        self.at(done + skipped * period + WAIT_S + self.rng.uniform(0, POLL_S), self.check)
+            self.queries += 2 * skipped
+        self.db.busy += reread
+        self.queries += 1
+        self.coordinating += (skipped + 1) * period
+        self.at(self.now + (skipped + 1) * period, self.check)
 
     # the workers
     def take(self, worker: Worker, clock: float) -> None:
@@ -372,8 +427,8 @@ class FanOut:
             worker.idle += 1
             return
         job = self.queue.popleft()
-        if self.connections > 0:
-            self.connections -= 1
+        if self.connections >= self.per_job:
+            self.connections -= self.per_job
             self.begin(worker, job, clock)
         else:
             self.waiting.append((worker, job, clock))
@@ -381,11 +436,12 @@ class FanOut:
     def begin(self, worker: Worker, job: tuple[int, float], fetched: float) -> None:
         items, writes = job
         first = self.first_s
-        if self.name == "generate" and not (self.setup.index_per_worker and worker.index_ready is not None):
-            first += self.setup.procedures * ROW_READ_DB_MS / 1000  # it reads every procedure
+        if self.name == "generate" and worker.index_ready is None:
+            first += self.setup.procedures * ROW_READ_DB_MS / 1000  # a worker's first job reads them all
         granted = fetched if fetched > self.now else self.now  # a waiting job gets its connection now
-        self.connection_seconds -= granted
-        clock = self.db.serve(granted, first) + self.overhead_s
+        self.connection_seconds -= granted * self.per_job
+        queries = self.job_queries[0] + self.job_queries[1] * items
+        clock = self.db.serve(granted, first) + self.overhead_s + queries * self.delay
         self.start(worker, items, clock, fetched, writes)
 
     def test(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
@@ -395,7 +451,7 @@ class FanOut:
 
     def judge(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
         low, high = JUDGE_PROMPT_S
-        seconds = (low + (high - low) * self.random()) * self.setup.llm_latency
+        seconds = (low + (high - low) * self.random()) * self.setup.llm_latency + self.limits_s
         self.at(self.llm.one(clock, seconds), self.finish, worker, fetched, writes)
 
     def judge_offline(self, worker: Worker, items: int, clock: float, fetched: float, writes: float) -> None:
@@ -407,16 +463,14 @@ class FanOut:
         s, p = self.setup, self.setup.procedures
         cpu = items * (DREAMS_PER_PROCEDURE / LOCAL_DREAMS_PER_CORE_S + RELATED_MS_PER_1000 * p / 1e6)
         index = p * (INDEX_MS_PER_PROCEDURE + READ_MS_PER_PROCEDURE) / 1000
-        if not s.index_per_worker:
-            cpu += index  # every job builds it
-        elif worker.index_ready is None:
+        if worker.index_ready is None:
             worker.index_ready = clock = worker.compute(clock, index)  # the worker's first job builds it
         else:
             clock = max(clock, worker.index_ready)  # the others wait for it
         clock = worker.compute(clock, cpu)
         if s.llm_generation:
             calls = items * LLM_CALLS_PER_PROCEDURE
-            seconds = self.rng.uniform(*LLM_CALL_S) * s.llm_latency
+            seconds = self.rng.uniform(*LLM_CALL_S) * s.llm_latency + self.limits_s
             self.at(clock, self.ask, worker, calls, seconds, fetched, writes)
         else:
             self.at(clock, self.finish, worker, fetched, writes)
@@ -430,17 +484,31 @@ class FanOut:
         end = self.db.serve(self.now, writes)
         self.outstanding -= 1
         self.slot_seconds += end - fetched
-        self.connection_seconds += end
+        self.connection_seconds += end * self.per_job
+        self.connections += self.per_job
         if self.waiting:
+            self.connections -= self.per_job
             other, job, waited = self.waiting.popleft()
             self.begin(other, job, waited)
-        else:
-            self.connections += 1
         self.take(worker, end)
+
+    def pollers(self) -> tuple[float, float]:
+        """Jobs polling for a model slot on average, and the tries a second each makes: its waiting
+        calls try every slot then pause, one query at a time on the job's one gate connection."""
+        streams = min(self.calls_per_job(BATCH_OF[self.name]), LLM_STREAMS_PER_JOB) or 1
+        jobs = self.llm.polling / self.end / streams
+        cap = self.setup.llm_cap
+        per_call = cap / (POLL_PAUSE_S + cap * TRY_WALL_MS / 1000)
+        return jobs, min(streams * per_call, 1000 / TRY_WALL_MS)
 
     # the figures
     def result(self) -> dict:
         end = span = self.end
+        polling, rate = self.pollers()
+        cores = min(polling * rate * TRY_DB_MS / 1000, max(0.0, self.setup.db_cores - self.db.busy / span))
+        poll_db = cores * span  # not in the busiest minute's figure
+        self.db.busy += poll_db
+        self.queries += poll_db / (TRY_DB_MS / 1000)
         for worker in self.serving:
             if worker.idle:
                 self.idle_seconds += end - worker.idle_from
@@ -449,13 +517,16 @@ class FanOut:
         used = {
             "llm_concurrency": self.llm.slots.busy / (self.setup.llm_cap * span),
             "llm_rpm": self.llm.calls * self.llm.spacing / span,
-            "db_cpu": self.db.busy / (self.setup.db_cores * span),
+            "db_cpu": (self.db.busy - poll_db) / (self.setup.db_cores * span),  # polls take what is left
             ("docker_containers" if self.name == "test" and self.serving[0].docker else "worker_cpu"):
                 sum(w.cpu.busy for w in self.serving) / (serving_cores * span),
         }
         slot_name = "docker_slots" if self.name == "test" else "worker_slots"
         return {"name": self.name, "seconds": end, "jobs": len(self.jobs), "checks": self.checks,
-                "queries": self.queries, "db_busy": self.db.busy, "db_minutes": self.db.minutes,
+                "handovers": int(self.coordinating / WAIT_S), "queries": self.queries,
+                "db_busy": self.db.busy, "db_minutes": self.db.minutes, "query_delay": self.delay,
+                "poll_db_busy": poll_db, "polling_jobs": polling, "polling_rate": rate,
+                "waiting_calls": self.llm.polling / span,
                 "llm_calls": self.llm.calls, "idle_worker_seconds": self.idle_seconds,
                 "connection_seconds": self.connection_seconds,
                 "cpu_hours": sum(w.cpu.busy for w in self.serving) / 3600, "rows": self.rows,
@@ -464,20 +535,32 @@ class FanOut:
 
 def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
     """The busiest shared resource; the workers' job slots when no resource is busy but the slots
-    are; otherwise the stage waits on latency (polling, barriers, a tail of long jobs)."""
+    are; otherwise the stage waits on latency (polling, barriers, a tail of long jobs). Connections
+    held by jobs that wait on another resource busy 90 % of the time are that resource's doing."""
+    others = {k: v for k, v in used.items() if k != "db_connections"}
     top = max(used, key=used.get)
+    if top == "db_connections" and max(others.values()) >= 0.9:
+        top = max(others, key=others.get)
     if used[top] >= 0.7:
         return top
     return slot_name if slots >= 0.9 else "latency"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _fan_out_stage(setup: Setup, name: str) -> dict:
-    dreams, _, tested = setup.work()
-    items = dict(zip(FANOUT_STAGES, (setup.procedures, dreams, tested)))
-    earlier = FANOUT_STAGES[: FANOUT_STAGES.index(name)]
-    rows_before = sum(math.ceil(items[other] / BATCH_OF[other]) for other in earlier)  # the night's jobs
-    return FanOut(setup, name, rows_before).run()
+    """The stage; simulated again when calls polling for a model slot would want more of the
+    server than is left. The tries are not simulated one by one: polling jobs form a closed loop
+    (one query at a time each), so they take what the server has left, and every query then waits
+    behind the tries in the server (first come, first served) for ``N / X - Z``: N polling jobs, X
+    tries served a second, Z a try's time without waiting. The second run adds that wait to every
+    query of the jobs and the coordinator."""
+    first = FanOut(setup, name).run()
+    polling, rate = first["polling_jobs"], first["polling_rate"]
+    left = setup.db_cores - (first["db_busy"] - first["poll_db_busy"]) / first["seconds"]
+    if polling * rate * TRY_DB_MS / 1000 <= left:
+        return first
+    served = max(left, 0.05 * setup.db_cores) / (TRY_DB_MS / 1000)
+    return FanOut(setup, name, delay=max(0.0, polling / served - 1 / rate)).run()
 
 
 def stage(setup: Setup, name: str) -> dict:
@@ -492,7 +575,7 @@ def _fan_out(setup: Setup, name: str) -> dict:
     serving, others = (hosts, llm_workers) if name == "test" and hosts else (llm_workers, hosts)
     slots = serving * (setup.containers if name == "test" and hosts else setup.worker_concurrency)
     fixed = POOL_CONNECTIONS * (setup.workers + 1) + 3
-    usable = min(setup.db_connections - fixed, slots)
+    usable = min(setup.db_connections - fixed, slots * setup.job_connections(name))
     defaults = Setup(workers=setup.workers, procedures=setup.procedures)
     key = replace(setup, **{f: getattr(defaults, f) for f in UNUSED[name]}, workers=serving,
                   docker_hosts=(serving if name == "test" else 0) if hosts else None,
@@ -530,11 +613,14 @@ def simulate(setup: Setup) -> dict:
     night = sum(s["seconds"] for s in stages)
     llm_workers, hosts = setup.roles()
     jobs = {s["name"]: s["jobs"] for s in stages if s["name"] in FANOUT_STAGES}
-    jobs["advance"] = sum(s["checks"] for s in stages) + len(STAGES)  # its checks, and about one per stage
+    jobs["advance"] = sum(s.get("handovers", 0) for s in stages) + len(STAGES)  # per WAIT_S, and per stage
     jobs["requeue_stalled"] = int(night / REQUEUE_EVERY_S)
+    jobs["prune_jobs"] = int(night / PRUNE_EVERY_S)
     total_jobs = sum(jobs.values())
     polls = sum(s["idle_worker_seconds"] for s in stages) / POLL_S
     background = night * (BACKGROUND_QUERIES_PER_WORKER_S * setup.workers + QUEUE_QUERIES / REQUEUE_EVERY_S)
+    kept = (KEEP_NIGHTS + 1) * total_jobs  # rows in procrastinate_jobs at the night's end (a night a day)
+    follow_s = (KEEP_NIGHTS + 0.5) * total_jobs * FOLLOW_MS_PER_ROW / 1000  # its average query
     queries = sum(s["queries"] for s in stages) + polls + background
     db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
     peak_minute = max(max(s["db_minutes"].values(), default=0.0) for s in stages)
@@ -544,6 +630,9 @@ def simulate(setup: Setup) -> dict:
         for key, value in s["rows"].items():
             rows[key] += value
     longest = max(stages, key=lambda s: s["seconds"])
+    fan_outs = [s for s in stages if s["name"] in FANOUT_STAGES]
+    polled = sum(s["poll_db_busy"] for s in fan_outs) / (TRY_DB_MS / 1000)  # tries of calls awaiting a slot
+    model_job = max(setup.job_connections(name) for name in FANOUT_STAGES[:2])
     return {
         "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts,
         "procedures": setup.procedures,
@@ -558,11 +647,24 @@ def simulate(setup: Setup) -> dict:
         "jobs_per_s": {"night": round(total_jobs / night, 1),
                        "busiest_stage": max(round(s["jobs"] / s["seconds"], 1) for s in stages[:3])},
         "db": {"queries": int(queries), "queries_per_s": round(queries / night, 1),
-               "utilisation": round(db_busy / (setup.db_cores * night), 3),
+               "queries_per_s_without_polls": round((queries - polled) / night, 1),
+               "utilisation": round(db_busy / (setup.db_cores * night), 3),  # slot polls included
+               "utilisation_without_polls": round((db_busy - sum(s.get("poll_db_busy", 0.0) for s in stages))
+                                                  / (setup.db_cores * night), 3),
                "peak_utilisation_1min": round(peak_minute / (60 * setup.db_cores), 3),
                "connections_needed": POOL_CONNECTIONS * (setup.workers + 1) + 3
-               + llm_workers * setup.worker_concurrency + hosts * setup.containers,
-               "connections_limit": setup.db_connections},
+               + llm_workers * setup.worker_concurrency * model_job
+               + hosts * setup.containers,
+               "connections_limit": setup.db_connections,
+               "coordinator_counts": sum(s["checks"] for s in stages),
+               "slot_polls": {s["name"]: {
+                   "waiting_calls": round(s["waiting_calls"], 1), "polling_jobs": round(s["polling_jobs"], 1),
+                   "db_utilisation": round(s["poll_db_busy"] / (setup.db_cores * s["seconds"]), 3),
+                   "query_delay_ms": round(s["query_delay"] * 1000, 3)} for s in fan_outs},
+               "jobs_table_rows_at_end": kept,
+               # `dreamcore run` without --detach counts the run's jobs per status every second: a full scan
+               "follow_query_s": round(follow_s, 2),
+               "follow_db_cores": round(follow_s / (follow_s + 1.0), 2)},
         "llm": {"calls": sum(s["llm_calls"] for s in stages), "cap": setup.llm_cap, "rpm": setup.llm_rpm},
         "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["cpu_hours"], 1)},
         "rows": {**rows, "procrastinate_jobs": total_jobs,
@@ -585,8 +687,6 @@ RELAX_FACTOR = 4
 def relax(setup: Setup, bottleneck: str) -> tuple[Setup, str] | None:
     """The setup with its binding resource relaxed, and how; None when there is nothing to relax."""
     llm_workers, hosts = setup.roles()
-    if bottleneck == "worker_cpu" and not setup.index_per_worker:
-        return replace(setup, index_per_worker=True), "related-procedures index built once per worker"
     if bottleneck in ("worker_cpu", "worker_slots"):
         more = llm_workers * (RELAX_FACTOR - 1)
         return (replace(setup, workers=setup.workers + more, docker_hosts=hosts),
@@ -655,10 +755,16 @@ def report(workers: list[int], procedures: list[int], base: Setup) -> dict:
 # -- calibration: the per-job cost of the queue on a real PostgreSQL server ---------------------------
 
 CALIBRATION_QUEUE = "calibrate"
-SCAN_ROWS = 50_000  # jobs in the table when timing the coordinator's count of a run's jobs left
-OUTSTANDING = (  # as dreamcore.distributed.jobs.OUTSTANDING, for a run that has no jobs
+SCAN_ROWS = 50_000  # succeeded jobs of the run in the table when timing the coordinator's count
+LIVE_ROWS = (1_000, 20_000)  # ... and its unfinished jobs
+HOLDS = 600  # other calls in flight (budget holds of running jobs) when timing a model call's queries
+OUTSTANDING = (  # as dreamcore.distributed.jobs.OUTSTANDING, for run 0 (the calibration jobs' run)
     "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = '0' "
     "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
+)
+FOLLOW = (  # as dreamcore.distributed.commands._job_counts: `dreamcore run` following its run, every second
+    "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs "
+    "WHERE args->>'run_id' = '0' GROUP BY status ORDER BY status"
 )
 DB_STATS = (
     "SELECT xact_commit + xact_rollback AS xacts, active_time, tup_inserted, tup_updated "
@@ -668,8 +774,8 @@ SIZES = ("SELECT pg_total_relation_size('procrastinate_jobs') AS jobs, "
          "pg_total_relation_size('procrastinate_events') AS events")
 
 
-def _noop(n: int) -> None:
-    """The calibration job: does nothing."""
+def _noop(n: int, run_id: int) -> None:
+    """The calibration job (of run 0): does nothing."""
 
 
 def _calibration_app(url: str):
@@ -710,7 +816,7 @@ async def _defer(url: str, count: int, offset: int = 0) -> float:
     async with app.open_async():
         started = time.perf_counter()
         for first in range(0, count, 2000):
-            kwargs = [{"n": offset + i} for i in range(first, min(count, first + 2000))]
+            kwargs = [{"n": offset + i, "run_id": 0} for i in range(first, min(count, first + 2000))]
             await app.configure_task("calibrate.noop").batch_defer_async(*kwargs)
         return time.perf_counter() - started
 
@@ -754,19 +860,106 @@ def _measure_workers(url: str, jobs: int, workers: int) -> dict:
     }
 
 
-def _measure_scan(url: str) -> dict:
-    """The coordinator counts a run's jobs left with a scan of procrastinate_jobs: its cost per row."""
+def _measure_count(url: str) -> dict:
+    """The coordinator's count of a run's unfinished jobs, through the partial index on the run id
+    (jobs.RUN_JOBS_INDEX), with SCAN_ROWS succeeded jobs of the run in the table and LIVE_ROWS[i]
+    live ones; and a query without the index (``dreamcore run``'s follow): its cost per row."""
+    from dreamcore.distributed.jobs import RUN_JOBS_INDEX
+
     _query(url, "TRUNCATE procrastinate_events, procrastinate_jobs CASCADE")
+    _query(url, RUN_JOBS_INDEX)
     defer_s = asyncio.run(_defer(url, SCAN_ROWS))
-    _query(url, "VACUUM ANALYZE procrastinate_jobs")
-    timings = []
-    for _ in range(7):
+    for status in ("doing", "succeeded"):
+        _query(url, f"UPDATE procrastinate_jobs SET status = '{status}'")
+    counts, deferred = [], 0
+    for live in LIVE_ROWS:
+        asyncio.run(_defer(url, live - deferred, offset=SCAN_ROWS + deferred))
+        deferred = live
+        _query(url, "VACUUM ANALYZE procrastinate_jobs")
+        plan = _plan(url, OUTSTANDING)
+        counts.append({"live": live, "count_ms": round(_median_ms(url, OUTSTANDING), 3),
+                       "uses_index": "dreamcore_unfinished_jobs_by_run" in plan})
+    slope = (counts[-1]["count_ms"] - counts[0]["count_ms"]) / (LIVE_ROWS[-1] - LIVE_ROWS[0])
+    rows = SCAN_ROWS + LIVE_ROWS[-1]
+    follow_ms = _median_ms(url, FOLLOW)
+    return {"finished": SCAN_ROWS, "counts": counts, "count_us_per_live_row": round(slope * 1000, 4),
+            "count_base_ms": round(counts[0]["count_ms"] - slope * LIVE_ROWS[0], 3),
+            "batch_defer_ms_per_job": round(defer_s / SCAN_ROWS * 1000, 4),
+            "follow_rows": rows, "follow_ms": round(follow_ms, 2),
+            "follow_us_per_row": round(follow_ms / rows * 1000, 4)}
+
+
+def _plan(url: str, sql: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        return " ".join(row[0] for row in connection.execute("EXPLAIN " + sql).fetchall())
+
+
+def _median_ms(url: str, sql: str, times: int = 9) -> float:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        timings = []
+        for _ in range(times):
+            started = time.perf_counter()
+            connection.execute(sql).fetchall()
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def _measure_limits(url: str) -> dict:
+    """The shared model limits' queries (dreamcore.distributed.limits), through its own classes: an
+    uncontended call's reserve, slot, pace turn, unlock and settle, with no other call in flight and
+    with HOLDS others; and a failed slot try while every slot is taken."""
+    from dreamcore.distributed.limits import SCHEMA, SharedBudget, SharedGate, model_key
+
+    _query(url, "TRUNCATE procrastinate_events, procrastinate_jobs CASCADE")
+    _query(url, SCHEMA)
+    _query(url, "INSERT INTO dreamcore_run_budget (run_id, limit_usd, dearest_call_usd) "
+                "VALUES (1, 1e9, 0.001)")
+    asyncio.run(_defer(url, HOLDS + 1))
+    _query(url, "UPDATE procrastinate_jobs SET status = 'doing', attempts = 0")
+    job = _query(url, "SELECT min(id) AS id FROM procrastinate_jobs")["id"]
+
+    async def calls(count: int) -> None:
+        gate, budget = SharedGate(url), SharedBudget(url, 1, 1e9, job, 0)
+        for _ in range(count):
+            reserved = await budget.reserve("m")
+            async with gate.slot("m", 64, 1e9):
+                pass
+            await budget.settle(reserved, 0.001)
+        await gate.aclose()
+        await budget.aclose()
+
+    async def failed_tries(rounds: int) -> None:
+        holder, gate = SharedGate(url), SharedGate(url)
+        for slot in range(64):
+            await holder.one("SELECT pg_advisory_lock(%s, %s)", (model_key("m"), slot))
+        for _ in range(rounds):
+            assert await gate._take_slot(model_key("m"), 64) is None
+        await gate.aclose()
+        await holder.aclose()
+
+    figures = {}
+    measurements = (("call", calls, 500), ("call_with_holds", calls, 500), ("failed_try", failed_tries, 20))
+    for name, work, count in measurements:
+        if name == "call_with_holds":
+            _query(url, "INSERT INTO dreamcore_budget_holds (run_id, job_id, attempt, amount_usd) "
+                        f"SELECT 1, id, 0, 0.001 FROM procrastinate_jobs WHERE id <> {job}")
+        _query(url, "ANALYZE")  # as autovacuum would; with no statistics the holds join costs ~50 ms at 600
+        before = _query(url, DB_STATS)
         started = time.perf_counter()
-        _query(url, OUTSTANDING)
-        timings.append(time.perf_counter() - started)
-    count_s = statistics.median(timings)
-    return {"rows": SCAN_ROWS, "batch_defer_ms_per_job": round(defer_s / SCAN_ROWS * 1000, 4),
-            "count_ms": round(count_s * 1000, 2), "count_us_per_row": round(count_s / SCAN_ROWS * 1e6, 4)}
+        asyncio.run(work(count))
+        wall = time.perf_counter() - started
+        time.sleep(1.0)  # closed backends flush their statistics
+        after = _query(url, DB_STATS)
+        per = count * (64 if name == "failed_try" else 1)
+        figures[name] = {"wall_ms": round(wall / per * 1000, 3),
+                         "db_active_ms": round((after["active_time"] - before["active_time"]) / per, 4),
+                         "transactions": round((after["xacts"] - before["xacts"]) / per, 2)}
+    figures["holds"] = HOLDS
+    return figures
 
 
 def calibrate(jobs: int) -> dict:
@@ -779,7 +972,7 @@ def calibrate(jobs: int) -> dict:
             return {"skipped": how}
         asyncio.run(_apply_schema(url))
         runs = [_measure_workers(url, jobs, workers) for workers in (1, 4)]
-        return {"server": how, "runs": runs, "scan": _measure_scan(url)}
+        return {"server": how, "runs": runs, "count": _measure_count(url), "limits": _measure_limits(url)}
 
 
 def _counts(text: str) -> list[int]:

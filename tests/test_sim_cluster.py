@@ -1,6 +1,7 @@
 """The cluster simulation (benchmarks/sim_cluster.py) behaves as a user reading its figures expects:
 more workers shorten a sandbox-bound night until another resource binds, the reported
-bottleneck moves when the binding resource is relaxed, and rows add up with the jobs."""
+bottleneck moves when the binding resource is relaxed, rows add up with the jobs, and the shared
+model limits cost what the code does (connections, polling queries)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from hypothesis import strategies as st
 from benchmarks.sim_cluster import (
     BATCH_OF,
     DREAM_BYTES,
+    LLM_JOB_CONNECTIONS,
     POOL_CONNECTIONS,
     QUEUE_BYTES_PER_JOB,
     QUEUE_EVENTS_PER_JOB,
+    WAIT_S,
     Setup,
     relax,
     simulate,
@@ -90,6 +93,32 @@ def test_rows_and_bytes_add_up_with_the_jobs():
     assert night["bytes"]["dreams"] == dreams * DREAM_BYTES
     assert night["bytes"]["procrastinate"] == jobs["total"] * QUEUE_BYTES_PER_JOB
     assert night["llm"]["calls"] == 2 * 1234 + jobs["evaluate"]  # two LLM types a procedure, a prompt a batch
+
+
+def test_the_coordinator_hands_over_every_wait_and_counts_ten_times_a_second():
+    night = simulate(Setup(workers=10, procedures=1234))
+    waited = sum(night["stages"][name]["seconds"] for name in ("generate", "evaluate", "test"))
+    handovers = night["jobs"]["advance"] - 6  # a job per stage, a handover per WAIT_S of waiting
+    assert 0.9 * waited / WAIT_S - 3 <= handovers <= waited / WAIT_S
+    assert 8 * waited <= night["db"]["coordinator_counts"] <= 10 * waited
+
+
+def test_jobs_that_call_a_model_hold_three_connections():
+    llm = Setup(workers=8, procedures=100)
+    local = replace(llm, llm_generation=False, judge="offline")
+    llm_workers, hosts = llm.roles()
+    extra = llm_workers * llm.worker_concurrency * LLM_JOB_CONNECTIONS
+    assert simulate(llm)["db"]["connections_needed"] == simulate(local)["db"]["connections_needed"] + extra
+
+
+def test_calls_waiting_for_a_slot_poll_the_database_but_never_past_its_cores():
+    night = Setup(workers=20, procedures=2000, llm_rpm=1e6, db_connections=10_000)
+    idle, busy = (simulate(replace(night, llm_cap=cap))["db"] for cap in (512, 8))
+    waiting = [db["slot_polls"]["evaluate"]["waiting_calls"] for db in (idle, busy)]
+    assert waiting[0] < 1 < waiting[1]
+    assert busy["queries_per_s"] > 10 * idle["queries_per_s"]
+    assert busy["utilisation"] <= 1.0 and busy["slot_polls"]["evaluate"]["db_utilisation"] <= 1.0
+    assert busy["utilisation_without_polls"] < busy["utilisation"]
 
 
 @settings(max_examples=12, deadline=None)
