@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 CYCLE_QUEUE = "cycle"
 WAKE_SECONDS = 0.1  # the coordinator looks at the run's jobs this often while it waits
-WAIT_SECONDS = 10  # ... and hands over to a fresh coordinator job after waiting this long
+WAIT_SECONDS = 10  # ... and hands over to a fresh coordinator job after waiting this long,
+HANDOVER_DELAY = 1  # or, due this much later, as soon as none of the jobs it waits for is running
 POLL_SECONDS = 0.5  # a worker looks for due jobs this often (a delayed job sends no notification)
 REQUEUE_CRON = "* * * * * */5"  # every five seconds (croniter: seconds are the sixth field)
 PRUNE_CRON = "17 * * * *"  # hourly
@@ -53,9 +54,9 @@ RUN_JOBS_INDEX = (  # the coordinator counts a run's unfinished jobs ten times a
     "WHERE status <> 'succeeded'"
 )
 UNSETTLED = "args->>'run_id' = %(run)s AND status <> 'succeeded'"  # a run's jobs RUN_JOBS_INDEX serves
-OUTSTANDING = (
-    f"SELECT count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
-    "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
+OUTSTANDING = (  # the run's stage jobs waiting or running, and how many of them are running
+    "SELECT count(*) AS n, count(*) FILTER (WHERE status = 'doing') AS doing FROM procrastinate_jobs "
+    f"WHERE {UNSETTLED} AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
 )
 ADVANCE_RUNNING = (
     f"SELECT count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
@@ -198,19 +199,26 @@ async def advance(
     limit: int | None = None, only: str | None = None,
 ) -> None:
     """Step the run's cycle on: fan out or run each stage in turn, waiting for the run's jobs in
-    between, then finish the run. It waits here (looking every ``WAKE_SECONDS``) for at most
-    ``WAIT_SECONDS``, then hands over to a fresh job of itself, so a worker asked to stop is never held
-    long and the queue keeps about one coordinator row per ``WAIT_SECONDS``."""
+    between, then finish the run. While some of them run it waits here (looking every
+    ``WAKE_SECONDS``) for at most ``WAIT_SECONDS``, then hands over to a fresh job of itself, so a
+    worker asked to stop is never held long and the queue keeps about one coordinator row per
+    ``WAIT_SECONDS``. When none of them runs (they wait for a slot, perhaps this worker's only one) it
+    hands over at once, to a job due ``HANDOVER_DELAY`` later: older jobs are fetched first."""
     core, app = _core(context), context.app
     cycle = open_cycle(core, run_id, limit=limit, only=only)
     if cycle.run.status != "running":
         return  # finished by an earlier run of this job: nothing left to do
     handover = time.monotonic() + WAIT_SECONDS
     while True:
-        if await _count(app, OUTSTANDING, run_id):
-            if time.monotonic() >= handover:
-                await app.configure_task("dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run_id}").defer_async(
-                    run_id=run_id, stages=stages, position=position, attempt=attempt, limit=limit, only=only)
+        jobs = await app.connector.execute_query_one_async(OUTSTANDING, run=str(run_id))
+        if jobs["n"]:
+            # none running: maybe this worker's only slot is the one waiting here, so give it up
+            if not jobs["doing"] or time.monotonic() >= handover:
+                await app.configure_task(
+                    "dreamcore.advance", queue=CYCLE_QUEUE, lock=f"cycle-{run_id}",
+                    schedule_in={"seconds": 0 if jobs["doing"] else HANDOVER_DELAY},
+                ).defer_async(run_id=run_id, stages=stages, position=position, attempt=attempt, limit=limit,
+                              only=only)
                 return
             await asyncio.sleep(WAKE_SECONDS)
             cycle = open_cycle(core, run_id, limit=limit, only=only)  # the jobs wrote to the run meanwhile
