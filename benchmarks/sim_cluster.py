@@ -21,10 +21,11 @@ is relaxed, step by step.
 Calibration (``--calibrate``): a throwaway PostgreSQL server (started as tests/conftest.py does,
 through bench_store): 2,000 no-op procrastinate jobs deferred in one batch and run by 1 and by 4
 worker processes (time, database busy time, transactions and bytes per job); the coordinator's
-count of a run's unfinished jobs through its partial index (50,000 succeeded jobs, 1,000 and 20,000
-unfinished) and a run's job count per status without it; and the shared model limits' queries per
-call and per failed slot try, through dreamcore.distributed.limits. Its figures are the QUEUE_*,
-DEFER_*, COUNT_*, FOLLOW_*, CALL_* and TRY_* constants below.
+count of a run's unfinished jobs and ``dreamcore run``'s count per status, both through the partial
+index on a run's unsettled jobs (50,000 succeeded jobs, 1,000 and 20,000 unfinished); and the shared
+model limits' queries per call (600 other calls' holds, before and after ANALYZE) and per slot query
+finding no slot free (16 and 64 slots), through dreamcore.distributed.limits. Its figures are the QUEUE_*,
+DEFER_*, COUNT_*, FOLLOW_*, CALL_* and SLOT_QUERY_* constants below.
 
     python benchmarks/sim_cluster.py [--workers 1,10,100] [--procedures 10000,1000000]
                                      [--llm-cap N] [--llm-rpm N] [--llm-latency X] [--seed S]
@@ -64,7 +65,8 @@ QUEUE_EVENTS_PER_JOB = 3  # M: deferred, started, succeeded
 DEFER_MS_PER_JOB = 0.12  # M: batch_defer of 50,000 jobs, per job
 COUNT_BASE_MS = 0.3  # M: the coordinator's count of its run's unfinished jobs (partial index on run id) ...
 COUNT_MS_PER_LIVE_ROW = 0.11e-3  # M: ... plus this per unfinished job of the run (succeeded ones: nothing)
-FOLLOW_MS_PER_ROW = 0.27e-3  # M: `dreamcore run` following its run counts its jobs per status: a full scan
+FOLLOW_BASE_MS = 0.29  # M: `dreamcore run` following its run counts its unsettled jobs per status (the index) ...
+FOLLOW_MS_PER_LIVE_ROW = 0.19e-3  # M: ... plus this per unsettled job of the run (succeeded ones: nothing)
 JOB_BODY_MS = 14.5 - 4.0  # M: bench_distributed's 13-16 ms overhead per dreamcore job, minus the queue's
 
 # Work per procedure and per dream
@@ -107,9 +109,10 @@ CALL_QUERIES = 9  # reserve: budget row FOR UPDATE, live holds, INSERT; slot; pa
 # settle: DELETE, UPDATE -- in 5 transactions (BEGIN and COMMIT are round trips of their own)
 CALL_DB_MS = 0.79  # M: `--calibrate`, database time of one call's 5 transactions with 600 other calls' holds
 CALL_WALL_MS = 4.1  # M: ... and their wall time (loopback), added to each call
-TRY_DB_MS = 0.025  # M: a failed slot try (pg_try_advisory_lock in its own transaction), database time
-TRY_WALL_MS = 0.5  # M: ... and its wall time (loopback, client included; 0.46-0.53); a LAN adds round trips
-POLL_PAUSE_S = 0.06  # a call finding every slot taken tries them all, then waits 20-100 ms
+SLOT_QUERY_DB_MS = 0.053  # M: a slot query finding none of 64 slots free (all held elsewhere), database time
+SLOT_QUERY_DB_MS_PER_SLOT = 0.29e-3  # M: ... its growth per slot it tries (between 16 and 64 slots)
+SLOT_QUERY_WALL_MS = 0.985  # M: ... and its wall time at 64 slots (loopback, client included); a LAN adds a round trip
+POLL_PAUSE_S = 0.06  # a call finding no slot free (one query trying them all) waits 20-100 ms, 60 on average
 LLM_JOB_CONNECTIONS = 2  # a job that calls a model opens two more connections: slots, budget
 
 # Worker and cluster defaults
@@ -134,6 +137,14 @@ DB_CORES = 8  # E: a dedicated PostgreSQL server
 DB_MAX_CONNECTIONS = 1000  # E: raised from PostgreSQL's default of 100 (see docs/many-machines.md)
 
 # -- the simulation --------------------------------------------------------------------------------
+
+
+def slot_query_ms(cap: int) -> tuple[float, float]:
+    """Database and wall milliseconds of a slot query finding none of ``cap`` slots free: it tries
+    every slot, so both grow with ``cap`` from their measured figure at 64."""
+    extra = (cap - 64) * SLOT_QUERY_DB_MS_PER_SLOT
+    return max(SLOT_QUERY_DB_MS + extra, 0.01), max(SLOT_QUERY_WALL_MS + extra, 0.2)
+
 
 FANOUT_STAGES = ("generate", "evaluate", "test")
 STAGES = (*FANOUT_STAGES, "score", "adapt", "archive")
@@ -299,7 +310,7 @@ class FanOut:
     """One fan-out stage, simulated from an idle cluster (the coordinator's barrier separates
     stages): the coordinator lists and defers the jobs, workers fetch and run them, the coordinator
     counts the run's jobs left every ``WAKE_S`` until none is. ``delay``: seconds every query waits
-    behind the tries of calls polling for a model slot (see ``_fan_out_stage``)."""
+    behind the slot queries of calls polling for a model slot (see ``_fan_out_stage``)."""
 
     def __init__(self, setup: Setup, name: str, delay: float = 0.0) -> None:
         self.setup, self.name, self.delay = setup, name, delay
@@ -493,22 +504,23 @@ class FanOut:
         self.take(worker, end)
 
     def pollers(self) -> tuple[float, float]:
-        """Jobs polling for a model slot on average, and the tries a second each makes: its waiting
-        calls try every slot then pause, one query at a time on the job's one gate connection."""
+        """Jobs polling for a model slot on average, and the slot queries a second each makes: each
+        waiting call sends one query (trying every slot) then pauses, one query at a time on the job's
+        one gate connection."""
         streams = min(self.calls_per_job(BATCH_OF[self.name]), LLM_STREAMS_PER_JOB) or 1
         jobs = self.llm.polling / self.end / streams
-        cap = self.setup.llm_cap
-        per_call = cap / (POLL_PAUSE_S + cap * TRY_WALL_MS / 1000)
-        return jobs, min(streams * per_call, 1000 / TRY_WALL_MS)
+        wall = slot_query_ms(self.setup.llm_cap)[1] / 1000
+        return jobs, min(streams / (POLL_PAUSE_S + wall), 1 / wall)
 
     # the figures
     def result(self) -> dict:
         end = span = self.end
         polling, rate = self.pollers()
-        cores = min(polling * rate * TRY_DB_MS / 1000, max(0.0, self.setup.db_cores - self.db.busy / span))
+        query_s = slot_query_ms(self.setup.llm_cap)[0] / 1000
+        cores = min(polling * rate * query_s, max(0.0, self.setup.db_cores - self.db.busy / span))
         poll_db = cores * span  # not in the busiest minute's figure
         self.db.busy += poll_db
-        self.queries += poll_db / (TRY_DB_MS / 1000)
+        self.queries += poll_db / query_s
         for worker in self.serving:
             if worker.idle:
                 self.idle_seconds += end - worker.idle_from
@@ -549,17 +561,18 @@ def _bottleneck(used: dict[str, float], slots: float, slot_name: str) -> str:
 @cache
 def _fan_out_stage(setup: Setup, name: str) -> dict:
     """The stage; simulated again when calls polling for a model slot would want more of the
-    server than is left. The tries are not simulated one by one: polling jobs form a closed loop
+    server than is left. The slot queries are not simulated one by one: polling jobs form a closed loop
     (one query at a time each), so they take what the server has left, and every query then waits
-    behind the tries in the server (first come, first served) for ``N / X - Z``: N polling jobs, X
-    tries served a second, Z a try's time without waiting. The second run adds that wait to every
+    behind the slot queries in the server (first come, first served) for ``N / X - Z``: N polling jobs,
+    X slot queries served a second, Z one's time without waiting. The second run adds that wait to every
     query of the jobs and the coordinator."""
     first = FanOut(setup, name).run()
     polling, rate = first["polling_jobs"], first["polling_rate"]
     left = setup.db_cores - (first["db_busy"] - first["poll_db_busy"]) / first["seconds"]
-    if polling * rate * TRY_DB_MS / 1000 <= left:
+    query_s = slot_query_ms(setup.llm_cap)[0] / 1000
+    if polling * rate * query_s <= left:
         return first
-    served = max(left, 0.05 * setup.db_cores) / (TRY_DB_MS / 1000)
+    served = max(left, 0.05 * setup.db_cores) / query_s
     return FanOut(setup, name, delay=max(0.0, polling / served - 1 / rate)).run()
 
 
@@ -620,7 +633,8 @@ def simulate(setup: Setup) -> dict:
     polls = sum(s["idle_worker_seconds"] for s in stages) / POLL_S
     background = night * (BACKGROUND_QUERIES_PER_WORKER_S * setup.workers + QUEUE_QUERIES / REQUEUE_EVERY_S)
     kept = (KEEP_NIGHTS + 1) * total_jobs  # rows in procrastinate_jobs at the night's end (a night a day)
-    follow_s = (KEEP_NIGHTS + 0.5) * total_jobs * FOLLOW_MS_PER_ROW / 1000  # its average query
+    unsettled = max(s["jobs"] for s in stages)  # a stage's jobs, all deferred at its start
+    follow_ms = FOLLOW_BASE_MS + unsettled * FOLLOW_MS_PER_LIVE_ROW  # its dearest query
     queries = sum(s["queries"] for s in stages) + polls + background
     db_busy = sum(s["db_busy"] for s in stages) + (polls + background) * QUEUE_QUERY_MS / 1000
     peak_minute = max(max(s["db_minutes"].values(), default=0.0) for s in stages)
@@ -631,7 +645,7 @@ def simulate(setup: Setup) -> dict:
             rows[key] += value
     longest = max(stages, key=lambda s: s["seconds"])
     fan_outs = [s for s in stages if s["name"] in FANOUT_STAGES]
-    polled = sum(s["poll_db_busy"] for s in fan_outs) / (TRY_DB_MS / 1000)  # tries of calls awaiting a slot
+    polled = sum(s["poll_db_busy"] for s in fan_outs) / (slot_query_ms(setup.llm_cap)[0] / 1000)
     model_job = max(setup.job_connections(name) for name in FANOUT_STAGES[:2])
     return {
         "workers": setup.workers, "llm_workers": llm_workers, "docker_hosts": hosts,
@@ -662,9 +676,8 @@ def simulate(setup: Setup) -> dict:
                    "db_utilisation": round(s["poll_db_busy"] / (setup.db_cores * s["seconds"]), 3),
                    "query_delay_ms": round(s["query_delay"] * 1000, 3)} for s in fan_outs},
                "jobs_table_rows_at_end": kept,
-               # `dreamcore run` without --detach counts the run's jobs per status every second: a full scan
-               "follow_query_s": round(follow_s, 2),
-               "follow_db_cores": round(follow_s / (follow_s + 1.0), 2)},
+               # `dreamcore run` without --detach counts the run's unsettled jobs per status every second
+               "follow_query_ms_at_most": round(follow_ms, 2)},
         "llm": {"calls": sum(s["llm_calls"] for s in stages), "cap": setup.llm_cap, "rpm": setup.llm_rpm},
         "sandbox": {"dream_tests": rows["dream_tests"], "container_hours": round(stages[2]["cpu_hours"], 1)},
         "rows": {**rows, "procrastinate_jobs": total_jobs,
@@ -758,14 +771,14 @@ CALIBRATION_QUEUE = "calibrate"
 SCAN_ROWS = 50_000  # succeeded jobs of the run in the table when timing the coordinator's count
 LIVE_ROWS = (1_000, 20_000)  # ... and its unfinished jobs
 HOLDS = 600  # other calls in flight (budget holds of running jobs) when timing a model call's queries
-OUTSTANDING = (  # as dreamcore.distributed.jobs.OUTSTANDING, for run 0 (the calibration jobs' run)
-    "SELECT count(*) AS n FROM procrastinate_jobs WHERE args->>'run_id' = '0' "
-    "AND status IN ('todo', 'doing') AND queue_name <> 'cycle'"
-)
-FOLLOW = (  # as dreamcore.distributed.commands._job_counts: `dreamcore run` following its run, every second
-    "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs "
-    "WHERE args->>'run_id' = '0' GROUP BY status ORDER BY status"
-)
+FAILED_CAPS = (16, 64)  # slots all held by another session when timing a slot query that finds none
+
+
+def _run_query(sql: str) -> str:
+    """A query of dreamcore.distributed.jobs with run 0 (the calibration jobs' run) in it."""
+    return sql.replace("%(run)s", "'0'")
+
+
 DB_STATS = (
     "SELECT xact_commit + xact_rollback AS xacts, active_time, tup_inserted, tup_updated "
     "FROM pg_stat_database WHERE datname = current_database()"
@@ -861,11 +874,13 @@ def _measure_workers(url: str, jobs: int, workers: int) -> dict:
 
 
 def _measure_count(url: str) -> dict:
-    """The coordinator's count of a run's unfinished jobs, through the partial index on the run id
-    (jobs.RUN_JOBS_INDEX), with SCAN_ROWS succeeded jobs of the run in the table and LIVE_ROWS[i]
-    live ones; and a query without the index (``dreamcore run``'s follow): its cost per row."""
-    from dreamcore.distributed.jobs import RUN_JOBS_INDEX
+    """The coordinator's count of a run's unfinished jobs and ``dreamcore run``'s count of its jobs
+    per status, both through the partial index on the run's unsettled jobs (jobs.RUN_JOBS_INDEX), with
+    SCAN_ROWS succeeded jobs of the run in the table and LIVE_ROWS[i] unfinished ones."""
+    from dreamcore.distributed.jobs import OUTSTANDING, RUN_JOBS_INDEX, UNSETTLED
 
+    follow = (f"SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs WHERE {UNSETTLED} "
+              "GROUP BY status ORDER BY status")
     _query(url, "TRUNCATE procrastinate_events, procrastinate_jobs CASCADE")
     _query(url, RUN_JOBS_INDEX)
     defer_s = asyncio.run(_defer(url, SCAN_ROWS))
@@ -876,17 +891,20 @@ def _measure_count(url: str) -> dict:
         asyncio.run(_defer(url, live - deferred, offset=SCAN_ROWS + deferred))
         deferred = live
         _query(url, "VACUUM ANALYZE procrastinate_jobs")
-        plan = _plan(url, OUTSTANDING)
-        counts.append({"live": live, "count_ms": round(_median_ms(url, OUTSTANDING), 3),
-                       "uses_index": "dreamcore_unfinished_jobs_by_run" in plan})
-    slope = (counts[-1]["count_ms"] - counts[0]["count_ms"]) / (LIVE_ROWS[-1] - LIVE_ROWS[0])
-    rows = SCAN_ROWS + LIVE_ROWS[-1]
-    follow_ms = _median_ms(url, FOLLOW)
-    return {"finished": SCAN_ROWS, "counts": counts, "count_us_per_live_row": round(slope * 1000, 4),
-            "count_base_ms": round(counts[0]["count_ms"] - slope * LIVE_ROWS[0], 3),
-            "batch_defer_ms_per_job": round(defer_s / SCAN_ROWS * 1000, 4),
-            "follow_rows": rows, "follow_ms": round(follow_ms, 2),
-            "follow_us_per_row": round(follow_ms / rows * 1000, 4)}
+        plans = " ".join(_plan(url, _run_query(sql)) for sql in (OUTSTANDING, follow))
+        counts.append({"live": live, "count_ms": round(_median_ms(url, _run_query(OUTSTANDING)), 3),
+                       "follow_ms": round(_median_ms(url, _run_query(follow)), 3),
+                       "both_use_index": plans.count("dreamcore_unsettled_jobs_by_run") == 2})
+
+    def line(key: str) -> tuple[float, float]:
+        slope = (counts[-1][key] - counts[0][key]) / (LIVE_ROWS[-1] - LIVE_ROWS[0])
+        return round(counts[0][key] - slope * LIVE_ROWS[0], 3), round(slope * 1000, 4)
+
+    (count_base, count_slope), (follow_base, follow_slope) = line("count_ms"), line("follow_ms")
+    return {"finished": SCAN_ROWS, "counts": counts,
+            "count_base_ms": count_base, "count_us_per_live_row": count_slope,
+            "follow_base_ms": follow_base, "follow_us_per_live_row": follow_slope,
+            "batch_defer_ms_per_job": round(defer_s / SCAN_ROWS * 1000, 4)}
 
 
 def _plan(url: str, sql: str) -> str:
@@ -911,7 +929,9 @@ def _median_ms(url: str, sql: str, times: int = 9) -> float:
 def _measure_limits(url: str) -> dict:
     """The shared model limits' queries (dreamcore.distributed.limits), through its own classes: an
     uncontended call's reserve, slot, pace turn, unlock and settle, with no other call in flight and
-    with HOLDS others; and a failed slot try while every slot is taken."""
+    with HOLDS others (before any ANALYZE of the fresh tables, then after); a slot query that finds
+    no free slot, with every one of FAILED_CAPS slots held by another session; and a slot taken at
+    its first try and released."""
     from dreamcore.distributed.limits import SCHEMA, SharedBudget, SharedGate, model_key
 
     _query(url, "TRUNCATE procrastinate_events, procrastinate_jobs CASCADE")
@@ -921,6 +941,7 @@ def _measure_limits(url: str) -> dict:
     asyncio.run(_defer(url, HOLDS + 1))
     _query(url, "UPDATE procrastinate_jobs SET status = 'doing', attempts = 0")
     job = _query(url, "SELECT min(id) AS id FROM procrastinate_jobs")["id"]
+    key = model_key("m")
 
     async def calls(count: int) -> None:
         gate, budget = SharedGate(url), SharedBudget(url, 1, 1e9, job, 0)
@@ -932,32 +953,46 @@ def _measure_limits(url: str) -> dict:
         await gate.aclose()
         await budget.aclose()
 
-    async def failed_tries(rounds: int) -> None:
-        holder, gate = SharedGate(url), SharedGate(url)
-        for slot in range(64):
-            await holder.one("SELECT pg_advisory_lock(%s, %s)", (model_key("m"), slot))
-        for _ in range(rounds):
-            assert await gate._take_slot(model_key("m"), 64) is None
-        await gate.aclose()
-        await holder.aclose()
+    def failed_queries(cap: int):
+        async def work(rounds: int) -> None:
+            holder, gate = SharedGate(url), SharedGate(url)
+            for slot in range(cap):
+                await holder.one("SELECT pg_advisory_lock(%s, %s)", (key, slot))
+            for _ in range(rounds):
+                assert await gate._take_slot(key, cap) is None
+            await gate.aclose()
+            await holder.aclose()
+        return work
 
+    async def taken(rounds: int) -> None:
+        gate = SharedGate(url)
+        for _ in range(rounds):
+            slot = await gate._take_slot(key, 1)
+            await gate.one("SELECT pg_advisory_unlock(%s, %s)", (key, slot))
+            gate._held.discard((key, slot))
+        await gate.aclose()
+
+    holds = ("INSERT INTO dreamcore_budget_holds (run_id, job_id, attempt, amount_usd) "
+             f"SELECT 1, id, 0, 0.001 FROM procrastinate_jobs WHERE id <> {job}")
+    measurements = (("call", calls, 500, None), ("call_with_holds_before_analyze", calls, 500, holds),
+                    ("call_with_holds", calls, 500, "ANALYZE"),
+                    *((f"failed_slot_query_{cap}", failed_queries(cap), 500, None) for cap in FAILED_CAPS),
+                    ("slot_taken_and_released", taken, 500, None))
     figures = {}
-    measurements = (("call", calls, 500), ("call_with_holds", calls, 500), ("failed_try", failed_tries, 20))
-    for name, work, count in measurements:
-        if name == "call_with_holds":
-            _query(url, "INSERT INTO dreamcore_budget_holds (run_id, job_id, attempt, amount_usd) "
-                        f"SELECT 1, id, 0, 0.001 FROM procrastinate_jobs WHERE id <> {job}")
-        _query(url, "ANALYZE")  # as autovacuum would; with no statistics the holds join costs ~50 ms at 600
+    for name, work, count, before_sql in measurements:
+        if before_sql:
+            _query(url, before_sql)
         before = _query(url, DB_STATS)
         started = time.perf_counter()
         asyncio.run(work(count))
         wall = time.perf_counter() - started
         time.sleep(1.0)  # closed backends flush their statistics
         after = _query(url, DB_STATS)
-        per = count * (64 if name == "failed_try" else 1)
-        figures[name] = {"wall_ms": round(wall / per * 1000, 3),
-                         "db_active_ms": round((after["active_time"] - before["active_time"]) / per, 4),
-                         "transactions": round((after["xacts"] - before["xacts"]) / per, 2)}
+        figures[name] = {"wall_ms": round(wall / count * 1000, 3),
+                         "db_active_ms": round((after["active_time"] - before["active_time"]) / count, 4),
+                         "transactions": round((after["xacts"] - before["xacts"]) / count, 2)}
+    low, high = (figures[f"failed_slot_query_{cap}"]["db_active_ms"] for cap in FAILED_CAPS)
+    figures["failed_query_db_us_per_slot"] = round((high - low) / (FAILED_CAPS[1] - FAILED_CAPS[0]) * 1000, 3)
     figures["holds"] = HOLDS
     return figures
 
@@ -971,8 +1006,9 @@ def calibrate(jobs: int) -> dict:
         if url is None:
             return {"skipped": how}
         asyncio.run(_apply_schema(url))
+        limits = _measure_limits(url)  # first: on tables nothing has analyzed yet
         runs = [_measure_workers(url, jobs, workers) for workers in (1, 4)]
-        return {"server": how, "runs": runs, "count": _measure_count(url), "limits": _measure_limits(url)}
+        return {"server": how, "runs": runs, "count": _measure_count(url), "limits": limits}
 
 
 def _counts(text: str) -> list[int]:
