@@ -131,9 +131,9 @@ def run_command(
 
     selected = [name.strip() for name in stages.split(",") if name.strip()] if stages else None
     if is_distributed(app.core.config) and not dry_run:  # a dry run stores nothing: it runs here
-        from dreamcore.distributed.commands import run_on_workers
-
-        report = run_on_workers(app.core, detach=detach, strategy=strategy, stages=selected, limit=limit, only=only)
+        cycle = asyncio.run(app.core.run_cycle(detach=detach, strategy=strategy, stages=selected, limit=limit,
+                                               only=only))
+        report = {**summary(cycle), "detached": detach}
         if as_json:
             click.echo(json.dumps(report, indent=2))
         else:

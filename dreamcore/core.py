@@ -95,10 +95,22 @@ class DreamCore:
         only: str | None = None,
         dry_run: bool = False,
         progress: Any = None,
+        detach: bool = False,
     ) -> Cycle:
         """Run (or resume) a cycle through the registered stages (or those named); returns the ``Cycle``.
 
-        ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N."""
+        ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N. With
+        ``[executor] kind = "procrastinate"`` the stages after mining run as jobs on ``dreamcore worker``
+        processes, followed here until the run ends (``detach``: returned as soon as it is enqueued)."""
+        from dreamcore.executor import is_distributed
+
+        if is_distributed(self.config) and not dry_run:  # a dry run stores nothing: it runs here
+            from dreamcore.distributed.commands import cycle_on_workers
+
+            return await cycle_on_workers(self, detach=detach, strategy=strategy, stages=stages, limit=limit,
+                                          only=only)
+        if detach:
+            raise ConfigError('detach needs [executor] kind = "procrastinate" (dreamcore worker runs the cycle)')
         from dreamcore.pipeline import run_cycle
 
         return await run_cycle(

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import psycopg
+import pytest
 
 from dreamcore.cli import main
 from tests.test_run import DREAMCORE, NO_SANDBOX_TESTS, write_config
@@ -308,6 +309,25 @@ def test_a_local_run_leaves_a_run_on_workers_alone(tmp_path, pg, capsys):
     assert "\n" not in err
     assert (query(pg, "SELECT id, status FROM dream_generation_runs"),
             query(pg, "SELECT count(*) FROM dream_procedures")) == before == ([(1, "running")], [(0,)])
+
+
+def test_an_embedding_program_runs_the_cycle_on_workers(tmp_path, pg):
+    from dreamcore import DreamCore
+    from dreamcore.errors import ConfigError
+
+    workers = [start_worker(distributed_config(tmp_path, pg), tmp_path, "w1")]
+    try:
+        with DreamCore(tmp_path / "dreams.toml") as core:
+            cycle = core.run_cycle_sync(limit=3)
+    finally:
+        stop(workers)
+    assert (cycle.run.status, cycle.run.executor, cycle.failures) == ("finished", "procrastinate", [])
+    assert cycle.report["generate"]["dreams"] == cycle.run.total_dreams_generated > 0
+    assert cycle.report["evaluate"]["evaluated"] == cycle.run.total_dreams_generated
+    (tmp_path / "local").mkdir()
+    with DreamCore(write_config(tmp_path / "local")) as local:
+        with pytest.raises(ConfigError, match='detach needs \\[executor\\] kind = "procrastinate"'):
+            local.run_cycle_sync(detach=True)
 
 
 def test_detached_run_then_cluster_status(tmp_path, pg):

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import procrastinate
 
     from dreamcore.core import DreamCore
+    from dreamcore.pipeline import Cycle
 
 SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's tables are created
 
@@ -82,26 +83,21 @@ async def _job_counts(app: procrastinate.App, run_id: int) -> dict[str, int]:
     return {row["status"]: int(row["n"]) for row in rows}
 
 
-def run_on_workers(core: DreamCore, *, detach: bool, **options: Any) -> dict[str, Any]:
-    """``dreamcore run`` on the procrastinate executor: enqueue the cycle, then follow it unless
-    ``detach``. Returns the run's summary (with ``detached`` when not followed)."""
+async def cycle_on_workers(core: DreamCore, *, detach: bool = False, **options: Any) -> Cycle:
+    """A cycle on the procrastinate executor (``DreamCore.run_cycle`` and ``dreamcore run``): mine
+    here, enqueue the rest, and follow it until the run ends unless ``detach``. Returns the run's
+    cycle as the store has it: its stages' figures summed over their jobs, its failures."""
     from dreamcore.distributed.jobs import open_cycle, submit
-    from dreamcore.pipeline import summary
 
     app = _app(core)
-
-    async def go() -> int:
-        async with app.open_async():
-            run_id = await submit(core, app, **options)
-            if not detach:
-                await follow(core, app, run_id)
-            return run_id
-
-    run_id = asyncio.run(go())
+    async with app.open_async():
+        run_id = await submit(core, app, **options)
+        if not detach:
+            await follow(core, app, run_id)
     cycle = open_cycle(core, run_id)
-    cycle.report = dict(cycle.run.stages)  # the stages' figures, summed over their jobs
+    cycle.report = dict(cycle.run.stages)
     cycle.failures = [cycle.run.stop_reason] if cycle.run.status == "failed" and cycle.run.stop_reason else []
-    return {**summary(cycle), "detached": detach}
+    return cycle
 
 
 @click.command("worker")
