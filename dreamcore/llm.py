@@ -405,10 +405,10 @@ class ModelHub:
                 self._providers[name] = self.core.create("models", name)
             except Exception as exc:
                 raise ConfigError(f"plugins.{owner}.provider: {exc}") from None
+            share_gate = getattr(self._providers[name], "share_gate", None)
+            if share_gate is not None:
+                share_gate(self.gate)
         provider = self._providers[name]
-        share_gate = getattr(provider, "share_gate", None)
-        if share_gate is not None:
-            share_gate(self.gate)
         check = getattr(provider, "check", None)
         if check is not None:
             check(models)

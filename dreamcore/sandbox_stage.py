@@ -104,9 +104,10 @@ class TestStage:
             cycle.report[self.name] = {"skipped": "dry run"}
             return
         store = core.store
-        dreams = self.dreams_to_test(store, cycle.limit)
-        if cycle.dream_batch is not None:  # a distributed sandbox job's share
-            dreams = [d for d in dreams if d.id in cycle.dream_batch]
+        if cycle.dream_batch is None:
+            dreams = self.dreams_to_test(store, cycle.limit)
+        else:  # a distributed sandbox job's share: those of its dreams still to test, read by id
+            dreams = [d for d in map(store.get_dream, sorted(cycle.dream_batch)) if self._to_test(d)]
         outcomes: Counter[str] = Counter()
         cycle.progress.start(self.name, len(dreams))
         seed = config.seed if config.seed is not None else cycle.seed
@@ -128,9 +129,13 @@ class TestStage:
 
     def dreams_to_test(self, store: Any, limit: int | None = None) -> list[DreamProcedure]:
         """Evaluated dreams of the configured tiers, then those a killed run left ``pending_test``."""
-        dreams = [d for d in store.get_by_status(DreamStatus.EVALUATED, limit=None) if d.tier in self.config.tiers]
+        dreams = [d for d in store.get_by_status(DreamStatus.EVALUATED, limit=None) if self._to_test(d)]
         dreams += store.get_by_status(DreamStatus.PENDING_TEST, limit=None)
         return dreams[:limit] if limit is not None else dreams
+
+    def _to_test(self, dream: DreamProcedure) -> bool:
+        return dream.status == DreamStatus.PENDING_TEST or (
+            dream.status == DreamStatus.EVALUATED and dream.tier in self.config.tiers)
 
     async def _test(self, store: Any, sandbox: Any, dream: DreamProcedure, seed: int) -> str | None:
         if dream.status == DreamStatus.EVALUATED:

@@ -106,7 +106,6 @@ FANOUTS: dict[str, FanOut] = {
         batch=lambda core: core.config.executor.test_batch, rounds=lambda core: 1,
     ),
 }
-QUEUES = (CYCLE_QUEUE, *sorted({fan.queue for fan in FANOUTS.values()}))
 
 
 def open_cycle(core: DreamCore, run_id: int, *, limit: int | None = None, only: str | None = None) -> Cycle:
@@ -208,7 +207,7 @@ async def advance(
     cycle = open_cycle(core, run_id, limit=limit, only=only)
     if cycle.run.status != "running":
         return  # finished by an earlier run of this job: nothing left to do
-    handover = time.monotonic() + WAIT_SECONDS
+    handover, waited = time.monotonic() + WAIT_SECONDS, False
     while True:
         jobs = await app.connector.execute_query_one_async(OUTSTANDING, run=str(run_id))
         if jobs["n"]:
@@ -221,8 +220,10 @@ async def advance(
                               only=only)
                 return
             await asyncio.sleep(WAKE_SECONDS)
-            cycle = open_cycle(core, run_id, limit=limit, only=only)  # the jobs wrote to the run meanwhile
+            waited = True
             continue
+        if waited:  # the jobs wrote to the run meanwhile
+            cycle, waited = open_cycle(core, run_id, limit=limit, only=only), False
         if position == len(stages):
             break
         fan = FANOUTS.get(stages[position])
