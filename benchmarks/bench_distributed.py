@@ -40,7 +40,7 @@ def log(message: str) -> None:
     print(f"bench_distributed: {message}", file=sys.stderr, flush=True)
 
 
-NO_SANDBOX = "[plugins.core-testing]\nenabled = false\n"
+NO_SANDBOX = "[plugins.sandbox-stage]\nenabled = false\n"
 
 
 def write_config(folder: Path, url: str, kind: str, testing: str = NO_SANDBOX) -> Path:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from dreamcore import DreamCore
-from dreamcore.judging import evaluate_pending
+from dreamcore.evaluation.judging import evaluate_pending
 
 ROOT = Path(__file__).resolve().parents[1]
 

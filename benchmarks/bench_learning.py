@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from dreamcore import DreamCore, analysis
-from dreamcore.health import compute_metrics
+from dreamcore.learning.health import compute_metrics
+from dreamcore.learning.scoring import COMPONENTS, ScoringContext
 from dreamcore.models import TestOutcome
-from dreamcore.scoring import COMPONENTS, ScoringContext
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS_PER_1000 = 1.0

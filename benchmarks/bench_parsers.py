@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dreamcore_plugins.json_parser import JsonParser
-from dreamcore_plugins.regex_parser import RegexParser
+from dreamcore_plugins.parsers.json_parser import JsonParser
+from dreamcore_plugins.parsers.regex_parser import RegexParser
 
-from dreamcore.evaluation import ParseResult
-from dreamcore.parsing import parse_with
+from dreamcore.evaluation.parsing import parse_with
+from dreamcore.evaluation.verdicts import ParseResult
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "evaluations"

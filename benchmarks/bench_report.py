@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dreamcore.report import collect
-from dreamcore.report_html import render
-from dreamcore.store import DreamStore
+from dreamcore.report.collect import collect
+from dreamcore.report.html import render
+from dreamcore.store.dream_store import DreamStore
 from dreamcore.testing.history import fill_history
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dreamcore_plugins.docker_sandbox import DockerSandbox  # noqa: E402
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox  # noqa: E402
+from dreamcore_plugins.sandboxes.docker_sandbox import DockerSandbox  # noqa: E402
+from dreamcore_plugins.sandboxes.subprocess_sandbox import SubprocessSandbox  # noqa: E402
 
-from dreamcore.differential import judge  # noqa: E402
-from dreamcore.sandbox import SandboxError, TestJob  # noqa: E402
-from dreamcore.synthetic import generate_cases  # noqa: E402
+from dreamcore.sandbox.cases import generate_cases  # noqa: E402
+from dreamcore.sandbox.comparison import judge  # noqa: E402
+from dreamcore.sandbox.host import SandboxError, TestJob  # noqa: E402
 
 BASE = '''def checksum(items: list[int], scale: int = 3) -> int:
     total = 0

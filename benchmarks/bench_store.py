@@ -51,7 +51,7 @@ from dreamcore.models import (
     Procedure,
     TestOutcome,
 )
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_INSERT_S = 3.0  # SQLite, 100k dreams

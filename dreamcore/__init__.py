@@ -48,7 +48,7 @@ __all__ = [
 def __getattr__(name: str):
     # The store pulls in Peewee and its database drivers; load it only when asked for.
     if name == "DreamStore":
-        from dreamcore.store import DreamStore
+        from dreamcore.store.dream_store import DreamStore
 
         return DreamStore
     raise AttributeError(f"module 'dreamcore' has no attribute {name!r}")

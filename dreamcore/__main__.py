@@ -2,6 +2,6 @@
 
 import sys
 
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 
 sys.exit(main())

@@ -22,9 +22,9 @@ from cattrs.cols import is_mapping, is_sequence, list_structure_factory, mapping
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
+from dreamcore.analysis.safety import SafetyPolicy
 from dreamcore.errors import ConfigError
-from dreamcore.evaluation import TierBands
-from dreamcore.safety import SafetyPolicy
+from dreamcore.evaluation.verdicts import TierBands
 
 DEFAULT_PATH = Path("dreams.toml")
 CONFIG_ENV = "DREAMCORE_CONFIG"

@@ -12,11 +12,11 @@ from dreamcore import config as config_module
 from dreamcore.config import Config
 from dreamcore.errors import ConfigError, DreamcoreError
 from dreamcore.models import DreamGenerationRun, DreamProcedure, utcnow
-from dreamcore.plugins import KINDS, Plugins
+from dreamcore.plugin_manager import KINDS, Plugins
 
 if TYPE_CHECKING:
     from dreamcore.pipeline import Cycle
-    from dreamcore.store import DreamStore
+    from dreamcore.store.dream_store import DreamStore
 
 
 class DreamCore:
@@ -54,7 +54,7 @@ class DreamCore:
     def store(self) -> DreamStore:
         """The store named in ``[store]``, opened (and migrated) on first use."""
         if self._store is None:
-            from dreamcore.store import DreamStore
+            from dreamcore.store.dream_store import DreamStore
 
             self._store = DreamStore.from_config(self.config)
         return self._store

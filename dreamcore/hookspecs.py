@@ -42,9 +42,9 @@ def register_models(register: Register) -> None:
     """Register LLM model providers: classes with ``name`` and
     ``async complete(models, messages, *, temperature, max_tokens) -> Completion``. ``models`` is a
     route's chain of model names (first choice, then fallbacks; the provider walks it), ``messages``
-    a list of ``{"role", "content"}`` dicts; the ``dreamcore.llm.Completion`` holds the text, the
+    a list of ``{"role", "content"}`` dicts; the ``dreamcore.llm.hub.Completion`` holds the text, the
     model that served, ``Usage`` (tokens, cost in USD) and latency. Failures raise a
-    ``dreamcore.llm.ModelError`` subclass (its ``category``: auth, credits, moderation, bad_request,
+    ``dreamcore.llm.hub.ModelError`` subclass (its ``category``: auth, credits, moderation, bad_request,
     rate_limited, server, timeout, bad_response). Optional: ``check(models)`` raising ``ConfigError``
     before a run (e.g. an API key variable not set) and ``async aclose()``."""
 
@@ -62,17 +62,17 @@ def register_parsers(register: Register) -> None:
 @hookspec
 def register_sandboxes(register: Register) -> None:
     """Register sandboxes: classes with ``name`` and
-    ``async run(job: TestJob, base: SideRun | None = None) -> SandboxResult`` (``dreamcore.sandbox``),
+    ``async run(job: TestJob, base: SideRun | None = None) -> SandboxResult`` (``dreamcore.sandbox.host``),
     used as async context managers (warm pools live there). Subclassing
-    ``dreamcore.sandbox.HarnessSandbox`` and implementing ``start`` (plus ``lease``/``release``) is
+    ``dreamcore.sandbox.host.HarnessSandbox`` and implementing ``start`` (plus ``lease``/``release``) is
     the short way: the harness, its frame protocol, deadlines and restarts come with it."""
 
 
 @hookspec
 def register_scorers(register: Register) -> None:
     """Register scorers: classes with ``name`` and ``score(dreams, context) -> list`` scoring a batch of
-    ``DreamProcedure`` at once: one ``float`` in [0, 1], ``dreamcore.scoring.Score`` or None (no data
-    yet) per dream, in order. ``context`` is a ``dreamcore.scoring.ScoringContext``. A scorer fills
+    ``DreamProcedure`` at once: one ``float`` in [0, 1], ``dreamcore.learning.scoring.Score`` or None (no data
+    yet) per dream, in order. ``context`` is a ``dreamcore.learning.scoring.ScoringContext``. A scorer fills
     one component of the compound score: ``[plugins.score] scorers`` maps components to scorers."""
 
 

@@ -19,15 +19,15 @@ import attrs
 
 from dreamcore.config import StrategyConfig
 from dreamcore.errors import ConfigError
-from dreamcore.lock import RunOnWorkers, run_lock
 from dreamcore.models import DreamGenerationRun, Procedure
 from dreamcore.progress import Progress
+from dreamcore.store.lock import RunOnWorkers, run_lock
 
 if TYPE_CHECKING:
-    from dreamcore.adaptation import PlanLookup
-    from dreamcore.analysis import RelatedIndex
+    from dreamcore.analysis.syntax import RelatedIndex
     from dreamcore.core import DreamCore
-    from dreamcore.llm import ModelHub
+    from dreamcore.learning.adaptation import PlanLookup
+    from dreamcore.llm.hub import ModelHub
 
 T = TypeVar("T")
 
@@ -83,7 +83,7 @@ class Cycle:
     @cached_property
     def related_index(self) -> RelatedIndex:
         """Index for finding related procedures across projects (built on first use)."""
-        from dreamcore.analysis import RelatedIndex
+        from dreamcore.analysis.syntax import RelatedIndex
 
         return RelatedIndex(self.current_procedures())
 
@@ -92,7 +92,7 @@ class Cycle:
         """Model access for generators: the run's budget (``[cycle] budget_usd``) and usage ledger,
         created on first use (then also ``model_hub``)."""
         if self.model_hub is None:
-            from dreamcore.llm import ModelHub
+            from dreamcore.llm.hub import ModelHub
 
             self.model_hub = ModelHub(self.core, self.core.config.cycle.budget_usd, self.run.model_usage)
         return self.model_hub
@@ -108,7 +108,7 @@ class Cycle:
     @cached_property
     def adaptation(self) -> PlanLookup:
         """The stored adaptation plan: variants, hints and temperature per arm (read on first use)."""
-        from dreamcore.adaptation import PlanLookup
+        from dreamcore.learning.adaptation import PlanLookup
 
         return PlanLookup.for_cycle(self)
 

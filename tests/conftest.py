@@ -113,7 +113,7 @@ def store_url(request, tmp_path):
 @pytest.fixture
 def store(store_url):
     """An empty DreamStore on each backend."""
-    from dreamcore.store import DreamStore
+    from dreamcore.store.dream_store import DreamStore
 
     with DreamStore(store_url) as opened:
         yield opened
@@ -122,7 +122,7 @@ def store(store_url):
 @pytest.fixture
 def sqlite_store(tmp_path):
     """An empty DreamStore on SQLite only."""
-    from dreamcore.store import DreamStore
+    from dreamcore.store.dream_store import DreamStore
 
     with DreamStore(f"sqlite:///{tmp_path / 'dreams.db'}") as opened:
         yield opened

@@ -15,7 +15,7 @@ BASE = "def f(n: int):\n    return n * 2\n"
 
 def docker_config():
     """The Docker sandbox's Config for tests: the local image, never pulled; fails under CI when unusable."""
-    from dreamcore_plugins.docker_sandbox import DockerSandbox
+    from dreamcore_plugins.sandboxes.docker_sandbox import DockerSandbox
 
     try:
         import docker

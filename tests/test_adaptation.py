@@ -11,7 +11,8 @@ from factories import dream, procedure
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamcore.adaptation import (
+from dreamcore.cli.root import main
+from dreamcore.learning.adaptation import (
     AdaptConfig,
     Arm,
     Domains,
@@ -23,9 +24,8 @@ from dreamcore.adaptation import (
     reward,
     split,
 )
-from dreamcore.cli import main
+from dreamcore.learning.simulation import parse_arms, simulate
 from dreamcore.models import DreamGenerationRun, DreamTier, RejectedDraft, TestOutcome, utcnow
-from dreamcore.simulation import parse_arms, simulate
 
 YIELDS = {
     ("conditional", "billing"): 0.45, ("cross_project", "weather"): 0.30, ("cross_project", "billing"): 0.15,
@@ -231,7 +231,7 @@ JSON_VALUES = st.recursive(
 
 @given(data=JSON_VALUES)
 def test_any_json_document_is_an_arms_spec_or_one_line_error(data):
-    from dreamcore.simulation import SimulationError
+    from dreamcore.learning.simulation import SimulationError
 
     try:
         spec = parse_arms(data)

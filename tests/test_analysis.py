@@ -1,4 +1,4 @@
-"""dreamcore.analysis: parsing, fingerprints, data flow on real shapes, structural distance, kinship."""
+"""dreamcore.analysis.syntax: parsing, fingerprints, data flow on real shapes, structural distance, kinship."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamcore.analysis import (
+from dreamcore.analysis.syntax import (
     RelatedIndex,
     analyze_dependencies,
     canonical_fingerprint,

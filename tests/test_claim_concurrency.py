@@ -13,7 +13,7 @@ import traceback
 from collections import Counter
 
 from dreamcore.models import DreamStatus
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 from tests.factories import dream, procedure
 
 DREAMS = 600

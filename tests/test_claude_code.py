@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamcore import DreamCore, claude_code
-from dreamcore.cli import App, cli
-from dreamcore.evaluate_cli import register_commands
+from dreamcore.cli.root import App, cli
+from dreamcore.evaluation.commands import register_commands
 from dreamcore.models import DreamStatus
-from dreamcore.plugins import Plugins
+from dreamcore.plugin_manager import Plugins
 from tests.factories import dream, procedure
 
 DREAMCORE = shutil.which("dreamcore", path=str(Path(sys.executable).parent))

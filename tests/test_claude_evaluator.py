@@ -12,13 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from dreamcore_plugins.claude_evaluator import ClaudeEvaluator
+from dreamcore_plugins.evaluators.claude_evaluator import ClaudeEvaluator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamcore import DreamCore
-from dreamcore.cli import main
-from dreamcore.judging import EvaluationBatch, EvaluationError, evaluate_pending, load_template, render_prompt
+from dreamcore.cli.root import main
+from dreamcore.evaluation.judging import (
+    EvaluationBatch,
+    EvaluationError,
+    evaluate_pending,
+    load_template,
+    render_prompt,
+)
 from dreamcore.models import DreamStatus
 from tests.factories import dream, procedure
 from tests.fakes import FakeAnthropic, install_fake_claude, verdicts_for

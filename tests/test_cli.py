@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import dreamcore
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import DreamStatus, DreamTier
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 from tests.factories import dream, procedure
 
 

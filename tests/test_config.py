@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamcore import DreamCore, config
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.errors import ConfigError, DreamcoreError
 
 BAD_CONFIGS = [
@@ -30,11 +30,14 @@ BAD_CONFIGS = [
      "sources[0].plugin: unknown procedure source 'pyton' (known: jsonl, python)"),
     ("[plugins]\njsonl = 3\n", "plugins.jsonl: expected a table"),
     ('[plugins.jsonl]\nenabled = "no"\n', "plugins.jsonl.enabled: expected true or false"),
-    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: adapt, archive, claude, conditional, "
-                          "constraint_relaxation, core-stages, core-testing, cross_project, distributed-commands, docker, "
-                          "efficiency, evaluate, evaluate-commands, evaluate-stage, generate, json, jsonl, learning-commands, "
-                          "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, parameter, "
-                          "python, quality, regex, report, score, subprocess, test)"),
+    ("[plugins.jsonll]\n", "plugins.jsonll: unknown plugin 'jsonll' (known: "
+                          "adapt, archive, claude, conditional, constraint_relaxation, cross_project, "
+                          "distributed-commands, docker, efficiency, evaluate, evaluation-commands, "
+                          "evaluation-stage, generate, generation-stages, json, jsonl, learning-commands, "
+                          "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, "
+                          "parameter, python, quality, regex, report-commands, sandbox-stage, score, "
+                          "subprocess, test"
+                          ")"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),
     ('[executor]\nkind = "celery"\n', "executor.kind: unknown executor 'celery' (expected local, procrastinate)"),
     ("[executor]\ntest_batch = 0\n", "executor.test_batch: must be between 1 and 10000, got 0"),

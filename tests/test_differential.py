@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
+from dreamcore_plugins.sandboxes.subprocess_sandbox import SubprocessSandbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sandbox_support import run_jobs
 
-from dreamcore.cli import main
-from dreamcore.differential import CATEGORIES, effectiveness, judge, normalise
+from dreamcore.cli.root import main
 from dreamcore.models import TestOutcome
-from dreamcore.sandbox import CallResult, SandboxResult, SideRun, TestJob
-from dreamcore.synthetic import generate_cases
+from dreamcore.sandbox.cases import generate_cases
+from dreamcore.sandbox.comparison import CATEGORIES, effectiveness, judge, normalise
+from dreamcore.sandbox.host import CallResult, SandboxResult, SideRun, TestJob
 
 ROOT = Path(__file__).resolve().parents[1]
 CURRENCY = (ROOT / "examples/billing/billing/currency.py").read_text()
@@ -43,7 +43,7 @@ def test_synthetic_cases_are_deterministic_and_json(source, seed, count):
 
 
 def test_synthetic_cases_are_the_same_in_another_process():
-    script = "from dreamcore.synthetic import generate_cases; import json, sys; " \
+    script = "from dreamcore.sandbox.cases import generate_cases; import json, sys; " \
              "print(json.dumps(generate_cases(sys.stdin.read(), 'parse_amount', 15, 42)))"
     outputs = {subprocess.run([sys.executable, "-c", script], input=CURRENCY, capture_output=True, text=True,
                               check=True).stdout for _ in range(2)}

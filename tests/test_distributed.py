@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from tests.test_run import DREAMCORE, NO_SANDBOX_TESTS, write_config
 
 EXECUTOR = '[executor]\nkind = "procrastinate"\ngenerate_batch = 2\nstalled_after = 5\n'
@@ -78,7 +78,7 @@ def test_an_unreachable_server_is_one_line_without_the_password(tmp_path, capsys
 
 def test_procrastinate_needs_the_distributed_extra(tmp_path, pg):
     config = distributed_config(tmp_path, pg)
-    script = "import sys; sys.modules['procrastinate'] = None; from dreamcore.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = "import sys; sys.modules['procrastinate'] = None; from dreamcore.cli.root import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", script, "--config", str(config), "run"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2

@@ -10,7 +10,7 @@ import pytest
 
 from dreamcore.errors import NotFoundError
 from dreamcore.models import DreamGenerationRun, DreamStatus, DreamType
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 from tests.factories import dream, procedure
 
 
@@ -26,7 +26,7 @@ def test_get_generation_run_by_id(store):
 MOVE = """
 import sys
 from dreamcore.models import DreamStatus
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 print("start", flush=True)
 with DreamStore(sys.argv[1]) as store:
     with store.atomic():

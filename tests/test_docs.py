@@ -8,8 +8,8 @@ import attrs
 import pytest
 
 from dreamcore import config
-from dreamcore.cli import cli
-from dreamcore.plugins import Plugins
+from dreamcore.cli.root import cli
+from dreamcore.plugin_manager import Plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DOC = (ROOT / "docs" / "configuration.md").read_text()

@@ -35,7 +35,7 @@ def _config(tmp_path: Path) -> dict:
         "store": {"url": f"sqlite:///{tmp_path / 'dreams.db'}"},
         "cycle": {"seed": 2, "strategy": "light"},
         "sources": [{"project": "billing", "paths": [str(ROOT / "examples/billing")]}],
-        "plugins": {"core-testing": {"enabled": False}},  # the sandbox stage has tests of its own
+        "plugins": {"sandbox-stage": {"enabled": False}},  # the sandbox stage has tests of its own
     }
 
 

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.offline_evaluator import OfflineEvaluator, estimate
+from dreamcore_plugins.evaluators.offline_evaluator import OfflineEvaluator, estimate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dreamcore import DreamCore, config
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.errors import ConfigError
-from dreamcore.judging import EvaluationBatch
+from dreamcore.evaluation.judging import EvaluationBatch
 from dreamcore.models import DreamStatus, DreamTier, TestOutcome
 from tests.factories import dream, procedure
 from tests.test_claude_code import _in_process

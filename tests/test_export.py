@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dreamcore import DreamCore
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import DreamProcedure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ def repo(tmp_path):
     (tmp_path / "dreams.toml").write_text(
         '[store]\nurl = "sqlite:///dreams.db"\n[cycle]\nseed = 5\n'
         '[[sources]]\nproject = "billing"\npaths = ["billing"]\n'
-        '[plugins.core-testing]\nenabled = false\n'  # the sandbox stage has tests of its own
+        '[plugins.sandbox-stage]\nenabled = false\n'  # the sandbox stage has tests of its own
     )
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", "billing")

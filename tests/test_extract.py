@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamcore.extract import MAX_BLOCKS, extract_code
+from dreamcore.generation.extract import MAX_BLOCKS, extract_code
 
 FUNCTION = "def add(a, b):\n    return a + b\n"
 

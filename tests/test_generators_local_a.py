@@ -12,14 +12,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.conditional import ConditionalGenerator
-from dreamcore_plugins.parameter import ParameterGenerator
+from dreamcore_plugins.generators.conditional import ConditionalGenerator
+from dreamcore_plugins.generators.parameter import ParameterGenerator
 
 from dreamcore import DreamCore
+from dreamcore.analysis.safety import SafetyPolicy
 from dreamcore.errors import ConfigError
-from dreamcore.generation import DraftChecker, DreamDraft, GenerationContext
+from dreamcore.generation.drafts import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
-from dreamcore.safety import SafetyPolicy
 from tests.factories import example_procedures
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,14 +14,14 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.constraint_relaxation import KINDS, ConstraintRelaxation
-from dreamcore_plugins.cross_project import CrossProject
+from dreamcore_plugins.generators.constraint_relaxation import KINDS, ConstraintRelaxation
+from dreamcore_plugins.generators.cross_project import CrossProject
 
 from dreamcore import DreamCore
-from dreamcore.analysis import RelatedIndex, analyze_dependencies
-from dreamcore.generation import DraftChecker, DreamDraft, GenerationContext
+from dreamcore.analysis.safety import SafetyPolicy
+from dreamcore.analysis.syntax import RelatedIndex, analyze_dependencies
+from dreamcore.generation.drafts import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
-from dreamcore.safety import SafetyPolicy
 from tests.factories import example_procedures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -454,7 +454,7 @@ def test_cross_project_combines_corpus_counterparts():
 
 
 def signature(code: str, name: str) -> str:
-    from dreamcore.analysis import signature_of
+    from dreamcore.analysis.syntax import signature_of
 
     return signature_of(function_of(code, name))
 

@@ -9,10 +9,10 @@ import pytest
 from factories import dream, procedure
 
 from dreamcore import DreamCore
-from dreamcore.cli import main
-from dreamcore.health import compute_metrics, label, return_on_spend, trend
+from dreamcore.cli.root import main
+from dreamcore.learning.health import compute_metrics, label, return_on_spend, trend
+from dreamcore.learning.scoring import DEFAULT_WEIGHTS
 from dreamcore.models import DreamGenerationRun, DreamMetrics, DreamStatus, DreamTier, TestOutcome, utcnow
-from dreamcore.scoring import DEFAULT_WEIGHTS
 
 NOW = utcnow().replace(microsecond=0)
 

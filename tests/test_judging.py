@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from dreamcore import DreamCore
 from dreamcore.errors import ConfigError
-from dreamcore.evaluation import Evaluation
-from dreamcore.judging import (
+from dreamcore.evaluation.judging import (
     EvaluationBatch,
     EvaluationError,
     Judgement,
@@ -25,6 +24,7 @@ from dreamcore.judging import (
     match_id,
     render_prompt,
 )
+from dreamcore.evaluation.verdicts import Evaluation
 from dreamcore.models import DreamStatus, DreamTier
 from tests.factories import dream, procedure
 

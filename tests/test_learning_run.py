@@ -11,7 +11,7 @@ import pytest
 from factories import dream, procedure
 
 from dreamcore import DreamCore, hookimpl
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import AdaptationPlan, ArmDecision, DreamStatus, DreamTier, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +68,7 @@ def _core(tmp_path, **adapt):
     return DreamCore(
         {"store": {"url": f"sqlite:///{tmp_path / 'dreams.db'}"}, "sources": SOURCES,
          "strategies": {"rec": {"variants": 4, "generators": ["recorder"]}}, "cycle": {"strategy": "rec"},
-         "plugins": {"core-testing": {"enabled": False}, **({"adapt": adapt} if adapt else {})}},
+         "plugins": {"sandbox-stage": {"enabled": False}, **({"adapt": adapt} if adapt else {})}},
         plugins=[RecorderPlugin()],
     )
 

@@ -12,9 +12,17 @@ from hypothesis import strategies as st
 
 from dreamcore import config as config_module
 from dreamcore.errors import ConfigError
-from dreamcore.llm import Budget, BudgetExhausted, Completion, ModelHub, PromptTemplate, Usage, UsageLedger
-from dreamcore.llm_drafts import call_sizes, fenced
-from dreamcore.plugins import Plugins
+from dreamcore.generation.llm_drafts import call_sizes, fenced
+from dreamcore.llm.hub import (
+    Budget,
+    BudgetExhausted,
+    Completion,
+    ModelHub,
+    PromptTemplate,
+    Usage,
+    UsageLedger,
+)
+from dreamcore.plugin_manager import Plugins
 
 
 def test_budget_allows_calls_until_spent():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dreamcore import DreamCore
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import DreamStatus
 from dreamcore.testing.fake_openai import FakeOpenAI, fault
 from tests.fakes import answer_for, verdicts_for
@@ -57,7 +57,7 @@ max_retries = 1
 fallback_list = false
 [plugins.llm-judge]
 models = ["judge/first", "judge/second"]
-[plugins.core-testing]
+[plugins.sandbox-stage]
 enabled = false
 ''')
     return path

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dreamcore import DreamCore, hookimpl
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.testing.fake_openai import FakeOpenAI, Reply, variant_responder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ paths = ["{ROOT / "examples/billing"}"]
 [[sources]]
 project = "weather"
 paths = ["{ROOT / "examples/weather"}"]
-[plugins.core-testing]
+[plugins.sandbox-stage]
 enabled = false
 [plugins.openrouter]
 base_url = "{server.base_url}"

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from dreamcore.cli import main
-from dreamcore.lock import RunLocked, run_lock
-from dreamcore.store import DreamStore
+from dreamcore.cli.root import main
+from dreamcore.store.dream_store import DreamStore
+from dreamcore.store.lock import RunLocked, run_lock
 from tests.factories import duplicate_dreams
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sk-or-nightly-0123456789abcdef"
 
 
-NO_SANDBOX_TESTS = "[plugins.core-testing]\nenabled = false\n"  # the sandbox stage has tests of its own
+NO_SANDBOX_TESTS = "[plugins.sandbox-stage]\nenabled = false\n"  # the sandbox stage has tests of its own
 FEW_SANDBOX_TESTS = "[plugins.test]\ncases = 4\ntiers = [1]\n"
 
 
@@ -46,7 +46,7 @@ def hold_lock(config: Path) -> subprocess.Popen:
         f"""
         import sys, time
         from dreamcore import DreamCore
-        from dreamcore.lock import run_lock
+        from dreamcore.store.lock import run_lock
         with DreamCore({str(config)!r}) as core, run_lock(core.store):
             print("locked", flush=True)
             time.sleep(600)
@@ -169,7 +169,7 @@ def test_schedule_install_is_idempotent_keeps_other_jobs_and_keeps_secrets_out(t
 
 
 def test_the_env_file_holds_the_named_secrets_with_mode_0600(tmp_path, monkeypatch):
-    from dreamcore import schedule
+    from dreamcore.cli import schedule
     from dreamcore.config import load
 
     config = small_config(
@@ -192,7 +192,7 @@ def test_the_env_file_holds_the_named_secrets_with_mode_0600(tmp_path, monkeypat
 
 
 def test_unset_secrets_are_warned_about(tmp_path, monkeypatch):
-    from dreamcore import schedule
+    from dreamcore.cli import schedule
     from dreamcore.config import load
 
     config = small_config(tmp_path, "postgresql://dreamer@localhost/dreams")

@@ -7,10 +7,10 @@ import logging
 import time
 
 import pytest
-from dreamcore_plugins.openrouter import ModelEntry, OpenRouter
+from dreamcore_plugins.models.openrouter import ModelEntry, OpenRouter
 
 from dreamcore.errors import ConfigError
-from dreamcore.llm import (
+from dreamcore.llm.hub import (
     AuthError,
     BadRequestError,
     BadResponseError,

@@ -13,15 +13,13 @@ import math
 import time
 
 import pytest
-from dreamcore_plugins.json_parser import JsonParser
-from dreamcore_plugins.regex_parser import RegexParser
+from dreamcore_plugins.parsers.json_parser import JsonParser
+from dreamcore_plugins.parsers.regex_parser import RegexParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_parsers import hostile_inputs
-from dreamcore.evaluation import Evaluation, ParseResult
-from dreamcore.models import DreamTier
-from dreamcore.parsing import (
+from dreamcore.evaluation.parsing import (
     FRAGMENT_LIMIT,
     SCORE_AS_PERCENT,
     SCORE_CLAMPED,
@@ -30,6 +28,8 @@ from dreamcore.parsing import (
     id_key,
     parse_with,
 )
+from dreamcore.evaluation.verdicts import Evaluation, ParseResult
+from dreamcore.models import DreamTier
 
 PARSERS = {"json": JsonParser(), "regex": RegexParser()}
 FLAGS = {SCORE_AS_PERCENT, SCORE_CLAMPED, TIER_DISAGREES, TIER_FROM_SCORE}

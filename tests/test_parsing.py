@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from dreamcore_plugins.json_parser import JsonParser
-from dreamcore_plugins.regex_parser import RegexParser
+from dreamcore_plugins.parsers.json_parser import JsonParser
+from dreamcore_plugins.parsers.regex_parser import RegexParser
 
 from dreamcore import DreamCore, hookimpl
 from dreamcore.errors import ConfigError
-from dreamcore.evaluation import Evaluation, ParseResult
-from dreamcore.models import DreamTier
-from dreamcore.parsing import (
+from dreamcore.evaluation.parsing import (
     SCORE_AS_PERCENT,
     SCORE_CLAMPED,
     TIER_DISAGREES,
@@ -25,7 +23,9 @@ from dreamcore.parsing import (
     read_tier,
     to_json,
 )
-from dreamcore.plugins import Plugins
+from dreamcore.evaluation.verdicts import Evaluation, ParseResult
+from dreamcore.models import DreamTier
+from dreamcore.plugin_manager import Plugins
 
 
 def _core(tmp_path, **config):
@@ -242,7 +242,7 @@ def test_a_switched_off_parser_named_in_the_chain_is_a_clear_error(tmp_path):
 
 def test_the_evaluation_bands_reach_the_parsers_unless_a_parser_sets_its_own(tmp_path):
     from dreamcore import DreamCore
-    from dreamcore.parsing import parse_with, parsers_for
+    from dreamcore.evaluation.parsing import parse_with, parsers_for
 
     answer = '[{"id": "D-1", "score": 0.55}]\nD-2: Viability 0.55. No tier given.'
     shared = DreamCore({"store": {"url": "sqlite://"}, "evaluation": {"viable_from": 0.5, "speculative_from": 0.2}})

@@ -12,10 +12,10 @@ import click
 import pytest
 
 from dreamcore import DreamCore, hookimpl
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.errors import ConfigError, PluginError
 from dreamcore.models import DreamGenerationRun
-from dreamcore.plugins import Plugins
+from dreamcore.plugin_manager import Plugins
 from tests.factories import dream, procedure
 
 

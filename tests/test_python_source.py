@@ -11,11 +11,11 @@ import warnings
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.python_source import _compile, _matches
+from dreamcore_plugins.sources.python_source import _compile, _matches
 
 from dreamcore import DreamCore
 from dreamcore.models import Procedure, SourceProblem
-from dreamcore.plugins import Plugins
+from dreamcore.plugin_manager import Plugins
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

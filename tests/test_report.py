@@ -20,13 +20,13 @@ from factories import dream, procedure
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dreamcore.charts import nice_top, stacked_bars, top_series
-from dreamcore.cli import main
-from dreamcore.health import return_on_spend
-from dreamcore.highlight import highlight_lines, side_by_side, source_lines
+from dreamcore.cli.root import main
+from dreamcore.learning.health import return_on_spend
 from dreamcore.models import DreamStatus, DreamTier, TestOutcome, utcnow
-from dreamcore.report import collect
-from dreamcore.report_html import render
+from dreamcore.report.charts import nice_top, stacked_bars, top_series
+from dreamcore.report.collect import collect
+from dreamcore.report.highlight import highlight_lines, side_by_side, source_lines
+from dreamcore.report.html import render
 from dreamcore.testing.history import fill_history
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from dreamcore import DreamCore, hookimpl
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import DreamType
 from tests.factories import duplicate_dreams
 
 ROOT = Path(__file__).resolve().parents[1]
-NO_SANDBOX_TESTS = "[plugins.core-testing]\nenabled = false\n"  # the sandbox stage has tests of its own
+NO_SANDBOX_TESTS = "[plugins.sandbox-stage]\nenabled = false\n"  # the sandbox stage has tests of its own
 DREAMCORE = shutil.which("dreamcore", path=str(Path(sys.executable).parent))
 
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamcore import config
+from dreamcore.analysis.safety import MAX_SOURCE_CHARS, SafetyPolicy, Verdict, check_code
 from dreamcore.errors import ConfigError
-from dreamcore.safety import MAX_SOURCE_CHARS, SafetyPolicy, Verdict, check_code
 
 # (code, the reason it must be refused for, that reason's category)
 DANGEROUS = [

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import attrs
 import pytest
-from dreamcore_plugins.docker_sandbox import LABEL, DockerSandbox
+from dreamcore_plugins.sandboxes.docker_sandbox import LABEL, DockerSandbox
 from sandbox_support import BASE, IMAGE, docker_config, labelled_containers, run_jobs
 
-from dreamcore.differential import judge
-from dreamcore.sandbox import SandboxError, TestJob
+from dreamcore.sandbox.comparison import judge
+from dreamcore.sandbox.host import SandboxError, TestJob
 
 CASES = [{"args": [n], "kwargs": {}} for n in range(5)]
 
@@ -137,8 +137,8 @@ def test_a_cancelled_run_removes_its_containers(config):
 
 SCRIPT = """
 import asyncio, sys
-from dreamcore.sandbox import TestJob
-from dreamcore_plugins.docker_sandbox import DockerSandbox
+from dreamcore.sandbox.host import TestJob
+from dreamcore_plugins.sandboxes.docker_sandbox import DockerSandbox
 config = DockerSandbox.Config(image=sys.argv[1], pull=False, pool_size=1)
 job = TestJob(function="f", base_code="def f(n):\\n    return n\\n", cases=[{"args": [1], "kwargs": {}}],
               dream_code="import time\\ndef f(n):\\n    time.sleep(600)\\n", case_timeout=300, timeout=600)

@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
-from dreamcore_plugins.docker_sandbox import DockerSandbox
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
+from dreamcore_plugins.sandboxes.docker_sandbox import DockerSandbox
+from dreamcore_plugins.sandboxes.subprocess_sandbox import SubprocessSandbox
 from sandbox_support import BASE, docker_config, labelled_containers, run_jobs, sandbox_processes
 
-from dreamcore.differential import judge
-from dreamcore.sandbox import TestJob
+from dreamcore.sandbox.comparison import judge
+from dreamcore.sandbox.host import TestJob
 
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.py"))
 SECRET = "hunter2-do-not-leak"

@@ -6,14 +6,14 @@ import asyncio
 import json
 
 import pytest
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
+from dreamcore_plugins.sandboxes.subprocess_sandbox import SubprocessSandbox
 from sandbox_support import IMAGE, docker_config
 from test_run import write_config
 
 from dreamcore import DreamCore
-from dreamcore.cli import main
+from dreamcore.cli.root import main
 from dreamcore.models import DreamStatus, DreamTier
-from dreamcore.sandbox_stage import TestStage
+from dreamcore.sandbox.stage import TestStage
 from tests.factories import dream as make_dream
 from tests.factories import example_procedures
 

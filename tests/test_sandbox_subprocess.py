@@ -5,13 +5,13 @@ from __future__ import annotations
 import resource
 
 import pytest
-from dreamcore_plugins.subprocess_sandbox import SubprocessSandbox
+from dreamcore_plugins.sandboxes.subprocess_sandbox import SubprocessSandbox
 from sandbox_support import run_jobs
 
 from dreamcore import DreamCore
-from dreamcore.differential import judge
 from dreamcore.errors import ConfigError
-from dreamcore.sandbox import TestJob
+from dreamcore.sandbox.comparison import judge
+from dreamcore.sandbox.host import TestJob
 
 PROBE = """
 import os, resource

@@ -5,17 +5,17 @@ from __future__ import annotations
 import math
 
 import pytest
-from dreamcore_plugins.efficiency_scorer import EfficiencyScorer
-from dreamcore_plugins.leverage_scorer import Idea, LeverageScorer, shape
-from dreamcore_plugins.novelty_scorer import NoveltyScorer, nearest_distance
-from dreamcore_plugins.quality_scorer import QualityScorer
+from dreamcore_plugins.scorers.efficiency_scorer import EfficiencyScorer
+from dreamcore_plugins.scorers.leverage_scorer import Idea, LeverageScorer, shape
+from dreamcore_plugins.scorers.novelty_scorer import NoveltyScorer, nearest_distance
+from dreamcore_plugins.scorers.quality_scorer import QualityScorer
 from factories import EPOCH, dream, procedure
 
 from dreamcore import DreamCore
-from dreamcore.analysis import structural_distance, structural_novelty
+from dreamcore.analysis.syntax import structural_distance, structural_novelty
 from dreamcore.errors import ConfigError
+from dreamcore.learning.scoring import ScoringContext, check_weights, compound, run_scorers
 from dreamcore.models import DreamTier, TestOutcome
-from dreamcore.scoring import ScoringContext, check_weights, compound, run_scorers
 
 BASE = "def total(items, rate=3):\n    s = 0\n    for i in items:\n        s += i * rate\n    return s\n"
 VARIANTS = [

@@ -26,7 +26,7 @@ import pytest
 from dreamcore import config as config_module
 from dreamcore.errors import ConfigError, DreamcoreError, StoreError
 from dreamcore.models import DreamStatus
-from dreamcore.store import DreamStore
+from dreamcore.store.dream_store import DreamStore
 from tests.factories import dream, procedure
 
 DREAMCORE = Path(sys.executable).with_name("dreamcore")

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dreamcore.lock import run_lock
 from dreamcore.models import DreamStatus
 from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
 from dreamcore.progress import Progress
+from dreamcore.store.lock import run_lock
 
 if TYPE_CHECKING:
     import procrastinate
@@ -162,7 +162,7 @@ async def _run_stage(
     """Run stage ``name`` over the job's share of the run (after ``prepare(cycle)``), with the
     cluster's model limits; add the stage's figures and failures to the run."""
     from dreamcore.distributed.limits import SharedBudget, SharedGate
-    from dreamcore.llm import ModelHub
+    from dreamcore.llm.hub import ModelHub
 
     core, job = _core(context), context.job
     url = core.config.store.url
@@ -289,7 +289,7 @@ async def submit(
     the run's coordinator for the other stages; returns the run's id."""
     from dreamcore.distributed.limits import OPEN_BUDGET
     from dreamcore.executor import PROCRASTINATE
-    from dreamcore.llm import UsageLedger
+    from dreamcore.llm.hub import UsageLedger
 
     selected = select_stages(core, stages)
     with run_lock(core.store):

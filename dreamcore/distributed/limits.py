@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from dreamcore.llm import Budget, BudgetExhausted
+from dreamcore.llm.hub import Budget, BudgetExhausted
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dreamcore_run_budget (

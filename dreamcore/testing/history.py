@@ -11,8 +11,9 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from dreamcore.adaptation import AdaptConfig, Arm, Posterior, make_plan, reward
-from dreamcore.health import compute_metrics
+from dreamcore.learning.adaptation import AdaptConfig, Arm, Posterior, make_plan, reward
+from dreamcore.learning.health import compute_metrics
+from dreamcore.learning.scoring import DEFAULT_WEIGHTS
 from dreamcore.models import (
     DreamGenerationRun,
     DreamProcedure,
@@ -23,7 +24,6 @@ from dreamcore.models import (
     TestOutcome,
     utcnow,
 )
-from dreamcore.scoring import DEFAULT_WEIGHTS
 
 TYPES = ("parameter", "conditional", "constraint_relaxation", "cross_project")
 MODELS = {"local": 0.0, "deepseek": 0.0004, "claude-sonnet": 0.003}  # model -> USD per dream

@@ -70,7 +70,7 @@ async def charge_with_retry_async(charge: Callable[[int], Awaitable[dict[str, An
     for attempt in range(retries + 1):
         try:
             return await asyncio.wait_for(charge(amount), timeout=timeout)
-        except (TransientPaymentError, asyncio.TimeoutError):
+        except (TimeoutError, TransientPaymentError):
             if attempt >= retries:
                 raise
             await asyncio.sleep(delay)

@@ -56,7 +56,7 @@ async def fetch_observations_async(url: str, *, fetch: Callable[[str], Awaitable
     for attempt in range(retries + 1):
         try:
             return await asyncio.wait_for(fetch(url), timeout=timeout)
-        except (asyncio.TimeoutError, ConnectionError) as exc:
+        except (TimeoutError, ConnectionError) as exc:
             if attempt == retries:
                 raise FetchFailed(f"{url}: {exc!r}") from exc
             await asyncio.sleep(retry_delay(attempt, backoff=backoff, step=backoff))

@@ -1,0 +1,1 @@
+"""The command line: the root group and its core commands, `mcp` and `schedule`."""

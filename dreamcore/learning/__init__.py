@@ -1,0 +1,1 @@
+"""The learn phase: scoring, health, adaptation, simulation, their stages and commands."""

@@ -1,0 +1,157 @@
+"""Scoring dreams: what scorers receive (``ScoringContext``), what they return, the compound score.
+
+A scorer (``register_scorers``) fills one of the four components of the compound score —
+novelty, quality, leverage, efficiency — for a whole batch of dreams at once:
+``score(dreams, context) -> list[float | Score | None]`` in the dreams' order, each value in [0, 1]
+or None when the dream has no data for it yet (an unevaluated dream has no quality). The compound
+score is the weighted sum of the components, a missing one counting 0.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from dreamcore.errors import PluginError
+from dreamcore.models import DreamProcedure, Procedure, utcnow
+
+if TYPE_CHECKING:
+    from dreamcore.analysis.syntax import RelatedIndex
+    from dreamcore.core import DreamCore
+    from dreamcore.store.dream_store import DreamStore
+
+COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
+DEFAULT_WEIGHTS = {"novelty": 0.60, "quality": 0.15, "leverage": 0.15, "efficiency": 0.10}
+COLUMNS = {component: f"{component}_score" for component in COMPONENTS}
+FIGURES = ("cross_project_matches", "base_callers")  # dream columns a scorer may set besides its score
+
+
+@attrs.frozen
+class Score:
+    """A scorer's value for one dream, with figures it measured on the way (``FIGURES`` keys)."""
+
+    value: float | None
+    figures: Mapping[str, int] = attrs.field(factory=dict)
+
+
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The four component weights, each >= 0, summing to 1 (ValueError naming what is wrong)."""
+    missing = [c for c in COMPONENTS if c not in weights]
+    if missing or len(weights) != len(COMPONENTS):
+        raise ValueError(f"weights must name exactly {', '.join(COMPONENTS)}")
+    negative = [c for c in COMPONENTS if not weights[c] >= 0]
+    if negative:
+        raise ValueError(f"weight of {negative[0]!r} must be >= 0, got {weights[negative[0]]:g}")
+    total = sum(weights.values())
+    if not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ValueError(f"the four weights must sum to 1, got {total:g}")
+    return {c: float(weights[c]) for c in COMPONENTS}
+
+
+def compound(values: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
+    """The weighted sum of the component values (a missing value counts 0), in [0, 1]."""
+    return sum(weights[c] * (values.get(c) or 0.0) for c in COMPONENTS)
+
+
+def called_names(source: str) -> frozenset[str]:
+    """Names a function's code calls: ``f(...)`` gives f, ``obj.f(...)`` gives f."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except (SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                names.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                names.add(node.func.attr)
+    return frozenset(names)
+
+
+class ScoringContext:
+    """What scorers share for one batch: the base procedures, earlier dreams, callers, related
+    procedures. Each part is computed on first use, once per batch."""
+
+    def __init__(self, store: DreamStore, dreams: Sequence[DreamProcedure], now: datetime | None = None) -> None:
+        self.store = store
+        self.dreams = dreams
+        self.now = now or utcnow()
+
+    @cached_property
+    def procedures(self) -> dict[int, Procedure]:
+        """Every stored procedure version, by id."""
+        return {p.id: p for p in self.store.get_procedures(current_only=False)}
+
+    @cached_property
+    def current(self) -> list[Procedure]:
+        """The current version of every procedure."""
+        return self.store.get_procedures()
+
+    def base(self, dream: DreamProcedure) -> Procedure | None:
+        """The procedure a dream varies (None if it was deleted)."""
+        return self.procedures.get(dream.base_procedure_id)
+
+    @cached_property
+    def _earlier(self) -> dict[int, list[tuple[int, datetime, str]]]:
+        return self.store.dream_codes({d.base_procedure_id for d in self.dreams})
+
+    def earlier(self, dream: DreamProcedure) -> list[tuple[int, str]]:
+        """(id, code) of the dreams of the same base generated before this one, oldest first."""
+        key = (dream.generated_at, dream.id if dream.id is not None else math.inf)
+        return [(i, code) for i, at, code in self._earlier.get(dream.base_procedure_id, ()) if (at, i) < key]
+
+    @cached_property
+    def _callers(self) -> dict[tuple[str, str], int]:
+        """(project, function name) -> how many current procedures of that project call it."""
+        counts: dict[tuple[str, str], int] = {}
+        for procedure in self.current:
+            for name in called_names(procedure.source) - {procedure.name}:
+                counts[procedure.project, name] = counts.get((procedure.project, name), 0) + 1
+        return counts
+
+    def callers(self, procedure: Procedure) -> int:
+        """How many other procedures of the procedure's own project call it (by name)."""
+        return self._callers.get((procedure.project, procedure.name), 0)
+
+    @cached_property
+    def related_index(self) -> RelatedIndex:
+        """Related procedures across projects, over the current procedures."""
+        from dreamcore.analysis.syntax import RelatedIndex
+
+        return RelatedIndex(self.current)
+
+
+def run_scorers(
+    core: DreamCore, dreams: Sequence[DreamProcedure], weights: Mapping[str, float],
+    scorers: Mapping[str, str], context: ScoringContext | None = None,
+) -> list[dict[str, Any]]:
+    """Score dreams with one scorer per component; rows for ``DreamStore.record_scores``.
+    ``context`` may be shared by several batches (it must cover their dreams)."""
+    context = context or ScoringContext(core.store, dreams)
+    rows = [
+        {"id": d.id, "cross_project_matches": d.cross_project_matches, "base_callers": d.base_callers,
+         "scored_at": context.now}
+        for d in dreams
+    ]
+    for component in COMPONENTS:
+        name = scorers.get(component, component)
+        results = core.create("scorers", name).score(dreams, context)
+        if len(results) != len(dreams):
+            raise PluginError(f"scorer {name!r} returned {len(results)} scores for {len(dreams)} dreams")
+        for row, result in zip(rows, results):
+            score = result if isinstance(result, Score) else Score(result)
+            if score.value is not None and not 0.0 <= score.value <= 1.0:
+                raise PluginError(f"scorer {name!r}: score {score.value!r} of dream {row['id']} is not in [0, 1]")
+            row[COLUMNS[component]] = score.value
+            row.update({key: int(value) for key, value in score.figures.items() if key in FIGURES})
+    for row in rows:
+        row["compound_score"] = compound({c: row[COLUMNS[c]] for c in COMPONENTS}, weights)
+    return rows

@@ -1,0 +1,1 @@
+"""Model access for every phase: routes, the budget, usage, shared limits and retries."""

@@ -1,0 +1,1 @@
+"""The morning report: its data, HTML rendering and the `report` command."""

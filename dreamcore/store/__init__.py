@@ -1,0 +1,1 @@
+"""Persistence: Peewee tables, migrations, the DreamStore and the run lock."""

@@ -1,0 +1,1 @@
+"""Built-in dream generators, one per dream type."""

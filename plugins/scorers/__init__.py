@@ -1,0 +1,1 @@
+"""Built-in scorers, one per component of the compound score."""
