@@ -9,6 +9,7 @@ Plugin tables (``[plugins.<name>]``) stay raw here and are structured into each 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +23,8 @@ from cattrs.cols import is_mapping, is_sequence, list_structure_factory, mapping
 from cattrs.gen import make_dict_structure_fn
 from cattrs.preconf.tomllib import make_converter
 
-from dreamcore.analysis.safety import SafetyPolicy
 from dreamcore.errors import ConfigError
-from dreamcore.evaluation.verdicts import TierBands
+from dreamcore.models import DreamTier
 
 DEFAULT_PATH = Path("dreams.toml")
 CONFIG_ENV = "DREAMCORE_CONFIG"
@@ -39,7 +39,8 @@ class InvalidValue(ValueError):
         self.key = key
 
 
-def _check(predicate: Callable[[Any], bool], message: Callable[[Any], str]):
+def check(predicate: Callable[[Any], bool], message: Callable[[Any], str]):
+    """A validator: ``predicate(value)`` must hold, else ``message(value)`` names what was expected."""
     def validator(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if not predicate(value):
             raise InvalidValue(attribute.name, message(value))
@@ -47,13 +48,13 @@ def _check(predicate: Callable[[Any], bool], message: Callable[[Any], str]):
     return validator
 
 
-def _between(low: int, high: int):
+def between(low: int, high: int):
     """A validator for a whole number from ``low`` to ``high``."""
-    return _check(lambda v: low <= v <= high, lambda v: f"must be between {low} and {high}, got {v}")
+    return check(lambda v: low <= v <= high, lambda v: f"must be between {low} and {high}, got {v}")
 
 
-def _help(text: str) -> dict[str, str]:
-    """Field metadata: the comment `dreamcore init` writes above the key."""
+def documented(text: str) -> dict[str, str]:
+    """Field metadata: the comment `dreamcore init` writes above the key (use it in plugin configs too)."""
     return {"help": text}
 
 
@@ -69,24 +70,153 @@ def _scheme(url: str) -> str:
 
 
 @attrs.define(kw_only=True)
+class TierBands:
+    """Score bands: tier 1 from ``viable`` up, tier 2 from ``speculative`` up, tier 3 below."""
+
+    viable: float = 0.6
+    speculative: float = 0.3
+
+    def tier_for(self, score: float) -> DreamTier:
+        """The tier a viability score falls in."""
+        if score >= self.viable:
+            return DreamTier.VIABLE
+        return DreamTier.SPECULATIVE if score >= self.speculative else DreamTier.ARCHIVE
+
+
+# Pure computation: no file, process, network or interpreter-internals access of their own.
+# Not here, and denied below: types (CodeType builds functions from raw bytecode), warnings and
+# traceback (they print any file's lines through linecache), codecs (codecs.open). Not here:
+# zoneinfo/gzip/zipfile and friends (they read or write files). logging is in, minus its files.
+_ALLOWED_IMPORTS = (
+    "__future__",
+    "abc", "array", "asyncio", "base64", "binascii", "bisect", "cmath", "collections", "contextlib",
+    "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fractions", "functools",
+    "graphlib", "hashlib", "heapq", "hmac", "html", "ipaddress", "itertools", "json", "logging", "math",
+    "numbers", "operator", "pprint", "random", "re", "secrets", "statistics", "string", "struct",
+    "textwrap", "time", "typing", "unicodedata", "uuid", "zlib",
+)  # fmt: skip
+
+# Refused even when allowed_imports (or a parent package in it) lets them through, and wherever
+# they appear in a dotted path: typing.sys, asyncio.base_events.os and enum.bltns (enum's public
+# name for builtins) are refused too.
+_DENIED_IMPORTS = (
+    # the process and the operating system
+    "os", "posix", "nt", "sys", "subprocess", "_posixsubprocess", "signal", "resource", "pty", "tty",
+    "termios", "fcntl", "mmap", "pwd", "grp", "platform", "atexit", "faulthandler",
+    # files
+    "io", "_io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "linecache", "sqlite3", "dbm",
+    "shelve", "codecs", "warnings", "traceback",
+    # the interpreter: builtins, frames, objects, importing and compiling other code
+    "builtins", "enum.bltns", "__main__", "ctypes", "_ctypes", "cffi", "gc", "inspect", "types",
+    "sysconfig", "site", "importlib", "imp", "pkgutil", "zipimport", "runpy", "code", "codeop",
+    "compileall", "py_compile", "timeit", "doctest", "pydoc", "pdb", "bdb", "trace", "tracemalloc",
+    # serialisation that runs code when loading
+    "pickle", "_pickle", "marshal", "copyreg", "dill", "cloudpickle",
+    # threads and processes (they outlive the call the sandbox times and limits)
+    "threading", "_thread", "multiprocessing", "concurrent", "asyncio.subprocess",
+    # the network
+    "socket", "_socket", "ssl", "select", "selectors", "socketserver", "asyncore", "asynchat",
+    "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib", "poplib",
+    "imaplib", "nntplib", "telnetlib", "xmlrpc", "webbrowser",
+    # submodules of otherwise harmless packages
+    "json.tool", "logging.config", "logging.handlers",
+)  # fmt: skip
+
+_DENIED_CALLS = (
+    # builtins that run code, read the terminal, open files or expose namespaces
+    "eval", "exec", "compile", "__import__", "__build_class__", "open", "input", "breakpoint",
+    "help", "exit", "quit", "globals", "locals", "vars",
+    # module functions (matched through the dream's imports)
+    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "asyncio.open_connection",
+    "asyncio.open_unix_connection", "asyncio.start_server", "asyncio.start_unix_server",
+    "codecs.open", "contextlib.chdir", "functools.singledispatch", "functools.singledispatchmethod",
+    "logging.FileHandler", "logging.basicConfig", "logging.currentframe", "string.Formatter",
+    "typing.ForwardRef", "typing.get_type_hints", "uuid.getnode", "uuid.uuid1",
+    # event-loop methods, on whatever object they are called
+    ".subprocess_exec", ".subprocess_shell", ".create_connection", ".create_server",
+    ".create_unix_connection", ".create_unix_server", ".create_datagram_endpoint", ".sock_connect",
+)  # fmt: skip
+
+_DENIED_ATTRIBUTES = (
+    # the class graph: ().__class__.__bases__[0].__subclasses__() reaches every loaded class
+    # (__class__ itself is allowed: x.__class__ is type(x), which no gate can take away)
+    "__bases__", "__base__", "__mro__", "__subclasses__",
+    # function internals: globals (and so builtins), bytecode, closure cells, bound objects
+    "__globals__", "__builtins__", "__code__", "__closure__", "cell_contents", "__func__", "__self__",
+    # namespaces: a module's __dict__ holds __builtins__; @dataclass execs the keys of
+    # __annotations__ as parameter names; and the attribute and pickling machinery
+    "__dict__", "__annotations__", "__getattribute__", "__reduce__", "__reduce_ex__",
+    # the import system
+    "__loader__", "__spec__",
+    # frames, generators, coroutines, tracebacks and code objects
+    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace", "gi_frame", "gi_code",
+    "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "co_code", "co_consts",
+)  # fmt: skip
+
+
+def _entries(kind: str, pattern: str, example: str):
+    """A validator: every entry of a list must match ``pattern`` (a config typo must not pass)."""
+    matcher = re.compile(pattern)
+
+    def validator(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        for index, entry in enumerate(value):
+            if not isinstance(entry, str) or not matcher.fullmatch(entry):
+                raise InvalidValue(
+                    f"{attribute.name}[{index}]", f"{entry!r} is not {kind} (for example {example!r})"
+                )
+
+    return validator
+
+
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
+
+
+@attrs.define(kw_only=True)
+class SafetyPolicy:
+    """What generated code may use: the [safety] table of dreams.toml (see dreamcore.analysis.safety)."""
+
+    allowed_imports: list[str] = attrs.field(
+        factory=lambda: list(_ALLOWED_IMPORTS),
+        validator=_entries("a module name", _DOTTED, "math"),
+        metadata=documented("modules a dream may import (their submodules too); everything else is refused"),
+    )
+    denied_imports: list[str] = attrs.field(
+        factory=lambda: list(_DENIED_IMPORTS),
+        validator=_entries("a module name", _DOTTED, "os"),
+        metadata=documented("modules always refused, and not reachable through an allowed module either"),
+    )
+    denied_calls: list[str] = attrs.field(
+        factory=lambda: list(_DENIED_CALLS),
+        validator=_entries("a builtin, module.function or .method name", rf"\.?{_DOTTED}", "eval"),
+        metadata=documented("builtins (eval), functions (asyncio.open_connection), methods (.sock_connect)"),
+    )
+    denied_attributes: list[str] = attrs.field(
+        factory=lambda: list(_DENIED_ATTRIBUTES),
+        validator=_entries("an attribute name", _IDENT, "__globals__"),
+        metadata=documented("attribute names refused however they are reached (x.name, getattr, strings)"),
+    )
+
+
+@attrs.define(kw_only=True)
 class StoreConfig:
     """Where dreams are kept: SQLite (embedded default) or PostgreSQL (shared by many workers)."""
 
     url: str = attrs.field(
         default="sqlite:///.dreamcore/dreams.db",
-        validator=_check(
+        validator=check(
             lambda url: _scheme(url) in STORE_SCHEMES,
             lambda url: f"unknown scheme {_scheme(url) or url!r} (expected sqlite, postgresql)",
         ),
-        metadata=_help(
+        metadata=documented(
             "sqlite:///relative/to/this/file.db, sqlite:////absolute.db, or "
             "postgresql://user@host:5432/db (put no password here: use PGPASSWORD or ~/.pgpass)"
         ),
     )
     busy_timeout: float = attrs.field(
         default=5.0,
-        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
-        metadata=_help("seconds to wait for a database locked by another process"),
+        validator=check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
+        metadata=documented("seconds to wait for a database locked by another process"),
     )
 
 
@@ -104,13 +234,13 @@ class StrategyConfig:
 
     variants: int = attrs.field(
         default=15,
-        validator=_between(1, 1000),
-        metadata=_help("dreams asked of each generator per procedure"),
+        validator=between(1, 1000),
+        metadata=documented("dreams asked of each generator per procedure"),
     )
     generators: list[str] = attrs.field(
         factory=lambda: list(BUILTIN_TYPES),
-        validator=_check(bool, lambda v: "must name at least one generator"),
-        metadata=_help("dream generators to run (built-in and third-party names)"),
+        validator=check(bool, lambda v: "must name at least one generator"),
+        metadata=documented("dream generators to run (built-in and third-party names)"),
     )
 
 
@@ -118,19 +248,19 @@ class StrategyConfig:
 class CycleConfig:
     """[cycle]: the nightly cycle."""
 
-    strategy: str = attrs.field(default="balanced", metadata=_help("light, balanced, deep or a [strategies.<name>]"))
+    strategy: str = attrs.field(default="balanced", metadata=documented("light, balanced, deep or a [strategies.<name>]"))
     concurrency: int = attrs.field(
         default=4,
-        validator=_between(1, 512),
-        metadata=_help("procedures dreamt at the same time"),
+        validator=between(1, 512),
+        metadata=documented("procedures dreamt at the same time"),
     )
     seed: int | None = attrs.field(
-        default=None, metadata=_help("fixed random seed; unset = the run's number, so each night differs")
+        default=None, metadata=documented("fixed random seed; unset = the run's number, so each night differs")
     )
     budget_usd: float = attrs.field(
         default=1.0,
-        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
-        metadata=_help("USD a run may spend on model calls; when reached no new calls start (0 = none)"),
+        validator=check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v:g}"),
+        metadata=documented("USD a run may spend on model calls; when reached no new calls start (0 = none)"),
     )
 
 
@@ -143,17 +273,17 @@ class LoggingConfig:
 
     path: str = attrs.field(
         default=".dreamcore/logs/dreamcore.log",
-        metadata=_help('log file, relative to this file; rotated at midnight UTC; "" = no log file'),
+        metadata=documented('log file, relative to this file; rotated at midnight UTC; "" = no log file'),
     )
     keep_days: int = attrs.field(
         default=7,
-        validator=_between(1, 366),
-        metadata=_help("rotated log files kept"),
+        validator=between(1, 366),
+        metadata=documented("rotated log files kept"),
     )
     level: str = attrs.field(
         default="info",
-        validator=_check(lambda v: v in LOG_LEVELS, lambda v: f"unknown level {v!r} (expected {', '.join(LOG_LEVELS)})"),
-        metadata=_help("debug, info, warning or error"),
+        validator=check(lambda v: v in LOG_LEVELS, lambda v: f"unknown level {v!r} (expected {', '.join(LOG_LEVELS)})"),
+        metadata=documented("debug, info, warning or error"),
     )
 
     def resolved_path(self, base_dir: Path) -> Path | None:
@@ -167,17 +297,17 @@ class ReportConfig:
 
     path: str = attrs.field(
         default="",
-        metadata=_help('HTML file written after every run, relative to this file ("" = only `dreamcore report`)'),
+        metadata=documented('HTML file written after every run, relative to this file ("" = only `dreamcore report`)'),
     )
     since_days: int = attrs.field(
         default=30,
-        validator=_check(lambda v: v >= 1, lambda v: f"must be >= 1, got {v}"),
-        metadata=_help("days of history the report covers"),
+        validator=check(lambda v: v >= 1, lambda v: f"must be >= 1, got {v}"),
+        metadata=documented("days of history the report covers"),
     )
     best: int = attrs.field(
         default=10,
-        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
-        metadata=_help("best dreams of the newest run shown with their diffs"),
+        validator=check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        metadata=documented("best dreams of the newest run shown with their diffs"),
     )
 
     def resolved_path(self, base_dir: Path) -> Path | None:
@@ -200,50 +330,50 @@ class EvaluationConfig:
 
     evaluator: str = attrs.field(
         default="offline",
-        metadata=_help("offline (no network, scores from measurable signals), claude, or another evaluator"),
+        metadata=documented("offline (no network, scores from measurable signals), claude, or another evaluator"),
     )
     parsers: list[str] = attrs.field(
         factory=lambda: list(DEFAULT_PARSERS),
-        validator=_check(
+        validator=check(
             lambda v: bool(v) and len(set(v)) == len(v), lambda v: "must name at least one parser, each once"
         ),
-        metadata=_help("parser plugins tried in this order on a judge's answer; the first to read a dream wins"),
+        metadata=documented("parser plugins tried in this order on a judge's answer; the first to read a dream wins"),
     )
     batch_size: int = attrs.field(
         default=10,
-        validator=_between(1, 500),
-        metadata=_help("dreams judged in one prompt"),
+        validator=between(1, 500),
+        metadata=documented("dreams judged in one prompt"),
     )
     concurrency: int = attrs.field(
         default=2,
-        validator=_between(1, 64),
-        metadata=_help("prompts sent to the judge at the same time"),
+        validator=between(1, 64),
+        metadata=documented("prompts sent to the judge at the same time"),
     )
     max_attempts: int = attrs.field(
         default=3,
-        validator=_between(1, 1000),
-        metadata=_help("failed evaluations after which a dream is flagged: kept pending, left to a person"),
+        validator=between(1, 1000),
+        metadata=documented("failed evaluations after which a dream is flagged: kept pending, left to a person"),
     )
     viable_from: float = attrs.field(
         default=0.6,
-        validator=_check(lambda v: 0 <= v <= 1, lambda v: f"must be between 0 and 1, got {v:g}"),
-        metadata=_help("lowest viability score of tier 1 (viable)"),
+        validator=check(lambda v: 0 <= v <= 1, lambda v: f"must be between 0 and 1, got {v:g}"),
+        metadata=documented("lowest viability score of tier 1 (viable)"),
     )
     speculative_from: float = attrs.field(
         default=0.3,
         validator=_below_viable,
-        metadata=_help("lowest viability score of tier 2 (speculative); below it, tier 3 (archive)"),
+        metadata=documented("lowest viability score of tier 2 (speculative); below it, tier 3 (archive)"),
     )
     prompt_template: str = attrs.field(
         default="",
-        metadata=_help(
+        metadata=documented(
             "a file holding the evaluation prompt ($dreams, $count, $ids), relative to this file; "
             "empty = the built-in prompt"
         ),
     )
     hook_log: str = attrs.field(
         default=".dreamcore/claude-code-hook.log",
-        metadata=_help("where `dreamcore hook claude-code` logs what it applied, relative to this file"),
+        metadata=documented("where `dreamcore hook claude-code` logs what it applied, relative to this file"),
     )
 
     def bands(self) -> TierBands:
@@ -260,40 +390,40 @@ class ExecutorConfig:
 
     kind: str = attrs.field(
         default="local",
-        validator=_check(
+        validator=check(
             lambda v: v in EXECUTOR_KINDS, lambda v: f"unknown executor {v!r} (expected local, procrastinate)"
         ),
-        metadata=_help(
+        metadata=documented(
             "local: in this process, no service; procrastinate: jobs in the PostgreSQL store, run by "
             "`dreamcore worker` on any machine (needs dreamcore[distributed])"
         ),
     )
     generate_batch: int = attrs.field(
         default=20,
-        validator=_between(1, 10000),
-        metadata=_help("procedures dreamt by one generation job (procrastinate executor)"),
+        validator=between(1, 10000),
+        metadata=documented("procedures dreamt by one generation job (procrastinate executor)"),
     )
     test_batch: int = attrs.field(
         default=20,
-        validator=_between(1, 10000),
-        metadata=_help("dreams tested by one sandbox job, in one sandbox (procrastinate executor)"),
+        validator=between(1, 10000),
+        metadata=documented("dreams tested by one sandbox job, in one sandbox (procrastinate executor)"),
     )
     keep_jobs_hours: int = attrs.field(
         default=168,
-        validator=_check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
-        metadata=_help("hours a succeeded job's row is kept before the hourly prune deletes it; 0 = forever"),
+        validator=check(lambda v: v >= 0, lambda v: f"must be >= 0, got {v}"),
+        metadata=documented("hours a succeeded job's row is kept before the hourly prune deletes it; 0 = forever"),
     )
     stalled_after: float = attrs.field(
         default=60.0,
-        validator=_check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),
-        metadata=_help("seconds without a heartbeat after which a worker is dead and its jobs are re-queued"),
+        validator=check(lambda v: v >= 5, lambda v: f"must be >= 5, got {v:g}"),
+        metadata=documented("seconds without a heartbeat after which a worker is dead and its jobs are re-queued"),
     )
     nightly: str = attrs.field(
         default="",
-        validator=_check(
+        validator=check(
             lambda v: v == "" or len(v.split()) in (5, 6), lambda v: f"expected a cron expression, got {v!r}"
         ),
-        metadata=_help(
+        metadata=documented(
             'cron expression (UTC) of a cycle the workers start themselves, once per tick however many run, '
             'e.g. "0 3 * * *"; empty = none (procrastinate executor; `dreamcore schedule` uses cron instead)'
         ),
@@ -305,15 +435,15 @@ class SourceConfig:
     """One [[sources]] entry: a project whose procedures dreamcore dreams over."""
 
     project: str = attrs.field(
-        validator=_check(lambda v: bool(v.strip()), lambda v: "must not be empty"),
-        metadata=_help("project name; cross-project dreams pair procedures of different projects"),
+        validator=check(lambda v: bool(v.strip()), lambda v: "must not be empty"),
+        metadata=documented("project name; cross-project dreams pair procedures of different projects"),
     )
-    plugin: str = attrs.field(default="python", metadata=_help("procedure source plugin: python or jsonl"))
+    plugin: str = attrs.field(default="python", metadata=documented("procedure source plugin: python or jsonl"))
     paths: list[str] = attrs.field(
-        factory=list, metadata=_help("files or folders, relative to this file (python: packages too)")
+        factory=list, metadata=documented("files or folders, relative to this file (python: packages too)")
     )
-    include: list[str] = attrs.field(factory=lambda: ["**/*.py"], metadata=_help("glob patterns to read"))
-    exclude: list[str] = attrs.field(factory=list, metadata=_help("glob patterns to skip"))
+    include: list[str] = attrs.field(factory=lambda: ["**/*.py"], metadata=documented("glob patterns to read"))
+    exclude: list[str] = attrs.field(factory=list, metadata=documented("glob patterns to skip"))
 
     def resolved_paths(self, base_dir: Path) -> list[Path]:
         """``paths`` made absolute against the config file's folder."""
@@ -328,7 +458,7 @@ class Config:
     cycle: CycleConfig = attrs.field(factory=CycleConfig)
     strategies: dict[str, StrategyConfig] = attrs.field(
         factory=lambda: {name: StrategyConfig(**table) for name, table in DEFAULT_STRATEGIES.items()},
-        metadata=_help(
+        metadata=documented(
             "[strategies.<name>] overrides a built-in strategy (light, balanced, deep) key by key, or adds one"
         ),
     )
@@ -338,11 +468,11 @@ class Config:
     executor: ExecutorConfig = attrs.field(factory=ExecutorConfig)
     report: ReportConfig = attrs.field(factory=ReportConfig)
     sources: list[SourceConfig] = attrs.field(
-        factory=list, metadata=_help("[[sources]]: where procedures come from (one table per project)")
+        factory=list, metadata=documented("[[sources]]: where procedures come from (one table per project)")
     )
     plugins: dict[str, dict[str, Any]] = attrs.field(
         factory=dict,
-        metadata=_help(
+        metadata=documented(
             "[plugins.<name>] configures one plugin or component; enabled = false switches a plugin off"
         ),
     )

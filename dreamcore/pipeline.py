@@ -24,7 +24,7 @@ from dreamcore.progress import Progress
 from dreamcore.store.lock import RunOnWorkers, run_lock
 
 if TYPE_CHECKING:
-    from dreamcore.analysis.syntax import RelatedIndex
+    from dreamcore.analysis.related import RelatedIndex
     from dreamcore.core import DreamCore
     from dreamcore.learning.adaptation import PlanLookup
     from dreamcore.llm.hub import ModelHub
@@ -83,7 +83,7 @@ class Cycle:
     @cached_property
     def related_index(self) -> RelatedIndex:
         """Index for finding related procedures across projects (built on first use)."""
-        from dreamcore.analysis.syntax import RelatedIndex
+        from dreamcore.analysis.related import RelatedIndex
 
         return RelatedIndex(self.current_procedures())
 

@@ -13,17 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamcore.analysis.syntax import (
-    RelatedIndex,
-    analyze_dependencies,
-    canonical_fingerprint,
-    identifiers,
-    parse_function,
-    related_procedures,
-    signature_of,
-    structural_distance,
-    structural_novelty,
-)
+from dreamcore.analysis.dataflow import analyze_dependencies
+from dreamcore.analysis.related import RelatedIndex, related_procedures
+from dreamcore.analysis.shape import structural_distance, structural_novelty
+from dreamcore.analysis.syntax import canonical_fingerprint, identifiers, parse_function, signature_of
 from tests.factories import procedure
 
 

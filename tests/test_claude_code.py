@@ -18,8 +18,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dreamcore import DreamCore, claude_code
+from dreamcore import DreamCore
 from dreamcore.cli.root import App, cli
+from dreamcore.evaluation import claude_code
 from dreamcore.evaluation.commands import register_commands
 from dreamcore.models import DreamStatus
 from dreamcore.plugin_manager import Plugins

@@ -16,7 +16,7 @@ from dreamcore_plugins.generators.conditional import ConditionalGenerator
 from dreamcore_plugins.generators.parameter import ParameterGenerator
 
 from dreamcore import DreamCore
-from dreamcore.analysis.safety import SafetyPolicy
+from dreamcore.config import SafetyPolicy
 from dreamcore.errors import ConfigError
 from dreamcore.generation.drafts import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure

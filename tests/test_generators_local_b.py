@@ -18,8 +18,9 @@ from dreamcore_plugins.generators.constraint_relaxation import KINDS, Constraint
 from dreamcore_plugins.generators.cross_project import CrossProject
 
 from dreamcore import DreamCore
-from dreamcore.analysis.safety import SafetyPolicy
-from dreamcore.analysis.syntax import RelatedIndex, analyze_dependencies
+from dreamcore.analysis.dataflow import analyze_dependencies
+from dreamcore.analysis.related import RelatedIndex
+from dreamcore.config import SafetyPolicy
 from dreamcore.generation.drafts import DraftChecker, DreamDraft, GenerationContext
 from dreamcore.models import DreamProcedure, Procedure
 from tests.factories import example_procedures

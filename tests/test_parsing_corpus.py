@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dreamcore import DreamCore
-from dreamcore.parsing import parse_with, parsers_for
+from dreamcore.evaluation.parsing import parse_with, parsers_for
 
 CORPUS = Path(__file__).parent / "corpus" / "evaluations"
 ANSWERS = sorted(CORPUS.glob("*.txt"))

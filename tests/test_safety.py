@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dreamcore import config
-from dreamcore.analysis.safety import MAX_SOURCE_CHARS, SafetyPolicy, Verdict, check_code
+from dreamcore.analysis.safety import MAX_SOURCE_CHARS, Verdict, check_code
+from dreamcore.config import SafetyPolicy
 from dreamcore.errors import ConfigError
 
 # (code, the reason it must be refused for, that reason's category)

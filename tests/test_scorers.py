@@ -12,7 +12,7 @@ from dreamcore_plugins.scorers.quality_scorer import QualityScorer
 from factories import EPOCH, dream, procedure
 
 from dreamcore import DreamCore
-from dreamcore.analysis.syntax import structural_distance, structural_novelty
+from dreamcore.analysis.shape import structural_distance, structural_novelty
 from dreamcore.errors import ConfigError
 from dreamcore.learning.scoring import ScoringContext, check_weights, compound, run_scorers
 from dreamcore.models import DreamTier, TestOutcome

@@ -39,131 +39,10 @@ from typing import Any
 
 import attrs
 
+from dreamcore.config import SafetyPolicy
+
 MAX_SOURCE_CHARS = 100_000
 """Longer sources are refused unparsed ("too large"): a dream is one function, not a library."""
-
-
-def _help(text: str) -> dict[str, str]:
-    """Field metadata: the comment `dreamcore init` writes above the key (as in dreamcore.config)."""
-    return {"help": text}
-
-
-# Pure computation: no file, process, network or interpreter-internals access of their own.
-# Not here, and denied below: types (CodeType builds functions from raw bytecode), warnings and
-# traceback (they print any file's lines through linecache), codecs (codecs.open). Not here:
-# zoneinfo/gzip/zipfile and friends (they read or write files). logging is in, minus its files.
-_ALLOWED_IMPORTS = (
-    "__future__",
-    "abc", "array", "asyncio", "base64", "binascii", "bisect", "cmath", "collections", "contextlib",
-    "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fractions", "functools",
-    "graphlib", "hashlib", "heapq", "hmac", "html", "ipaddress", "itertools", "json", "logging", "math",
-    "numbers", "operator", "pprint", "random", "re", "secrets", "statistics", "string", "struct",
-    "textwrap", "time", "typing", "unicodedata", "uuid", "zlib",
-)  # fmt: skip
-
-# Refused even when allowed_imports (or a parent package in it) lets them through, and wherever
-# they appear in a dotted path: typing.sys, asyncio.base_events.os and enum.bltns (enum's public
-# name for builtins) are refused too.
-_DENIED_IMPORTS = (
-    # the process and the operating system
-    "os", "posix", "nt", "sys", "subprocess", "_posixsubprocess", "signal", "resource", "pty", "tty",
-    "termios", "fcntl", "mmap", "pwd", "grp", "platform", "atexit", "faulthandler",
-    # files
-    "io", "_io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "linecache", "sqlite3", "dbm",
-    "shelve", "codecs", "warnings", "traceback",
-    # the interpreter: builtins, frames, objects, importing and compiling other code
-    "builtins", "enum.bltns", "__main__", "ctypes", "_ctypes", "cffi", "gc", "inspect", "types",
-    "sysconfig", "site", "importlib", "imp", "pkgutil", "zipimport", "runpy", "code", "codeop",
-    "compileall", "py_compile", "timeit", "doctest", "pydoc", "pdb", "bdb", "trace", "tracemalloc",
-    # serialisation that runs code when loading
-    "pickle", "_pickle", "marshal", "copyreg", "dill", "cloudpickle",
-    # threads and processes (they outlive the call the sandbox times and limits)
-    "threading", "_thread", "multiprocessing", "concurrent", "asyncio.subprocess",
-    # the network
-    "socket", "_socket", "ssl", "select", "selectors", "socketserver", "asyncore", "asynchat",
-    "http", "urllib", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib", "poplib",
-    "imaplib", "nntplib", "telnetlib", "xmlrpc", "webbrowser",
-    # submodules of otherwise harmless packages
-    "json.tool", "logging.config", "logging.handlers",
-)  # fmt: skip
-
-_DENIED_CALLS = (
-    # builtins that run code, read the terminal, open files or expose namespaces
-    "eval", "exec", "compile", "__import__", "__build_class__", "open", "input", "breakpoint",
-    "help", "exit", "quit", "globals", "locals", "vars",
-    # module functions (matched through the dream's imports)
-    "asyncio.create_subprocess_exec", "asyncio.create_subprocess_shell", "asyncio.open_connection",
-    "asyncio.open_unix_connection", "asyncio.start_server", "asyncio.start_unix_server",
-    "codecs.open", "contextlib.chdir", "functools.singledispatch", "functools.singledispatchmethod",
-    "logging.FileHandler", "logging.basicConfig", "logging.currentframe", "string.Formatter",
-    "typing.ForwardRef", "typing.get_type_hints", "uuid.getnode", "uuid.uuid1",
-    # event-loop methods, on whatever object they are called
-    ".subprocess_exec", ".subprocess_shell", ".create_connection", ".create_server",
-    ".create_unix_connection", ".create_unix_server", ".create_datagram_endpoint", ".sock_connect",
-)  # fmt: skip
-
-_DENIED_ATTRIBUTES = (
-    # the class graph: ().__class__.__bases__[0].__subclasses__() reaches every loaded class
-    # (__class__ itself is allowed: x.__class__ is type(x), which no gate can take away)
-    "__bases__", "__base__", "__mro__", "__subclasses__",
-    # function internals: globals (and so builtins), bytecode, closure cells, bound objects
-    "__globals__", "__builtins__", "__code__", "__closure__", "cell_contents", "__func__", "__self__",
-    # namespaces: a module's __dict__ holds __builtins__; @dataclass execs the keys of
-    # __annotations__ as parameter names; and the attribute and pickling machinery
-    "__dict__", "__annotations__", "__getattribute__", "__reduce__", "__reduce_ex__",
-    # the import system
-    "__loader__", "__spec__",
-    # frames, generators, coroutines, tracebacks and code objects
-    "f_globals", "f_locals", "f_builtins", "f_back", "f_code", "f_trace", "gi_frame", "gi_code",
-    "cr_frame", "cr_code", "ag_frame", "ag_code", "tb_frame", "co_code", "co_consts",
-)  # fmt: skip
-
-
-def _entries(kind: str, pattern: str, example: str):
-    """A validator: every entry of a list must match ``pattern`` (a config typo must not pass)."""
-    matcher = re.compile(pattern)
-
-    def validator(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-        for index, entry in enumerate(value):
-            if not isinstance(entry, str) or not matcher.fullmatch(entry):
-                # Imported only here: dreamcore.config imports this module for its [safety] table.
-                from dreamcore.config import InvalidValue
-
-                raise InvalidValue(
-                    f"{attribute.name}[{index}]", f"{entry!r} is not {kind} (for example {example!r})"
-                )
-
-    return validator
-
-
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_DOTTED = rf"{_IDENT}(?:\.{_IDENT})*"
-
-
-@attrs.define(kw_only=True)
-class SafetyPolicy:
-    """What generated code may use: the [safety] table of dreams.toml (see dreamcore.analysis.safety)."""
-
-    allowed_imports: list[str] = attrs.field(
-        factory=lambda: list(_ALLOWED_IMPORTS),
-        validator=_entries("a module name", _DOTTED, "math"),
-        metadata=_help("modules a dream may import (their submodules too); everything else is refused"),
-    )
-    denied_imports: list[str] = attrs.field(
-        factory=lambda: list(_DENIED_IMPORTS),
-        validator=_entries("a module name", _DOTTED, "os"),
-        metadata=_help("modules always refused, and not reachable through an allowed module either"),
-    )
-    denied_calls: list[str] = attrs.field(
-        factory=lambda: list(_DENIED_CALLS),
-        validator=_entries("a builtin, module.function or .method name", rf"\.?{_DOTTED}", "eval"),
-        metadata=_help("builtins (eval), functions (asyncio.open_connection), methods (.sock_connect)"),
-    )
-    denied_attributes: list[str] = attrs.field(
-        factory=lambda: list(_DENIED_ATTRIBUTES),
-        validator=_entries("an attribute name", _IDENT, "__globals__"),
-        metadata=_help("attribute names refused however they are reached (x.name, getattr, strings)"),
-    )
 
 
 # --------------------------------------------------------------------------------------- verdict
@@ -314,9 +193,11 @@ def _compiled(key: tuple[tuple[str, ...], ...]) -> _Rules:
     return _Rules(key)
 
 
+_DEFAULT_POLICY = SafetyPolicy()
+
+
 def _rules(policy: SafetyPolicy | None) -> _Rules:
-    if policy is None:
-        return _compiled((_ALLOWED_IMPORTS, _DENIED_IMPORTS, _DENIED_CALLS, _DENIED_ATTRIBUTES))
+    policy = policy or _DEFAULT_POLICY
     return _compiled(
         (
             tuple(policy.allowed_imports),

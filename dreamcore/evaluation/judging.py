@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dreamcore.analysis.patch import dream_diff
-from dreamcore.analysis.safety import SafetyPolicy
+from dreamcore.config import SafetyPolicy, TierBands
 from dreamcore.errors import ConfigError, DreamcoreError, NotFoundError
 from dreamcore.evaluation.parsing import parse_with, parsers_for
-from dreamcore.evaluation.verdicts import Evaluation, ParseResult, TierBands
+from dreamcore.evaluation.verdicts import Evaluation, ParseResult
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, utcnow
 
 if TYPE_CHECKING:

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from dreamcore.config import InvalidValue
+from dreamcore.config import InvalidValue, TierBands
 from dreamcore.errors import ConfigError, PluginError
-from dreamcore.evaluation.verdicts import Evaluation, ParseResult, TierBands
+from dreamcore.evaluation.verdicts import Evaluation, ParseResult
 from dreamcore.models import DreamTier
 
 if TYPE_CHECKING:

@@ -14,20 +14,6 @@ from dreamcore.models import DreamTier
 
 
 @attrs.define(kw_only=True)
-class TierBands:
-    """Score bands: tier 1 from ``viable`` up, tier 2 from ``speculative`` up, tier 3 below."""
-
-    viable: float = 0.6
-    speculative: float = 0.3
-
-    def tier_for(self, score: float) -> DreamTier:
-        """The tier a viability score falls in."""
-        if score >= self.viable:
-            return DreamTier.VIABLE
-        return DreamTier.SPECULATIVE if score >= self.speculative else DreamTier.ARCHIVE
-
-
-@attrs.define(kw_only=True)
 class Evaluation:
     """One dream's verdict as read from a judge's answer.
 

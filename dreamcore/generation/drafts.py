@@ -18,14 +18,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
-from dreamcore.analysis.safety import SafetyPolicy, check_code
-from dreamcore.analysis.syntax import (
-    DependencyAnalysis,
-    analyze_dependencies,
-    canonical_fingerprint,
-    parse_function,
-    signature_of,
-)
+from dreamcore.analysis.dataflow import DependencyAnalysis, analyze_dependencies
+from dreamcore.analysis.safety import check_code
+from dreamcore.analysis.syntax import canonical_fingerprint, parse_function, signature_of
+from dreamcore.config import SafetyPolicy
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft
 
 if TYPE_CHECKING:

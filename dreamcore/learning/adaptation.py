@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dreamcore.config import documented
 from dreamcore.models import AdaptationPlan, ArmDecision, DreamTier, Procedure, TestOutcome, utcnow
 
 if TYPE_CHECKING:
@@ -129,43 +130,39 @@ def _parse_time(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=utcnow().tzinfo)
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
-
-
 @attrs.define(kw_only=True)
 class AdaptConfig:
     """[plugins.adapt]: how the next cycle's variants are shared among arms."""
 
-    mode: str = attrs.field(default="adaptive", validator=_choice(MODES), metadata=_help(
+    mode: str = attrs.field(default="adaptive", validator=_choice(MODES), metadata=documented(
         "adaptive (plan every cycle), frozen (keep the last plan) or off (every arm gets the strategy's variants)"))
-    domain: str = attrs.field(default="project", validator=_choice(DOMAIN_KINDS), metadata=_help(
+    domain: str = attrs.field(default="project", validator=_choice(DOMAIN_KINDS), metadata=documented(
         "what a domain is: project, module or tag (see tags)"))
-    tags: list[str] = attrs.field(factory=list, validator=_tags, metadata=_help(
+    tags: list[str] = attrs.field(factory=list, validator=_tags, metadata=documented(
         'for domain = "tag": "tag=glob" entries over "module.qualname" (first match wins, else "untagged")'))
-    memory_days: int = attrs.field(default=30, validator=attrs.validators.ge(1), metadata=_help(
+    memory_days: int = attrs.field(default=30, validator=attrs.validators.ge(1), metadata=documented(
         "only dreams of the last N days feed the posteriors"))
-    forget_before: str = attrs.field(default="", validator=_forget_before, metadata=_help(
+    forget_before: str = attrs.field(default="", validator=_forget_before, metadata=documented(
         'reset: ignore dreams generated before this ISO date or time ("" = keep everything)'))
-    min_variants: int = attrs.field(default=1, validator=attrs.validators.ge(0), metadata=_help(
+    min_variants: int = attrs.field(default=1, validator=attrs.validators.ge(0), metadata=documented(
         "variants per procedure an arm keeps while it is being explored (exploration floor)"))
-    explore_until: int = attrs.field(default=10, validator=attrs.validators.ge(0), metadata=_help(
+    explore_until: int = attrs.field(default=10, validator=attrs.validators.ge(0), metadata=documented(
         "an arm is explored until this many of its dreams were rewarded"))
-    max_variants_factor: float = attrs.field(default=3.0, validator=attrs.validators.ge(1.0), metadata=_help(
+    max_variants_factor: float = attrs.field(default=3.0, validator=attrs.validators.ge(1.0), metadata=documented(
         "an arm gets at most this many times the strategy's variants"))
-    samples: int = attrs.field(default=400, validator=attrs.validators.ge(10), metadata=_help(
+    samples: int = attrs.field(default=400, validator=attrs.validators.ge(10), metadata=documented(
         "Thompson draws per plan"))
-    high_value_z: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0), metadata=_help(
+    high_value_z: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0), metadata=documented(
         "a domain is high-value when its best arm's mean minus this many deviations beats the average arm"))
-    temperature_min: float = attrs.field(default=0.2, validator=attrs.validators.ge(0.0), metadata=_help(
+    temperature_min: float = attrs.field(default=0.2, validator=attrs.validators.ge(0.0), metadata=documented(
         "temperature of an arm that always succeeds"))
-    temperature_max: float = attrs.field(default=1.0, validator=attrs.validators.ge(0.0), metadata=_help(
+    temperature_max: float = attrs.field(default=1.0, validator=attrs.validators.ge(0.0), metadata=documented(
         "temperature of an arm that never succeeds"))
-    high_value_factor: int = attrs.field(default=2, validator=attrs.validators.ge(1), metadata=_help(
+    high_value_factor: int = attrs.field(default=2, validator=attrs.validators.ge(1), metadata=documented(
         "arms of high-value domains may take this many times the per-arm cap"))
-    max_hints: int = attrs.field(default=3, validator=attrs.validators.ge(0), metadata=_help(
+    max_hints: int = attrs.field(default=3, validator=attrs.validators.ge(0), metadata=documented(
         "failure hints ('avoid: ...') per arm"))
-    min_failures: int = attrs.field(default=2, validator=attrs.validators.ge(1), metadata=_help(
+    min_failures: int = attrs.field(default=2, validator=attrs.validators.ge(1), metadata=documented(
         "failures of one category an arm needs before it becomes a hint"))
 
     def __attrs_post_init__(self) -> None:

@@ -23,7 +23,7 @@ from dreamcore.errors import PluginError
 from dreamcore.models import DreamProcedure, Procedure, utcnow
 
 if TYPE_CHECKING:
-    from dreamcore.analysis.syntax import RelatedIndex
+    from dreamcore.analysis.related import RelatedIndex
     from dreamcore.core import DreamCore
     from dreamcore.store.dream_store import DreamStore
 
@@ -124,7 +124,7 @@ class ScoringContext:
     @cached_property
     def related_index(self) -> RelatedIndex:
         """Related procedures across projects, over the current procedures."""
-        from dreamcore.analysis.syntax import RelatedIndex
+        from dreamcore.analysis.related import RelatedIndex
 
         return RelatedIndex(self.current)
 

@@ -21,7 +21,7 @@ import attrs
 import click
 
 from dreamcore import hookimpl
-from dreamcore.config import InvalidValue
+from dreamcore.config import InvalidValue, documented
 from dreamcore.errors import DreamcoreError
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
 from dreamcore.pipeline import for_each
@@ -29,10 +29,6 @@ from dreamcore.sandbox.comparison import DifferentialResult, judge
 from dreamcore.sandbox.host import SandboxError, SideRun, TestJob, positive
 
 PACKAGE_LIMIT = 2 << 20  # bytes of a project's package shipped into the sandbox
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 def _cases_in_range(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -85,13 +81,13 @@ class TestStage:
     class Config:
         """[plugins.test]: which dreams the test stage tests, where, and how hard."""
 
-        sandbox: str = attrs.field(default="subprocess", metadata=_help("sandbox plugin: subprocess or docker"))
-        tiers: list[int] = attrs.field(factory=lambda: [1, 2], validator=_tiers, metadata=_help("tiers of dreams to test"))
-        cases: int = attrs.field(default=20, validator=_cases_in_range, metadata=_help("synthetic cases per dream"))
-        seed: int | None = attrs.field(default=None, metadata=_help("input seed; unset = the run's seed"))
-        case_timeout: float = attrs.field(default=2.0, validator=positive, metadata=_help("seconds one call may take"))
-        timeout: float = attrs.field(default=60.0, validator=positive, metadata=_help("seconds one dream's whole test may take"))
-        concurrency: int = attrs.field(default=0, metadata=_help("dreams tested at once; 0 = the CPU count"))
+        sandbox: str = attrs.field(default="subprocess", metadata=documented("sandbox plugin: subprocess or docker"))
+        tiers: list[int] = attrs.field(factory=lambda: [1, 2], validator=_tiers, metadata=documented("tiers of dreams to test"))
+        cases: int = attrs.field(default=20, validator=_cases_in_range, metadata=documented("synthetic cases per dream"))
+        seed: int | None = attrs.field(default=None, metadata=documented("input seed; unset = the run's seed"))
+        case_timeout: float = attrs.field(default=2.0, validator=positive, metadata=documented("seconds one call may take"))
+        timeout: float = attrs.field(default=60.0, validator=positive, metadata=documented("seconds one dream's whole test may take"))
+        concurrency: int = attrs.field(default=0, metadata=documented("dreams tested at once; 0 = the CPU count"))
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

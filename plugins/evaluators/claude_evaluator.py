@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.config import documented
 from dreamcore.evaluation.judging import JUDGE_SYSTEM, EvaluationBatch, EvaluationError, Judgement, Usage
 from dreamcore.llm.retry import retry_after_seconds
 
@@ -43,10 +44,6 @@ PRICES = {
     "claude-opus-4-6": (5.0, 25.0),
 }
 SNIPPET = 120
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -76,49 +73,49 @@ class ClaudeEvaluator:
         mode: str = attrs.field(
             default="api",
             validator=_mode,
-            metadata=_help('"api" (Messages API over HTTP) or "cli" (`claude -p`, a logged-in Claude Code)'),
+            metadata=documented('"api" (Messages API over HTTP) or "cli" (`claude -p`, a logged-in Claude Code)'),
         )
         model: str = attrs.field(
-            default="claude-sonnet-4-6", metadata=_help("model id or CLI alias (sonnet)")
+            default="claude-sonnet-4-6", metadata=documented("model id or CLI alias (sonnet)")
         )
-        base_url: str = attrs.field(default="https://api.anthropic.com", metadata=_help("API endpoint base"))
+        base_url: str = attrs.field(default="https://api.anthropic.com", metadata=documented("API endpoint base"))
         api_key_env: str = attrs.field(
-            default="ANTHROPIC_API_KEY", metadata=_help("environment variable holding the API key (api mode)")
+            default="ANTHROPIC_API_KEY", metadata=documented("environment variable holding the API key (api mode)")
         )
         max_tokens: int = attrs.field(
-            default=4096, validator=_positive, metadata=_help("answer length limit")
+            default=4096, validator=_positive, metadata=documented("answer length limit")
         )
         timeout: float = attrs.field(
-            default=120.0, validator=_positive, metadata=_help("seconds per API request")
+            default=120.0, validator=_positive, metadata=documented("seconds per API request")
         )
         max_retries: int = attrs.field(
-            default=4, validator=_not_negative, metadata=_help("retries on 429/529/5xx and lost connections")
+            default=4, validator=_not_negative, metadata=documented("retries on 429/529/5xx and lost connections")
         )
         retry_base_delay: float = attrs.field(
             default=1.0,
             validator=_positive,
-            metadata=_help("first backoff when no retry-after is given, doubled"),
+            metadata=documented("first backoff when no retry-after is given, doubled"),
         )
         max_retry_wait: float = attrs.field(
-            default=60.0, validator=_positive, metadata=_help("longest wait between two attempts, in seconds")
+            default=60.0, validator=_positive, metadata=documented("longest wait between two attempts, in seconds")
         )
         input_usd_per_mtok: float | None = attrs.field(
             default=None,
             validator=_not_negative,
-            metadata=_help("price of a million input tokens; unset = built-in"),
+            metadata=documented("price of a million input tokens; unset = built-in"),
         )
         output_usd_per_mtok: float | None = attrs.field(
             default=None,
             validator=_not_negative,
-            metadata=_help("price of a million output tokens; unset = built-in"),
+            metadata=documented("price of a million output tokens; unset = built-in"),
         )
-        command: str = attrs.field(default="claude", metadata=_help("the Claude Code executable (cli mode)"))
+        command: str = attrs.field(default="claude", metadata=documented("the Claude Code executable (cli mode)"))
         cli_timeout: float = attrs.field(
             default=300.0,
             validator=_positive,
-            metadata=_help("seconds before the CLI's process group is killed"),
+            metadata=documented("seconds before the CLI's process group is killed"),
         )
-        cli_args: list[str] = attrs.field(factory=list, metadata=_help("extra arguments for the CLI"))
+        cli_args: list[str] = attrs.field(factory=list, metadata=documented("extra arguments for the CLI"))
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -12,25 +12,22 @@ from __future__ import annotations
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.config import documented
 from dreamcore.evaluation.judging import JUDGE_SYSTEM, EvaluationBatch, EvaluationError, Judgement, Usage
 from dreamcore.llm.hub import ModelError
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 @attrs.define(kw_only=True)
 class LLMJudgeConfig:
     """Options of the ``llm-judge`` evaluator."""
 
-    provider: str = attrs.field(default="openrouter", metadata=_help("model provider plugin (register_models)"))
+    provider: str = attrs.field(default="openrouter", metadata=documented("model provider plugin (register_models)"))
     models: list[str] = attrs.field(
         factory=lambda: ["deepseek/deepseek-chat-v3.1", "qwen/qwen3-coder"],
-        metadata=_help("judge models: first choice, then fallbacks in order"),
+        metadata=documented("judge models: first choice, then fallbacks in order"),
     )
-    temperature: float = attrs.field(default=0.0, metadata=_help("sampling temperature (0 = most repeatable)"))
-    max_tokens: int = attrs.field(default=4000, metadata=_help("answer length limit per batch"))
+    temperature: float = attrs.field(default=0.0, metadata=documented("sampling temperature (0 = most repeatable)"))
+    max_tokens: int = attrs.field(default=4000, metadata=documented("answer length limit per batch"))
 
     def __attrs_post_init__(self) -> None:
         if not self.models:

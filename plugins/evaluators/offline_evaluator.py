@@ -4,7 +4,7 @@ that can be measured on the code, labelled as such in every dream it judges (``[
 The score starts at 0.5 and moves with:
 - the safety gate (``dreamcore.analysis.safety.check_code``): a refused dream scores 0.05; code that does not
   parse scores 0.0;
-- structural novelty (``dreamcore.analysis.syntax.structural_novelty`` against the base): up to +0.25 for a
+- structural novelty (``dreamcore.analysis.shape.structural_novelty`` against the base): up to +0.25 for a
   noticeable but contained change (novelty 0.3-0.6), less outside that range, -0.25 for no change
   (the same syntax tree as the base: tier 3);
 - size: up to -0.15 when the dream grows past 1.5x the base's lines (at 3x and beyond, all of it);
@@ -22,8 +22,10 @@ import ast
 import textwrap
 
 from dreamcore import hookimpl
-from dreamcore.analysis.safety import SafetyPolicy, check_code
-from dreamcore.analysis.syntax import docstring_free, structural_novelty
+from dreamcore.analysis.safety import check_code
+from dreamcore.analysis.shape import structural_novelty
+from dreamcore.analysis.syntax import docstring_free
+from dreamcore.config import SafetyPolicy
 from dreamcore.evaluation.judging import EvaluationBatch, Judgement, dream_ref
 from dreamcore.evaluation.verdicts import Evaluation
 from dreamcore.models import DreamProcedure, Procedure, TestOutcome

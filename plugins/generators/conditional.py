@@ -16,7 +16,7 @@ exactly what was inserted and where:
     ``@functools.lru_cache`` for module functions and static methods whose parameters are hashable
     scalars (annotated int/str/float/bool/bytes/tuple/frozenset...), that are neither async nor
     generators, return no mutable container, do some real work, and have no side effects according
-    to ``dreamcore.analysis.syntax.analyze_dependencies``.
+    to ``dreamcore.analysis.dataflow.analyze_dependencies``.
 ``retry``
     A bounded retry loop with exponential backoff around a statement whose call looks like I/O
     (``fetch``, ``request``, ``charge``, ``send``, ``load``, ``read``, ``get_page``...) and is not

@@ -49,9 +49,8 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.analysis.dataflow import DependencyAnalysis, Step
 from dreamcore.analysis.syntax import (
-    DependencyAnalysis,
-    Step,
     copy_tree,
     docstring_free,
     is_generator,

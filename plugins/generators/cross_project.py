@@ -45,9 +45,9 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis.safety import SafetyPolicy, check_code
+from dreamcore.analysis.dataflow import PURE_METHODS
+from dreamcore.analysis.safety import check_code
 from dreamcore.analysis.syntax import (
-    PURE_METHODS,
     copy_tree,
     docstring_free,
     is_docstring,
@@ -61,6 +61,7 @@ from dreamcore.analysis.syntax import (
     snippet,
     statement_position,
 )
+from dreamcore.config import SafetyPolicy
 from dreamcore.generation.drafts import DreamDraft, GenerationContext, new_code, round_robin
 from dreamcore.generation.llm_drafts import bullets, fenced, mode_drafts
 from dreamcore.llm.hub import LLMOptions, route_default

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.config import InvalidValue
+from dreamcore.config import InvalidValue, documented
 from dreamcore.sandbox.host import HARNESS_SOURCE, HarnessSandbox, SandboxError, positive
 
 LABEL = "dreamcore.sandbox"
@@ -30,10 +30,6 @@ EXEC_TIMEOUT = 5.0  # seconds a kill or clean-up command may take (then the cont
 # Every process but the container's init and this shell, one by one: gVisor mishandles `kill -1`.
 KILL_ALL = 'for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = 1 ] || [ "$p" = $$ ] || kill -9 "$p"; done 2>/dev/null'
 CLEANUP = f"{KILL_ALL}; rm -rf /tmp/* /tmp/.[!.]* /dev/shm/* 2>/dev/null; true"
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 def _not_root(instance: Any, attribute: attrs.Attribute, value: str) -> None:
@@ -112,19 +108,19 @@ class DockerSandbox(HarnessSandbox):
     class Config:
         """[plugins.docker]: the Docker sandbox's image and limits."""
 
-        image: str = attrs.field(default="python:3.12-slim", metadata=_help("image with python3 on its PATH"))
-        pull: bool = attrs.field(default=True, metadata=_help("pull the image when missing; false: never pull"))
-        python: str = attrs.field(default="python3", metadata=_help("interpreter inside the image"))
-        runtime: str = attrs.field(default="runc", metadata=_help("container runtime: runc, or runsc (gVisor)"))
+        image: str = attrs.field(default="python:3.12-slim", metadata=documented("image with python3 on its PATH"))
+        pull: bool = attrs.field(default=True, metadata=documented("pull the image when missing; false: never pull"))
+        python: str = attrs.field(default="python3", metadata=documented("interpreter inside the image"))
+        runtime: str = attrs.field(default="runc", metadata=documented("container runtime: runc, or runsc (gVisor)"))
         pool_size: int = attrs.field(
-            default=2, validator=_not_negative, metadata=_help("warm containers kept for reuse; 0 = a new container for every side")
+            default=2, validator=_not_negative, metadata=documented("warm containers kept for reuse; 0 = a new container for every side")
         )
-        memory_mb: int = attrs.field(default=256, validator=positive, metadata=_help("memory limit (swap included), MiB"))
-        pids: int = attrs.field(default=64, validator=positive, metadata=_help("process/thread limit per container"))
-        cpus: float = attrs.field(default=1.0, validator=positive, metadata=_help("CPU quota, in cores"))
-        tmpfs_mb: int = attrs.field(default=64, validator=positive, metadata=_help("size of the writable /tmp, MiB"))
-        user: str = attrs.field(default="65534:65534", validator=_not_root, metadata=_help("uid:gid the code runs as (never root)"))
-        output_kb: int = attrs.field(default=1024, validator=positive, metadata=_help("result channel cap, KiB"))
+        memory_mb: int = attrs.field(default=256, validator=positive, metadata=documented("memory limit (swap included), MiB"))
+        pids: int = attrs.field(default=64, validator=positive, metadata=documented("process/thread limit per container"))
+        cpus: float = attrs.field(default=1.0, validator=positive, metadata=documented("CPU quota, in cores"))
+        tmpfs_mb: int = attrs.field(default=64, validator=positive, metadata=documented("size of the writable /tmp, MiB"))
+        user: str = attrs.field(default="65534:65534", validator=_not_root, metadata=documented("uid:gid the code runs as (never root)"))
+        output_kb: int = attrs.field(default=1024, validator=positive, metadata=documented("result channel cap, KiB"))
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

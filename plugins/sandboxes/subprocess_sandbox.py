@@ -25,15 +25,12 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
+from dreamcore.config import documented
 from dreamcore.sandbox.host import HARNESS_SOURCE, HarnessSandbox, positive
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 UID_SLOTS = 16
-
-
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
 
 
 def _unshare(flags: int) -> None:
@@ -68,22 +65,22 @@ class SubprocessSandbox(HarnessSandbox):
     class Config:
         """[plugins.subprocess]: the subprocess sandbox's limits."""
 
-        python: str = attrs.field(default="", metadata=_help("interpreter to run; empty = the one running dreamcore"))
-        memory_mb: int = attrs.field(default=512, validator=positive, metadata=_help("address-space limit, MiB"))
-        cpu_seconds: int = attrs.field(default=30, validator=positive, metadata=_help("CPU-time limit per process"))
+        python: str = attrs.field(default="", metadata=documented("interpreter to run; empty = the one running dreamcore"))
+        memory_mb: int = attrs.field(default=512, validator=positive, metadata=documented("address-space limit, MiB"))
+        cpu_seconds: int = attrs.field(default=30, validator=positive, metadata=documented("CPU-time limit per process"))
         max_processes: int = attrs.field(
-            default=64, validator=positive, metadata=_help("process/thread limit (enforced for a uid of its own)")
+            default=64, validator=positive, metadata=documented("process/thread limit (enforced for a uid of its own)")
         )
-        max_file_mb: int = attrs.field(default=16, validator=positive, metadata=_help("largest file it may write, MiB"))
-        max_open_files: int = attrs.field(default=64, validator=positive, metadata=_help("open file descriptors"))
-        output_kb: int = attrs.field(default=1024, validator=positive, metadata=_help("result channel cap, KiB"))
+        max_file_mb: int = attrs.field(default=16, validator=positive, metadata=documented("largest file it may write, MiB"))
+        max_open_files: int = attrs.field(default=64, validator=positive, metadata=documented("open file descriptors"))
+        output_kb: int = attrs.field(default=1024, validator=positive, metadata=documented("result channel cap, KiB"))
         isolate_network: bool = attrs.field(
-            default=True, metadata=_help("give the child an empty network namespace when the machine allows it")
+            default=True, metadata=documented("give the child an empty network namespace when the machine allows it")
         )
         drop_privileges: bool = attrs.field(
-            default=True, metadata=_help("when run as root, run the child under a uid of its own")
+            default=True, metadata=documented("when run as root, run the child under a uid of its own")
         )
-        uid_base: int = attrs.field(default=61000, validator=positive, metadata=_help("first uid used when dropping"))
+        uid_base: int = attrs.field(default=61000, validator=positive, metadata=documented("first uid used when dropping"))
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

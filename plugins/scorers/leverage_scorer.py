@@ -1,7 +1,7 @@
 """The ``leverage`` scorer: how far a dream's idea could reach.
 
 The idea of a dream is its change against the base, in three parts: the structure it adds and the
-structure it removes (the structural tokens of ``dreamcore.analysis.syntax.structural_tokens``: node types,
+structure it removes (the structural tokens of ``dreamcore.analysis.shape.structural_tokens``: node types,
 parent.field>child edges, node-type pairs in order), and the knobs it retunes (the places in the
 base — a keyword, parameter default, assigned name, called function or compared name — of numeric
 constants the dream no longer has as often). A procedure of ANOTHER project takes the idea when it is related
@@ -23,7 +23,7 @@ from functools import cached_property
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis.syntax import structural_tokens
+from dreamcore.analysis.shape import structural_tokens
 from dreamcore.learning.scoring import Score, ScoringContext
 from dreamcore.models import DreamProcedure, Procedure
 

@@ -1,6 +1,6 @@
 """The ``novelty`` scorer: how far a dream's structure is from its base and every earlier dream of it.
 
-Novelty is the structural distance (``dreamcore.analysis.syntax.structural_distance``) to the nearest of
+Novelty is the structural distance (``dreamcore.analysis.shape.structural_distance``) to the nearest of
 the base procedure and the dreams of the same base generated before it, so a dream that repeats
 its base or an earlier dream scores 0. The distance is a metric, so an earlier dream ``e`` is
 compared only when the triangle inequality allows it to be nearer: |d(x, base) - d(e, base)| < best,
@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 
 from dreamcore import hookimpl
-from dreamcore.analysis.syntax import structural_distance
+from dreamcore.analysis.shape import structural_distance
 from dreamcore.learning.scoring import ScoringContext
 from dreamcore.models import DreamProcedure
 
