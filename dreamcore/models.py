@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from dreamcore.errors import DreamcoreError
+
 
 class DreamType(enum.StrEnum):
     """The four built-in dream types. Third-party generators may add their own type names."""
@@ -61,6 +63,14 @@ class TestOutcome(enum.StrEnum):
     FAILURE = "failure"
     ERROR = "error"
     TIMEOUT = "timeout"
+
+
+def is_success(tier: int | None, test_outcome: str) -> bool:
+    """The one definition of a successful dream: it passed its tests, or, untested, the judge rated it
+    tier 1. Health's return on spend counts these; the adaptive loop's reward is 1 for them when tested."""
+    if test_outcome == TestOutcome.PENDING.value:
+        return tier == int(DreamTier.VIABLE)
+    return test_outcome == TestOutcome.SUCCESS.value
 
 
 def utcnow() -> datetime:
@@ -120,6 +130,25 @@ class SourceProblem:
     def __str__(self) -> str:
         place = f"{self.path}:{self.line}" if self.line is not None else self.path
         return f"{place}: {self.message}"
+
+
+DREAM_REF_PREFIX = "D-"
+_MAX_ID = 2**63 - 1  # the largest id a store column holds
+
+
+def dream_ref(dream_id: int) -> str:
+    """How a dream is named to people and judges: ``D-12``."""
+    return f"{DREAM_REF_PREFIX}{dream_id}"
+
+
+def parse_dream_ref(text: str) -> int:
+    """``12`` or ``D-12`` (any case) -> 12; anything else is a one-line DreamcoreError."""
+    raw = text.strip()
+    if raw.upper().startswith(DREAM_REF_PREFIX):
+        raw = raw[len(DREAM_REF_PREFIX):]
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > _MAX_ID:
+        raise DreamcoreError(f"not a dream id: {text!r} (expected a number like 12 or D-12)")
+    return int(raw)
 
 
 @attrs.define(kw_only=True)

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 from dreamcore.errors import DreamcoreError
-from dreamcore.models import DreamProcedure, Procedure
+from dreamcore.models import DreamProcedure, Procedure, dream_ref
 
 
 class ExportError(DreamcoreError):
@@ -44,7 +44,7 @@ def file_patch(dream: DreamProcedure, base: Procedure, root: Path | None = None)
 
     Paths are relative to ``root`` (default: the file's git work tree, else its folder).
     """
-    where = f"D-{dream.id}"
+    where = dream_ref(dream.id)
     if not base.file_path or base.line_start is None or base.line_end is None:
         raise ExportError(f"{where}: its base {base.qualname} has no source file and lines to patch")
     path = Path(base.file_path)

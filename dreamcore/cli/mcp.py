@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from dreamcore.analysis.patch import dream_diff
 from dreamcore.core import DreamCore
 from dreamcore.errors import DreamcoreError
-from dreamcore.models import DreamStatus, DreamTier
+from dreamcore.models import DreamStatus, DreamTier, dream_ref, parse_dream_ref
 from dreamcore.output import to_jsonable
 from dreamcore.progress import Progress
 
@@ -53,7 +53,7 @@ def _status(text: str | None) -> DreamStatus | None:
 def _listed(dream: Any) -> dict[str, Any]:
     data = to_jsonable(dream)
     data.pop("code")
-    return {"ref": f"D-{dream.id}", **data}
+    return {"ref": dream_ref(dream.id), **data}
 
 
 def build_server(core: DreamCore) -> MCPServer:
@@ -100,12 +100,10 @@ def build_server(core: DreamCore) -> MCPServer:
     @_tool_errors
     async def dream_show(dream_id: str) -> dict:
         """One dream (`D-12` or `12`): every field, its code, and a unified diff against its base."""
-        from dreamcore.cli.root import parse_dream_id
-
-        found = core.store.get_dream(parse_dream_id(dream_id))
+        found = core.store.get_dream(parse_dream_ref(dream_id))
         base = core.store.get_procedure(found.base_procedure_id)
-        diff = dream_diff(textwrap.dedent(base.source), found.code, f"{base.module}.{base.qualname}", f"D-{found.id}")
-        return {"dream": {"ref": f"D-{found.id}", **to_jsonable(found)}, "diff": diff}
+        diff = dream_diff(textwrap.dedent(base.source), found.code, f"{base.module}.{base.qualname}", dream_ref(found.id))
+        return {"dream": {"ref": dream_ref(found.id), **to_jsonable(found)}, "diff": diff}
 
     @server.tool()
     @_tool_errors

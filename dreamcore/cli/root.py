@@ -17,7 +17,7 @@ from dreamcore import config as config_module
 from dreamcore.analysis.patch import dream_diff
 from dreamcore.core import DreamCore
 from dreamcore.errors import DreamcoreError
-from dreamcore.models import DreamProcedure, DreamStatus, DreamTier
+from dreamcore.models import DreamProcedure, DreamStatus, DreamTier, dream_ref, parse_dream_ref
 from dreamcore.output import to_jsonable
 from dreamcore.plugin_manager import Plugins
 
@@ -206,7 +206,7 @@ def journal(app: App, status: str | None, tier: int | None, dream_type: str | No
         ["id", "type", "procedure", "status", "tier", "viability", "description"],
         [
             [
-                f"D-{d.id}",
+                dream_ref(d.id),
                 d.dream_type,
                 d.base_procedure_name,
                 d.status.value,
@@ -294,9 +294,9 @@ def _summary(dream: DreamProcedure) -> dict[str, Any]:
 def show(app: App, dream_id: str, as_json: bool) -> None:
     """One dream: its metadata and a unified diff against its base procedure."""
     store = app.core.store
-    dream = store.get_dream(parse_dream_id(dream_id))
+    dream = store.get_dream(parse_dream_ref(dream_id))
     base = store.get_procedure(dream.base_procedure_id)
-    diff = dream_diff(textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", f"D-{dream.id}")
+    diff = dream_diff(textwrap.dedent(base.source), dream.code, f"{base.module}.{base.qualname}", dream_ref(dream.id))
     if as_json:
         click.echo(json.dumps({**to_jsonable(dream), "diff": diff, "base": to_jsonable(base)}, indent=2))
         return
@@ -307,14 +307,6 @@ def show(app: App, dream_id: str, as_json: bool) -> None:
             click.echo(f"{key:<{width}}  {value}")
     click.echo("")
     click.echo(diff or "(the dream's code is identical to its base)")
-
-
-def parse_dream_id(text: str) -> int:
-    """``123`` or ``D-123`` -> 123."""
-    raw = text[2:] if text.upper().startswith("D-") else text
-    if not raw.isdigit():
-        raise DreamcoreError(f"not a dream id: {text!r} (expected a number like 12 or D-12)")
-    return int(raw)
 
 
 @cli.command("export")
@@ -328,7 +320,7 @@ def export_command(app: App, dream_id: str, patch: bool, root: Path | None, out:
     from dreamcore.analysis.patch import file_patch
 
     store = app.core.store
-    dream = store.get_dream(parse_dream_id(dream_id))
+    dream = store.get_dream(parse_dream_ref(dream_id))
     text = file_patch(dream, store.get_procedure(dream.base_procedure_id), root) if patch else dream.code
     if out is None:
         click.echo(text, nl=False)
@@ -346,11 +338,11 @@ def export_command(app: App, dream_id: str, patch: bool, root: Path | None, out:
 @click.pass_obj
 def adopt(app: App, dream_id: str, note: str) -> None:
     """Record that a dream was adopted into real code (counts in the health metrics)."""
-    number = parse_dream_id(dream_id)
+    number = parse_dream_ref(dream_id)
     if app.core.store.record_adoption(number, note):
-        click.echo(f"D-{number} adopted")
+        click.echo(f"{dream_ref(number)} adopted")
     else:
-        click.echo(f"D-{number} was already adopted")
+        click.echo(f"{dream_ref(number)} was already adopted")
 
 
 @cli.command()

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dreamcore import hookimpl
 from dreamcore.errors import StoreError
 from dreamcore.executor import check_executor
+from dreamcore.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     import procrastinate

@@ -16,19 +16,18 @@ from typing import IO, Any
 
 import click
 
-from dreamcore import hookimpl
 from dreamcore.errors import DreamcoreError
 from dreamcore.evaluation import claude_code
 from dreamcore.evaluation.judging import (
     Applied,
     apply_evaluations,
-    dream_ref,
     evaluate_pending,
     load_template,
     render_prompt,
 )
 from dreamcore.evaluation.parsing import parse_with, parsers_for, to_json
-from dreamcore.models import DreamStatus, utcnow
+from dreamcore.hookspecs import hookimpl
+from dreamcore.models import DreamStatus, dream_ref, utcnow
 from dreamcore.output import to_jsonable
 from dreamcore.progress import Progress
 

@@ -30,7 +30,7 @@ from dreamcore.config import SafetyPolicy, TierBands
 from dreamcore.errors import ConfigError, DreamcoreError, NotFoundError
 from dreamcore.evaluation.parsing import parse_with, parsers_for
 from dreamcore.evaluation.verdicts import Evaluation, ParseResult
-from dreamcore.models import DreamProcedure, DreamStatus, Procedure, utcnow
+from dreamcore.models import DreamProcedure, DreamStatus, Procedure, dream_ref, utcnow
 
 if TYPE_CHECKING:
     from dreamcore.core import DreamCore
@@ -49,11 +49,6 @@ _REFERENCE = re.compile(r"\s*(?:(?:d(?:ream)?[\s_]*(?:id)?|id)[\s:#=_-]*|#)?(\d{
 
 class EvaluationError(DreamcoreError):
     """A judge could not be asked, or its answer could not be read. The dreams stay pending."""
-
-
-def dream_ref(dream_id: int) -> str:
-    """The stable name of a dream in prompts and answers: ``D-12``."""
-    return f"D-{dream_id}"
 
 
 def match_id(reference: str) -> int | None:

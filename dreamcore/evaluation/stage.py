@@ -10,8 +10,8 @@ are judged.
 
 from __future__ import annotations
 
-from dreamcore import hookimpl
 from dreamcore.evaluation.judging import STAGE, evaluate_pending, judge_dreams
+from dreamcore.hookspecs import hookimpl
 from dreamcore.pipeline import Cycle
 
 

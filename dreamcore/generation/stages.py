@@ -12,9 +12,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from dreamcore import hookimpl
 from dreamcore.analysis.syntax import canonical_fingerprint
 from dreamcore.generation.drafts import DraftChecker, GenerationContext, seeded_rng
+from dreamcore.hookspecs import hookimpl
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft, SourceProblem
 from dreamcore.pipeline import Cycle, for_each
 

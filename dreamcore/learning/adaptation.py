@@ -21,15 +21,21 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dreamcore.config import documented
-from dreamcore.models import AdaptationPlan, ArmDecision, DreamTier, Procedure, TestOutcome, utcnow
+from dreamcore.models import (
+    AdaptationPlan,
+    ArmDecision,
+    DreamTier,
+    Procedure,
+    TestOutcome,
+    is_success,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from dreamcore.pipeline import Cycle
     from dreamcore.store.dream_store import DreamStore
 
-# what a dream is worth to its arm: a test result decides; untested, the judge's tier does
-TEST_REWARDS = {TestOutcome.SUCCESS.value: 1.0, TestOutcome.FAILURE.value: 0.0, TestOutcome.ERROR.value: 0.0,
-                TestOutcome.TIMEOUT.value: 0.0}
+# what an untested dream is worth to its arm, by the judge's tier (a tested one is worth 1 or 0)
 TIER_REWARDS = {int(DreamTier.VIABLE): 0.7, int(DreamTier.SPECULATIVE): 0.3, int(DreamTier.ARCHIVE): 0.0}
 DOMAIN_KINDS = ("project", "module", "tag")
 MODES = ("adaptive", "frozen", "off")
@@ -37,8 +43,8 @@ MODES = ("adaptive", "frozen", "off")
 
 def reward(tier: int | None, test_outcome: str) -> float | None:
     """A dream's reward in [0, 1], or None while it is neither evaluated nor tested."""
-    if test_outcome in TEST_REWARDS:
-        return TEST_REWARDS[test_outcome]
+    if test_outcome != TestOutcome.PENDING.value:
+        return 1.0 if is_success(tier, test_outcome) else 0.0
     return TIER_REWARDS.get(tier) if tier is not None else None
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from dreamcore import hookimpl
 from dreamcore.errors import DreamcoreError
+from dreamcore.hookspecs import hookimpl
 from dreamcore.learning.adaptation import AdaptConfig
 from dreamcore.learning.health import TREND_DAYS, compute_metrics, label, return_on_spend, trend
 from dreamcore.learning.scoring import DEFAULT_WEIGHTS

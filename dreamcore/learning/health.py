@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dreamcore.learning.scoring import COLUMNS, COMPONENTS, compound
-from dreamcore.models import DreamGenerationRun, DreamMetrics, DreamProcedure, DreamTier, TestOutcome, utcnow
+from dreamcore.models import (
+    DreamGenerationRun,
+    DreamMetrics,
+    DreamProcedure,
+    DreamTier,
+    TestOutcome,
+    is_success,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from dreamcore.store.dream_store import DreamStore
@@ -99,22 +107,15 @@ def trend(rows: list[DreamMetrics]) -> dict[str, Any]:
     return {"direction": direction, "change": round(change, 4), "points": len(rows)}
 
 
-def succeeded(tier: int | None, test_outcome: str) -> bool:
-    """A dream is a success when it passed its tests, or, untested, when the judge rated it tier 1."""
-    if test_outcome == TestOutcome.PENDING.value:
-        return tier == int(DreamTier.VIABLE)
-    return test_outcome == TestOutcome.SUCCESS.value
-
-
 def return_on_spend(store: DreamStore, since: datetime | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Yield (successful dreams, see ``succeeded``) per USD and per second,
+    """Yield (successful dreams, see ``dreamcore.models.is_success``) per USD and per second,
     for each generator (dream type), each model and each pair of them ("type/model"). A run's cost (``cost_usd`` of its models) and
     duration are shared among the dreams it produced: a model's cost among that model's dreams, the
     duration among all of them."""
     runs = {run.id: run for run in store.get_generation_runs(limit=None)}
     per_run: dict[int, list[tuple]] = {}
     for run_id, dream_type, model, _, tier, outcome, count in store.dream_outcomes(since):
-        per_run.setdefault(run_id, []).append((dream_type, model, count, succeeded(tier, outcome)))
+        per_run.setdefault(run_id, []).append((dream_type, model, count, is_success(tier, outcome)))
     totals: dict[tuple[str, str], list[float]] = {}  # (by, name) -> [dreams, yield, cost, seconds]
     for run_id, rows in per_run.items():
         run = runs.get(run_id)

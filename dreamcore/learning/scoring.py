@@ -78,12 +78,16 @@ def called_names(source: str) -> frozenset[str]:
 
 class ScoringContext:
     """What scorers share for one batch: the base procedures, earlier dreams, callers, related
-    procedures. Each part is computed on first use, once per batch."""
+    procedures. Each part is computed on first use, once per batch; a cycle passes the related index
+    it already built for generation."""
 
-    def __init__(self, store: DreamStore, dreams: Sequence[DreamProcedure], now: datetime | None = None) -> None:
+    def __init__(self, store: DreamStore, dreams: Sequence[DreamProcedure], now: datetime | None = None,
+                 related_index: RelatedIndex | None = None) -> None:
         self.store = store
         self.dreams = dreams
         self.now = now or utcnow()
+        if related_index is not None:
+            self.related_index = related_index  # fills the cached property
 
     @cached_property
     def procedures(self) -> dict[int, Procedure]:

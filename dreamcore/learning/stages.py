@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from dreamcore import hookimpl
+from dreamcore.hookspecs import hookimpl
 from dreamcore.learning.adaptation import (
     AdaptConfig,
     Posterior,
@@ -86,7 +86,7 @@ class ScoreStage:
         core, weights = cycle.core, self.config.weights
         dreams = core.store.dreams_to_score()
         cycle.progress.start(self.name, len(dreams))
-        context = ScoringContext(core.store, dreams)
+        context = ScoringContext(core.store, dreams, related_index=cycle.related_index)
         for start in range(0, len(dreams), SCORE_BATCH):
             batch = dreams[start : start + SCORE_BATCH]
             core.store.record_scores(run_scorers(core, batch, weights, self.config.scorers, context))

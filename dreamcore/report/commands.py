@@ -10,8 +10,8 @@ from typing import Any
 
 import click
 
-from dreamcore import hookimpl
 from dreamcore.errors import DreamcoreError
+from dreamcore.hookspecs import hookimpl
 from dreamcore.report.collect import collect
 from dreamcore.report.html import render
 

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
+from dreamcore.learning.scoring import COMPONENTS
 from dreamcore.models import DreamGenerationRun, DreamProcedure
 from dreamcore.report.charts import line_chart, stacked_bars, top_series
 from dreamcore.report.collect import UNEVALUATED, BestDream, ReportData, tier_name
 from dreamcore.report.highlight import side_by_side
 
-COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
 TIER_NAMES = {"1": "tier 1 (viable)", "2": "tier 2 (speculative)", "3": "tier 3 (archive)", UNEVALUATED: UNEVALUATED}
 FILTERS = ("status", "tier", "type", "project")
 ROW_PX = 22  # about the height of a journal row

@@ -20,9 +20,9 @@ from typing import Any
 import attrs
 import click
 
-from dreamcore import hookimpl
 from dreamcore.config import InvalidValue, documented
 from dreamcore.errors import DreamcoreError
+from dreamcore.hookspecs import hookimpl
 from dreamcore.models import DreamProcedure, DreamStatus, Procedure, TestOutcome, utcnow
 from dreamcore.pipeline import for_each
 from dreamcore.sandbox.comparison import DifferentialResult, judge

@@ -14,7 +14,7 @@ from __future__ import annotations
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.generation.drafts import DreamDraft, GenerationContext
+from dreamcore.generation import DreamDraft, GenerationContext
 from dreamcore.models import Procedure
 
 

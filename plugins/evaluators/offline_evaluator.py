@@ -26,9 +26,9 @@ from dreamcore.analysis.safety import check_code
 from dreamcore.analysis.shape import structural_novelty
 from dreamcore.analysis.syntax import docstring_free
 from dreamcore.config import SafetyPolicy
-from dreamcore.evaluation.judging import EvaluationBatch, Judgement, dream_ref
+from dreamcore.evaluation.judging import EvaluationBatch, Judgement
 from dreamcore.evaluation.verdicts import Evaluation
-from dreamcore.models import DreamProcedure, Procedure, TestOutcome
+from dreamcore.models import DreamProcedure, Procedure, TestOutcome, dream_ref
 
 REFUSED_SCORE = 0.05
 _BRANCHES = (
