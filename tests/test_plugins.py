@@ -62,7 +62,7 @@ def test_builtin_plugins_load_from_their_own_entry_points():
     assert plugins.components("sources")["jsonl"].plugin == "jsonl"
 
 
-def test_register_sources_hook_provides_a_working_source(tmp_path):
+def test_hook_register_sources(tmp_path):
     import asyncio
 
     data = tmp_path / "procs.jsonl"
@@ -84,7 +84,7 @@ def test_register_sources_hook_provides_a_working_source(tmp_path):
     assert str(missing) == f"{data}:3: missing or empty 'source'"
 
 
-def test_inline_generator_is_registered_and_configured(tmp_path):
+def test_hook_register_generators(tmp_path):
     core = DreamCore(
         {"plugins": {"reverse": {"variants": 7}}}, plugins=[GeneratorPlugin(make_generator())], load_entry_points=False
     )
@@ -194,24 +194,32 @@ def test_each_register_hook_collects_its_kind(kind, hook, methods):
     assert plugins.get(kind, f"my-{kind}").component is component
 
 
-def test_lifecycle_hooks_dream_stored_and_cycle_finished(core):
+def test_hook_dream_stored(core):
     seen = []
 
     class Listener:
         @hookimpl
         def dream_stored(self, dream, store):
-            seen.append(("stored", dream.id, store is core.store))
-
-        @hookimpl
-        def cycle_finished(self, run, store):
-            seen.append(("finished", run.status, run.finished_at is not None))
+            seen.append((dream.id, store is core.store))
 
     core.register_plugin(Listener(), name="listener")
     base = core.store.upsert_procedure(procedure())
     ids = core.store_dreams([dream(base, 1), dream(base, 2)])
     core.store_dreams([dream(base, 1)])  # a duplicate: no event
+    assert seen == [(ids[0], True), (ids[1], True)]
+
+
+def test_hook_cycle_finished(core):
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def cycle_finished(self, run, store):
+            seen.append((run.status, run.finished_at is not None, store is core.store))
+
+    core.register_plugin(Listener(), name="listener")
     core.finish_run(DreamGenerationRun(strategy="light"))
-    assert seen == [("stored", ids[0], True), ("stored", ids[1], True), ("finished", "finished", True)]
+    assert seen == [("finished", True, True)]
 
 
 def test_disabled_plugin_is_not_loaded_but_listed_with_all(tmp_path, capsys):
@@ -269,7 +277,7 @@ def test_third_party_plugin_loads_outside_tests_and_adds_a_command(installed_thi
     assert capsys.readouterr().out == "hello from a plugin\n"
 
 
-def test_register_commands_hook_receives_the_click_group():
+def test_hook_register_commands():
     received = []
 
     class Commands:

@@ -27,7 +27,7 @@ from dreamcore.models import (
     Procedure,
     TestOutcome,
 )
-from dreamcore.store.dream_store import code_fingerprint
+from dreamcore.store.rows import code_fingerprint
 from tests.factories import procedure as make_procedure
 
 ROUNDTRIP = settings(

@@ -18,7 +18,8 @@ from dreamcore.models import (
     DreamType,
     TestOutcome,
 )
-from dreamcore.store.dream_store import SCHEMA_VERSION, DreamStore
+from dreamcore.store.dream_store import DreamStore
+from dreamcore.store.migrations import SCHEMA_VERSION
 from tests.factories import EPOCH, dream, procedure
 
 METRIC_COLUMNS = [a.name for a in attrs.fields(DreamMetrics) if a.name not in ("timestamp", "run_id", "id")]

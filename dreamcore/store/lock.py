@@ -64,16 +64,7 @@ def _file_lock(path: str, where: str) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(store: DreamStore) -> Iterator[None]:
-    import peewee as pw  # here: the store has it loaded already; the CLI's start-up does not need it
-
-    connection = type(store.db)(store.db.database, **store.db.connect_params)
-    try:
-        try:
-            locked = connection.execute_sql("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()[0]
-        except pw.PeeweeException as exc:
-            raise DreamcoreError(f"store: cannot take the run lock on {store.where}: {type(exc).__name__}") from None
+    with store.session_lock(ADVISORY_KEY, "run lock") as locked:
         if not locked:
             raise RunLocked(f"another dreamcore run is using {store.where}; try again when it ends")
         yield
-    finally:
-        connection.close()  # the server drops the advisory lock with the session
