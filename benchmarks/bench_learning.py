@@ -28,8 +28,8 @@ from pathlib import Path
 
 from dreamcore import DreamCore, analysis
 from dreamcore.learning.health import compute_metrics
-from dreamcore.learning.scoring import COMPONENTS, ScoringContext
-from dreamcore.models import TestOutcome
+from dreamcore.learning.scoring import ScoringContext
+from dreamcore.models import SCORE_COMPONENTS, TestOutcome
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_SECONDS_PER_1000 = 1.0
@@ -98,7 +98,7 @@ def main() -> None:
         _log(f"scoring {count} dreams")
         context = ScoringContext(store, dreams)
         per_scorer = {}
-        for component in COMPONENTS:
+        for component in SCORE_COMPONENTS:
             _, per_scorer[component] = _timed(lambda c=component: core.create("scorers", c).score(dreams, context))
         for cached in vars(analysis).values():  # the stage starts cold: no shape computed before
             if hasattr(cached, "cache_clear"):

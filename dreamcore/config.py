@@ -684,7 +684,12 @@ def _render_keys(table: Any) -> list[str]:
     lines = []
     for field in attrs.fields(type(table)):
         raw = _CONVERTER.unstructure(getattr(table, field.name))
-        written = f"# {field.name} = (unset)" if raw is None else tomli_w.dumps({field.name: raw}).rstrip()
+        if raw is None:
+            written = f"# {field.name} = (unset)"
+        elif isinstance(raw, dict):  # inline: a table header here would swallow the keys after it
+            written = f"{field.name} = {{{', '.join(tomli_w.dumps({k: v}).strip() for k, v in raw.items())}}}"
+        else:
+            written = tomli_w.dumps({field.name: raw}).rstrip()
         lines += [*_comment(field.metadata.get("help")), written]
     return lines
 

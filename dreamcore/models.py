@@ -132,6 +132,9 @@ class SourceProblem:
         return f"{place}: {self.message}"
 
 
+SCORE_COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
+"""The compound score's built-in components; each has a column (``<c>_score``, ``<c>_component``)."""
+
 DREAM_REF_PREFIX = "D-"
 _MAX_ID = 2**63 - 1  # the largest id a store column holds
 
@@ -179,6 +182,7 @@ class DreamProcedure:
     quality_score: float | None = None
     leverage_score: float | None = None
     efficiency_score: float | None = None
+    extra_scores: dict[str, float | None] = attrs.Factory(dict)  # components a scorer plugin adds
     compound_score: float | None = None
     base_callers: int | None = None
     scored_at: datetime | None = None
@@ -246,6 +250,16 @@ class FailurePattern:
     id: int | None = None
 
 
+def component_scores(dream: DreamProcedure) -> dict[str, float | None]:
+    """A dream's compound-score components by name: the built-in four, then any a plugin added."""
+    return {c: getattr(dream, f"{c}_score") for c in SCORE_COMPONENTS} | dream.extra_scores
+
+
+def metric_components(metrics: DreamMetrics) -> dict[str, float]:
+    """A metrics row's component averages by name: the built-in four, then any a plugin added."""
+    return {c: getattr(metrics, f"{c}_component") for c in SCORE_COMPONENTS} | metrics.extra_components
+
+
 @attrs.define(kw_only=True)
 class DreamMetrics:
     """System health for one cycle, with the seed's fields and its compound score."""
@@ -269,6 +283,7 @@ class DreamMetrics:
     quality_component: float = 0.0
     leverage_component: float = 0.0
     efficiency_component: float = 0.0
+    extra_components: dict[str, float] = attrs.Factory(dict)  # components a scorer plugin adds
     compound_health_score: float = 0.0
     id: int | None = None
 

@@ -1,4 +1,4 @@
-"""The four scorers on constructed cases with known answers, and the compound score."""
+"""The four scorers on constructed cases with known answers, the compound score, and added components."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from dreamcore_plugins.scorers.novelty_scorer import NoveltyScorer, nearest_dist
 from dreamcore_plugins.scorers.quality_scorer import QualityScorer
 from factories import EPOCH, dream, procedure
 
-from dreamcore import DreamCore
+from dreamcore import DreamCore, hookimpl
 from dreamcore.analysis.shape import structural_distance, structural_novelty
-from dreamcore.errors import ConfigError
+from dreamcore.errors import ConfigError, PluginError
+from dreamcore.learning.health import metrics_of
 from dreamcore.learning.scoring import ScoringContext, check_weights, compound, run_scorers
 from dreamcore.models import DreamTier, TestOutcome
 
@@ -203,3 +204,67 @@ def test_run_scorers_writes_every_component_and_the_compound(store_url, projects
                 + 0.1 * scored.efficiency_score)
     assert math.isclose(scored.compound_score, expected, rel_tol=1e-9)
     assert store.dreams_to_score() == []
+
+
+class _BrevityScorer:
+    """An added component: shorter dreams score higher."""
+
+    name = "brevity"
+
+    def score(self, dreams, context):
+        return [1.0 / len(d.code.splitlines()) for d in dreams]
+
+
+class _BrevityPlugin:
+    @hookimpl
+    def register_scorers(self, register):
+        register(_BrevityScorer)
+
+
+ADDED = ("[plugins.score]\nnovelty_weight = 0.5\n"
+         "[plugins.score.components.brevity]\nweight = 0.1\n")
+
+
+def test_a_scorer_plugin_adds_a_component_to_the_compound_score_and_the_health(store_url, projects, tmp_path):
+    config = tmp_path / "dreams.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n' + ADDED)
+    with DreamCore(config, plugins=[_BrevityPlugin()]) as core:
+        store = core.store
+        ids = store.store_dreams_batch([dream(projects["fetch_rate"], 0, code=VARIANTS[2], tier=DreamTier.VIABLE,
+                                              viability_score=0.8, generated_at=EPOCH)])
+        stage = core.component_config("stages", "score")
+        store.record_scores(run_scorers(core, [store.get_dream(ids[0])], stage.weights, stage.scorers))
+        scored = store.get_dream(ids[0])
+        metrics = metrics_of([scored], [], set(), stage.weights)
+    assert scored.extra_scores == {"brevity": 0.5}
+    assert scored.efficiency_score is None  # untested: no data, counts 0
+    expected = 0.5 * scored.novelty_score + 0.15 * scored.quality_score + 0.15 * scored.leverage_score + 0.1 * 0.5
+    assert math.isclose(scored.compound_score, expected, rel_tol=1e-9)
+    assert metrics.extra_components == {"brevity": 0.5}
+    assert math.isclose(metrics.compound_health_score, expected, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("[plugins.score.components.brevity]\nweight = 0.1\n", "must sum to 1, got 1.1"),
+    ("[plugins.score]\nnovelty_weight = 0.5\n[plugins.score.components.novelty]\nweight = 0.1\n",
+     "plugins.score.components: 'novelty' is a built-in component"),
+    ("[plugins.score]\nnovelty_weight = 0.5\n[plugins.score.components.brevity]\nweight = -0.1\n", "weight"),
+    ("[plugins.score]\nnovelty_weight = 0.5\n[plugins.score.components.brevity]\nweight = 0.1\nweigth = 0.1\n",
+     "plugins.score.components[brevity].weigth: unknown key"),
+])
+def test_bad_added_components_are_one_line_errors(tmp_path, table, message):
+    config = tmp_path / "dreams.toml"
+    config.write_text(table)
+    with pytest.raises(ConfigError) as raised:
+        DreamCore(config, plugins=[_BrevityPlugin()])
+    assert str(raised.value).count("\n") == 0 and message in str(raised.value)
+
+
+def test_an_added_component_without_its_scorer_names_the_missing_scorer(store_url, projects, tmp_path):
+    config = tmp_path / "dreams.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n' + ADDED)
+    with DreamCore(config) as core:
+        dreams = [core.store.get_dream(core.store.store_dreams_batch([dream(projects["fetch_rate"], 0)])[0])]
+        stage = core.component_config("stages", "score")
+        with pytest.raises(PluginError, match="brevity"):
+            run_scorers(core, dreams, stage.weights, stage.scorers)

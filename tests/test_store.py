@@ -22,7 +22,8 @@ from dreamcore.store.dream_store import DreamStore
 from dreamcore.store.migrations import SCHEMA_VERSION
 from tests.factories import EPOCH, dream, procedure
 
-METRIC_COLUMNS = [a.name for a in attrs.fields(DreamMetrics) if a.name not in ("timestamp", "run_id", "id")]
+METRIC_COLUMNS = [a.name for a in attrs.fields(DreamMetrics) if a.name not in ("timestamp", "run_id", "id",
+                                                                               "extra_components")]
 
 
 @pytest.fixture
@@ -261,7 +262,13 @@ def test_invalid_enum_value_in_database_is_a_clear_error(store, base_id):
         store.count_by_status()
 
 
+def _undo_v9(store):
+    store.db.execute_sql("ALTER TABLE dream_procedures DROP COLUMN extra_scores")
+    store.db.execute_sql("ALTER TABLE dream_metrics DROP COLUMN extra_components")
+
+
 def _undo_v8(store):
+    _undo_v9(store)
     store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN executor")
     store.db.execute_sql("ALTER TABLE dream_generation_runs DROP COLUMN stages")
     for table in ("dream_metrics", "adaptation_plans"):
@@ -341,6 +348,19 @@ def test_migration_to_v8_keeps_one_metrics_row_and_plan_per_run(store_url):
         assert upgraded.get_generation_run(run_id).executor == "local"
         assert [m.run_id for m in upgraded.get_metrics_since(datetime(2026, 1, 1, tzinfo=UTC))] == [run_id, None]
         assert [p.budget for p in upgraded.get_plans()] == [1]  # the first plan of the run is kept
+
+
+def test_migration_to_v9_gives_every_dream_and_metrics_row_empty_extra_components(store_url):
+    with DreamStore(store_url) as old:
+        base = old.upsert_procedure(procedure())
+        ids = old.store_dreams_batch([dream(base, n, novelty_score=0.5) for n in range(2)])
+        old.store_metrics(DreamMetrics(total_dreams=2))
+        _undo_v9(old)
+        old.db.execute_sql("UPDATE schema_version SET version = 8")
+    with DreamStore(store_url) as upgraded:
+        assert upgraded.schema_version() == SCHEMA_VERSION
+        assert [(d.novelty_score, d.extra_scores) for d in map(upgraded.get_dream, ids)] == [(0.5, {}), (0.5, {})]
+        assert upgraded.get_latest_metrics().extra_components == {}
 
 
 def test_a_run_keeps_its_first_metrics_row_and_plan(store):
@@ -518,7 +538,7 @@ def test_migration_from_v3_rebuilds_indexes_and_counts(store_url):
         _undo_v5(fresh)
         fresh.db.execute_sql("UPDATE schema_version SET version = 3")
     with DreamStore(store_url) as upgraded:
-        assert upgraded.schema_version() == SCHEMA_VERSION == 8
+        assert upgraded.schema_version() == SCHEMA_VERSION == 9
         assert _index_names(upgraded) == wanted
         _assert_counts_match(upgraded)
         pending = upgraded.get_pending_evaluation()[0]

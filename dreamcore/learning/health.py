@@ -11,13 +11,15 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dreamcore.learning.scoring import COLUMNS, COMPONENTS, compound
+from dreamcore.learning.scoring import compound
 from dreamcore.models import (
+    SCORE_COMPONENTS,
     DreamGenerationRun,
     DreamMetrics,
     DreamProcedure,
     DreamTier,
     TestOutcome,
+    component_scores,
     is_success,
     utcnow,
 )
@@ -51,7 +53,8 @@ def metrics_of(
     reusable = [d for d in dreams if d.cross_project_matches >= 1]
     finished = [r for r in runs if r.status != "running"]
     generated = sum(r.total_dreams_generated for r in finished)
-    components = {c: _mean(getattr(d, COLUMNS[c]) for d in dreams) for c in COMPONENTS}
+    scores = [component_scores(d) for d in dreams]
+    components = {c: _mean(s.get(c) for s in scores) for c in weights}
     return DreamMetrics(
         total_dreams=len(dreams),
         average_viability_score=_mean(d.viability_score for d in dreams),
@@ -70,6 +73,7 @@ def metrics_of(
         quality_component=components["quality"],
         leverage_component=components["leverage"],
         efficiency_component=components["efficiency"],
+        extra_components={c: value for c, value in components.items() if c not in SCORE_COMPONENTS},
         compound_health_score=compound(components, weights),
     )
 

@@ -1,7 +1,8 @@
 """Scoring dreams: what scorers receive (``ScoringContext``), what they return, the compound score.
 
-A scorer (``register_scorers``) fills one of the four components of the compound score —
-novelty, quality, leverage, efficiency — for a whole batch of dreams at once:
+A scorer (``register_scorers``) fills one component of the compound score — one of the built-in
+four (novelty, quality, leverage, efficiency) or one a plugin adds (``[plugins.score.components]``)
+— for a whole batch of dreams at once:
 ``score(dreams, context) -> list[float | Score | None]`` in the dreams' order, each value in [0, 1]
 or None when the dream has no data for it yet (an unevaluated dream has no quality). The compound
 score is the weighted sum of the components, a missing one counting 0.
@@ -20,16 +21,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dreamcore.errors import PluginError
-from dreamcore.models import DreamProcedure, Procedure, utcnow
+from dreamcore.models import SCORE_COMPONENTS, DreamProcedure, Procedure, utcnow
 
 if TYPE_CHECKING:
     from dreamcore.analysis.related import RelatedIndex
     from dreamcore.core import DreamCore
     from dreamcore.store.dream_store import DreamStore
 
-COMPONENTS = ("novelty", "quality", "leverage", "efficiency")
 DEFAULT_WEIGHTS = {"novelty": 0.60, "quality": 0.15, "leverage": 0.15, "efficiency": 0.10}
-COLUMNS = {component: f"{component}_score" for component in COMPONENTS}
+COLUMNS = {component: f"{component}_score" for component in SCORE_COMPONENTS}
 FIGURES = ("cross_project_matches", "base_callers")  # dream columns a scorer may set besides its score
 
 
@@ -42,22 +42,23 @@ class Score:
 
 
 def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
-    """The four component weights, each >= 0, summing to 1 (ValueError naming what is wrong)."""
-    missing = [c for c in COMPONENTS if c not in weights]
-    if missing or len(weights) != len(COMPONENTS):
-        raise ValueError(f"weights must name exactly {', '.join(COMPONENTS)}")
-    negative = [c for c in COMPONENTS if not weights[c] >= 0]
+    """The component weights — the built-in four, then any a plugin adds — each >= 0, summing to 1
+    (ValueError naming what is wrong)."""
+    missing = [c for c in SCORE_COMPONENTS if c not in weights]
+    if missing:
+        raise ValueError(f"weights must name exactly {', '.join(SCORE_COMPONENTS)} and any added components")
+    negative = [c for c in weights if not weights[c] >= 0]
     if negative:
         raise ValueError(f"weight of {negative[0]!r} must be >= 0, got {weights[negative[0]]:g}")
     total = sum(weights.values())
     if not math.isclose(total, 1.0, abs_tol=1e-6):
-        raise ValueError(f"the four weights must sum to 1, got {total:g}")
-    return {c: float(weights[c]) for c in COMPONENTS}
+        raise ValueError(f"the weights must sum to 1, got {total:g}")
+    return {c: float(weights[c]) for c in [*SCORE_COMPONENTS, *(c for c in weights if c not in COLUMNS)]}
 
 
 def compound(values: Mapping[str, float | None], weights: Mapping[str, float]) -> float:
     """The weighted sum of the component values (a missing value counts 0), in [0, 1]."""
-    return sum(weights[c] * (values.get(c) or 0.0) for c in COMPONENTS)
+    return sum(weight * (values.get(c) or 0.0) for c, weight in weights.items())
 
 
 def called_names(source: str) -> frozenset[str]:
@@ -142,10 +143,10 @@ def run_scorers(
     context = context or ScoringContext(core.store, dreams)
     rows = [
         {"id": d.id, "cross_project_matches": d.cross_project_matches, "base_callers": d.base_callers,
-         "scored_at": context.now}
+         "extra_scores": {}, "scored_at": context.now}
         for d in dreams
     ]
-    for component in COMPONENTS:
+    for component in weights:
         name = scorers.get(component, component)
         results = core.create("scorers", name).score(dreams, context)
         if len(results) != len(dreams):
@@ -154,8 +155,12 @@ def run_scorers(
             score = result if isinstance(result, Score) else Score(result)
             if score.value is not None and not 0.0 <= score.value <= 1.0:
                 raise PluginError(f"scorer {name!r}: score {score.value!r} of dream {row['id']} is not in [0, 1]")
-            row[COLUMNS[component]] = score.value
+            if component in COLUMNS:
+                row[COLUMNS[component]] = score.value
+            else:
+                row["extra_scores"][component] = score.value
             row.update({key: int(value) for key, value in score.figures.items() if key in FIGURES})
     for row in rows:
-        row["compound_score"] = compound({c: row[COLUMNS[c]] for c in COMPONENTS}, weights)
+        values = {c: row[column] for c, column in COLUMNS.items()} | row["extra_scores"]
+        row["compound_score"] = compound(values, weights)
     return rows

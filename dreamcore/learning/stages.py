@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from dreamcore.config import InvalidValue, documented
 from dreamcore.hookspecs import hookimpl
 from dreamcore.learning.adaptation import (
     AdaptConfig,
@@ -26,8 +27,8 @@ from dreamcore.learning.adaptation import (
     make_plan,
 )
 from dreamcore.learning.health import compute_metrics, label
-from dreamcore.learning.scoring import COMPONENTS, DEFAULT_WEIGHTS, ScoringContext, check_weights, run_scorers
-from dreamcore.models import utcnow
+from dreamcore.learning.scoring import DEFAULT_WEIGHTS, ScoringContext, check_weights, run_scorers
+from dreamcore.models import SCORE_COMPONENTS, utcnow
 from dreamcore.pipeline import Cycle
 
 SCORE_BATCH = 1000  # dreams scored and written back at a time (their shapes stay in the analysis cache)
@@ -35,7 +36,22 @@ SCORE_BATCH = 1000  # dreams scored and written back at a time (their shapes sta
 
 def _weight(component: str, default: float) -> Any:
     return attrs.field(default=default, validator=attrs.validators.ge(0.0), metadata={
-        "help": f"weight of {component} in the compound score (the four weights must sum to 1)"})
+        "help": f"weight of {component} in the compound score (all weights must sum to 1)"})
+
+
+@attrs.define(kw_only=True)
+class AddedComponent:
+    """A compound-score component a scorer plugin adds: ``[plugins.score.components.<name>]``."""
+
+    weight: float = attrs.field(validator=attrs.validators.ge(0.0), metadata=documented(
+        "its weight in the compound score (with the built-in four, the weights must sum to 1)"))
+    scorer: str | None = attrs.field(default=None, metadata=documented("the scorer that fills it (default: its name)"))
+
+
+def _component_names(instance: Any, attribute: attrs.Attribute, value: dict[str, AddedComponent]) -> None:
+    for name in value:
+        if name in SCORE_COMPONENTS or not name.isidentifier():
+            raise InvalidValue(attribute.name, f"{name!r} is a built-in component or not a plain name")
 
 
 def _scorer(component: str) -> Any:
@@ -60,6 +76,8 @@ class ScoreStage:
         quality_scorer: str = _scorer("quality")
         leverage_scorer: str = _scorer("leverage")
         efficiency_scorer: str = _scorer("efficiency")
+        components: dict[str, AddedComponent] = attrs.field(factory=dict, validator=_component_names, metadata=documented(
+            "components scorer plugins add to the compound score, by name: {weight = 0.1, scorer = \"...\"}"))
         window_days: int = attrs.field(
             default=7, validator=attrs.validators.ge(1),
             metadata={"help": "a cycle's metrics cover the dreams generated in the last N days"})
@@ -70,12 +88,14 @@ class ScoreStage:
         @property
         def weights(self) -> dict[str, float]:
             """The component weights, by component."""
-            return {c: getattr(self, f"{c}_weight") for c in COMPONENTS}
+            added = {name: c.weight for name, c in self.components.items()}
+            return {c: getattr(self, f"{c}_weight") for c in SCORE_COMPONENTS} | added
 
         @property
         def scorers(self) -> dict[str, str]:
             """The scorer of each component."""
-            return {c: getattr(self, f"{c}_scorer") for c in COMPONENTS}
+            added = {name: c.scorer or name for name, c in self.components.items()}
+            return {c: getattr(self, f"{c}_scorer") for c in SCORE_COMPONENTS} | added
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or self.Config()

@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from dreamcore.learning.scoring import COMPONENTS
-from dreamcore.models import DreamGenerationRun, DreamProcedure
+from dreamcore.models import DreamGenerationRun, DreamProcedure, metric_components
 from dreamcore.report.charts import line_chart, stacked_bars, top_series
 from dreamcore.report.collect import UNEVALUATED, BestDream, ReportData, tier_name
 from dreamcore.report.highlight import side_by_side
@@ -90,8 +89,10 @@ def _overview(data: ReportData) -> str:
 def _health(data: ReportData) -> str:
     labels = [f"{m.timestamp:%m-%d}" for m in data.metrics]
     series = {"compound": [m.compound_health_score for m in data.metrics]}
-    series |= {c: [getattr(m, f"{c}_component") for m in data.metrics] for c in COMPONENTS}
-    return line_chart("health", "Health score and its four components, per scored cycle", labels, series, top=1.0)
+    components = [metric_components(m) for m in data.metrics]
+    names = dict.fromkeys(c for row in components for c in row)  # the built-in four first, then added ones
+    series |= {c: [row.get(c, 0.0) for row in components] for c in names}
+    return line_chart("health", "Health score and its components, per scored cycle", labels, series, top=1.0)
 
 
 def _tiers(data: ReportData) -> str:

@@ -249,7 +249,8 @@ class DreamStore(RunQueries, LearningQueries):
         """Write every field of a stored dream (NotFoundError if its id is unknown)."""
         if dream.id is None:
             raise NotFoundError("update_dream needs a dream with an id")
-        row = dict(zip(DREAM_FIELDS, dream_values(dream)))
+        # dream_values are ready for the driver: wrapped so that Peewee does not convert them again
+        row = {field: pw.Value(value, unpack=False) for field, value in zip(DREAM_FIELDS, dream_values(dream))}
         if DreamRow.update(row).where(DreamRow.id == dream.id).execute() == 0:
             raise NotFoundError(f"no dream with id {dream.id}")
 

@@ -30,7 +30,7 @@ class LearningQueries:
 
     # -- learning: scores ------------------------------------------------------------------
     _SCORED = ("novelty_score", "quality_score", "leverage_score", "efficiency_score", "compound_score",
-               "cross_project_matches", "base_callers", "scored_at")
+               "cross_project_matches", "base_callers", "extra_scores", "scored_at")
 
     @guarded
     def dream_codes(self, base_ids: Iterable[int]) -> dict[int, list[tuple[int, datetime, str]]]:
@@ -52,8 +52,9 @@ class LearningQueries:
         """Write the scores of many dreams (dicts with ``id`` and every ``_SCORED`` key); returns how many."""
         p = self.db.param
         sql = f"UPDATE dream_procedures SET {', '.join(f'{c} = {p}' for c in self._SCORED)} WHERE id = {p}"
-        stamp = DreamRow.scored_at.db_value
-        rows = [[*(row[c] for c in self._SCORED[:-1]), stamp(row["scored_at"]), row["id"]] for row in scores]
+        stamp, extra = DreamRow.scored_at.db_value, DreamRow.extra_scores.db_value
+        rows = [[*(row[c] for c in self._SCORED[:-2]), extra(row.get("extra_scores", {})), stamp(row["scored_at"]),
+                 row["id"]] for row in scores]
         if rows:
             with self.db.atomic():
                 self.db.cursor().executemany(sql, rows)

@@ -28,7 +28,7 @@ from dreamcore.store.tables import (
     UTCDateTimeField,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 class SchemaVersionRow(Table):
@@ -211,6 +211,14 @@ def _one_per_run(migrator: SchemaMigrator) -> list:
     return []
 
 
+def _add_extra_components(migrator: SchemaMigrator) -> list:
+    """v9: the values of compound-score components that scorer plugins add, per dream and per metrics row."""
+    db = migrator.database
+    db.execute_sql("ALTER TABLE dream_procedures ADD COLUMN extra_scores TEXT NOT NULL DEFAULT '{}'")
+    db.execute_sql("ALTER TABLE dream_metrics ADD COLUMN extra_components TEXT NOT NULL DEFAULT '{}'")
+    return []
+
+
 # version reached -> the operations that reach it from the version before
 MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     2: _add_evaluation_attempts,
@@ -220,6 +228,7 @@ MIGRATIONS: dict[int, Callable[[SchemaMigrator], list]] = {
     6: _add_adoptions,
     7: _add_learning,
     8: _one_per_run,
+    9: _add_extra_components,
 }
 
 

@@ -121,6 +121,7 @@ class DreamRow(Table):
     quality_score = pw.DoubleField(null=True)
     leverage_score = pw.DoubleField(null=True)
     efficiency_score = pw.DoubleField(null=True)
+    extra_scores = JSONField(default=dict)  # components a scorer plugin adds, by name
     compound_score = pw.DoubleField(null=True)
     base_callers = pw.IntegerField(null=True)
     scored_at = UTCDateTimeField(null=True)
@@ -240,6 +241,7 @@ class MetricsRow(Table):
     quality_component = pw.DoubleField()
     leverage_component = pw.DoubleField()
     efficiency_component = pw.DoubleField()
+    extra_components = JSONField(default=dict)
     compound_health_score = pw.DoubleField()
 
     class Meta:
