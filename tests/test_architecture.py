@@ -7,11 +7,15 @@ Imports are read from the source (every ``import`` statement, also inside functi
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
 
 import pytest
+
+import dreamcore
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIRS = {"dreamcore": ROOT / "dreamcore", "dreamcore_plugins": ROOT / "plugins"}
@@ -179,3 +183,13 @@ def test_every_package_is_shipped():
     """A package missing from pyproject's list installs from a checkout but not from a wheel."""
     packages = {name for name, path in modules().items() if path.name == "__init__.py"}
     assert packages == set(PYPROJECT["tool"]["setuptools"]["packages"])
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(dreamcore.MOVED_MODULES.items()))
+def test_a_moved_module_still_imports_from_its_old_path_as_the_same_module(old, new):
+    code = (f"import warnings, importlib\nwarnings.simplefilter('error')\n"
+            f"try:\n    importlib.import_module({old!r})\nexcept DeprecationWarning as w:\n    print(w)\n"
+            f"warnings.simplefilter('ignore')\nold, new = importlib.import_module({old!r}), importlib.import_module({new!r})\n"
+            f"print(old is new, new.__spec__.name)")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert ran.stdout.splitlines() == [f"{old} moved to {new}", f"True {new}"]
