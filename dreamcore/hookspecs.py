@@ -34,7 +34,9 @@ def register_sources(register: Register) -> None:
 @hookspec
 def register_generators(register: Register) -> None:
     """Register dream generators: classes with ``name``, ``dream_type`` and
-    ``async generate(procedure, context) -> list[DreamDraft]``."""
+    ``async generate(procedure, context) -> list[DreamDraft]``. A class attribute ``needs_related =
+    True`` asks the core to fill ``context.related`` with procedures of other projects (otherwise it may
+    stay empty). ``dreamcore.generation.local.LocalGenerator`` is a base class for offline generators."""
 
 
 @hookspec

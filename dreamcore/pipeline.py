@@ -26,7 +26,6 @@ from dreamcore.store.lock import RunOnWorkers, run_lock
 if TYPE_CHECKING:
     from dreamcore.analysis.related import RelatedIndex
     from dreamcore.core import DreamCore
-    from dreamcore.learning.adaptation import PlanLookup
     from dreamcore.llm.hub import ModelHub
 
 T = TypeVar("T")
@@ -105,12 +104,6 @@ class Cycle:
             if unsaved:
                 self.run.model_usage = self.core.store.add_run_figures(self.run.id, "model_usage", unsaved)
 
-    @cached_property
-    def adaptation(self) -> PlanLookup:
-        """The stored adaptation plan: variants, hints and temperature per arm (read on first use)."""
-        from dreamcore.learning.adaptation import PlanLookup
-
-        return PlanLookup.for_cycle(self)
 
 
 async def for_each(items: Sequence[T], concurrency: int, work: Callable[[T], Awaitable[None]]) -> None:

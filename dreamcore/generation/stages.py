@@ -15,6 +15,7 @@ from typing import Any
 from dreamcore.analysis.syntax import canonical_fingerprint
 from dreamcore.generation.drafts import DraftChecker, GenerationContext, seeded_rng
 from dreamcore.hookspecs import hookimpl
+from dreamcore.learning.adaptation import PlanLookup
 from dreamcore.models import DreamProcedure, Procedure, RejectedDraft, SourceProblem
 from dreamcore.pipeline import Cycle, for_each
 
@@ -77,6 +78,7 @@ class GenerateStage:
         core = cycle.core
         generators = [core.create("generators", name) for name in cycle.strategy.generators]
         llms = {generator.name: cycle.models.bind(generator) for generator in generators}
+        plan = PlanLookup.for_cycle(cycle)  # the adaptation plan's variants and hints per arm
         procedures = cycle.procedures_to_dream()
         if not cycle.dry_run:
             done = core.store.procedures_dreamt_in_run(cycle.run.id)
@@ -85,7 +87,7 @@ class GenerateStage:
         cycle.progress.start(self.name, len(procedures))
 
         async def dream(procedure: Procedure) -> None:
-            tally.update(await self._dream(cycle, procedure, generators, llms))
+            tally.update(await self._dream(cycle, procedure, generators, llms, plan))
             cycle.progress.advance(self.name)
 
         await for_each(procedures, core.config.cycle.concurrency, dream)
@@ -96,7 +98,7 @@ class GenerateStage:
         )
 
     async def _dream(
-        self, cycle: Cycle, procedure: Procedure, generators: list[Any], llms: dict[str, Any]
+        self, cycle: Cycle, procedure: Procedure, generators: list[Any], llms: dict[str, Any], plan: PlanLookup
     ) -> Counter[str]:
         tally: Counter[str] = Counter()
         try:
@@ -109,10 +111,10 @@ class GenerateStage:
         dreams: list[DreamProcedure] = []
         rejections: list[RejectedDraft] = []
         for generator in generators:
-            arm = cycle.adaptation.settings(procedure, generator)  # the adaptation plan's variants and hints
+            arm = plan.settings(procedure, generator)
             if not arm.variants:
                 continue
-            if generator.dream_type == "cross_project" and not related:
+            if getattr(generator, "needs_related", False) and not related:
                 related = tuple(p for p, _ in cycle.related_index.related(procedure, limit=5))
             context = GenerationContext(
                 procedure=procedure,

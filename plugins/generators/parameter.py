@@ -27,8 +27,7 @@ while every caller still calls it the same way. Defaults of nested functions and
 as well.
 
 Only the local mode exists: drafts are pure AST rewrites (``ast.unparse``, so comments are lost,
-decorators and docstrings kept), offline and deterministic. ``_local_drafts`` is where another mode
-(a model proposing values) would sit beside it.
+decorators and docstrings kept), offline and deterministic.
 """
 
 from __future__ import annotations
@@ -41,10 +40,10 @@ from typing import Any
 import attrs
 
 from dreamcore import hookimpl
-from dreamcore.analysis.syntax import function_in, name_tokens, parameters, walk_with_parents
-from dreamcore.generation.drafts import DreamDraft, GenerationContext
-
-_Function = ast.FunctionDef | ast.AsyncFunctionDef
+from dreamcore.analysis.nodes import FunctionNode, call_name, dotted_name, literal, raised
+from dreamcore.analysis.syntax import function_in, name_tokens, parameters, snippet, walk_with_parents
+from dreamcore.generation.drafts import DreamDraft, GenerationContext, round_robin
+from dreamcore.generation.local import Candidate, LocalGenerator, distinct
 
 # name tokens -> knob kind, checked in this order (the first kind with a matching token wins)
 KIND_TOKENS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -62,7 +61,7 @@ KIND_TOKENS: tuple[tuple[str, frozenset[str]], ...] = (
 )
 # names whose literals are protocol or calendar constants, not tuning knobs
 FIXED_TOKENS = frozenset({"status", "code", "http", "port", "year", "month", "day", "version", "byte", "bytes"})
-SLEEPS = {("time", "sleep"), ("asyncio", "sleep"), ("trio", "sleep"), ("anyio", "sleep")}
+SLEEPS = {"time.sleep", "asyncio.sleep", "trio.sleep", "anyio.sleep"}
 NOUNS = {
     "timeout": "timeout", "retries": "retry bound", "ttl": "time-to-live", "delay": "delay",
     "ratio": "rate", "size": "size limit", "threshold": "threshold", "flag": "flag", "other": "constant",
@@ -106,7 +105,7 @@ class Move:
     change: str  # "x0.5", "+1", "flipped"
 
 
-class ParameterGenerator:
+class ParameterGenerator(LocalGenerator):
     """Explores the values of a procedure's tuning knobs (see the module docstring)."""
 
     name = "parameter"
@@ -131,18 +130,8 @@ class ParameterGenerator:
             if value < 1:
                 raise ValueError("max_knobs_per_variant must be at least 1")
 
-    def __init__(self, config: Config | None = None) -> None:
-        self.config = config if config is not None else self.Config()
-
-    async def generate(self, procedure: Any, context: GenerationContext) -> list[DreamDraft]:
+    def local_drafts(self, context: GenerationContext) -> list[DreamDraft]:
         """At most ``context.variants`` drafts, each moving one or two knobs."""
-        return self._local_drafts(context)
-
-    # -- local mode: AST rewrites -------------------------------------------------------------
-
-    def _local_drafts(self, context: GenerationContext) -> list[DreamDraft]:
-        if context.variants <= 0:
-            return []
         source = context.source
         try:
             tree = ast.parse(source)
@@ -157,18 +146,12 @@ class ParameterGenerator:
         knobs = [k for k in knobs if moves[k.index]]
         if not knobs:
             return []
-        plan = self._plan(knobs, moves, context)
-        drafts: list[DreamDraft] = []
-        seen = {ast.unparse(tree) + "\n"}
-        for chosen in plan:
-            code = _apply(source, chosen)
-            if code in seen:
-                continue
-            seen.add(code)
-            drafts.append(DreamDraft(code=code, description=_describe(chosen), reasoning=_reason(chosen)))
-            if len(drafts) == context.variants:
-                break
-        return drafts
+        candidates = (
+            Candidate(kind=self.dream_type, code=_apply(source, chosen), description=_describe(chosen),
+                      reasoning=_reason(chosen))
+            for chosen in self._plan(knobs, moves, context)
+        )
+        return distinct(candidates, context.variants, exclude=[ast.unparse(tree) + "\n"])
 
     def _moves(self, knob: Knob) -> list[Move]:
         """Every new value worth trying for one knob, without duplicates, in a stable order."""
@@ -217,11 +200,7 @@ class ParameterGenerator:
             options = list(moves[knob.index])
             rng.shuffle(options)
             queues.append(options)
-        singles: list[list[Move]] = []
-        while any(queues):
-            for options in queues:
-                if options:
-                    singles.append([options.pop(0)])
+        singles = [[move] for move in round_robin(queues, sum(map(len, queues)))]
         wanted = context.variants
         combos: list[list[Move]] = []
         width = min(self.config.max_knobs_per_variant, len(knobs))
@@ -264,39 +243,7 @@ def _names_in(node: ast.AST | None) -> list[str]:
     return names
 
 
-def _call_name(call: ast.Call) -> str:
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return ""
-
-
-def _dotted(node: ast.AST) -> tuple[str, ...]:
-    if isinstance(node, ast.Name):
-        return (node.id,)
-    if isinstance(node, ast.Attribute):
-        return (*_dotted(node.value), node.attr)
-    return ()
-
-
-def _literal(node: ast.AST | None) -> int | float | bool | None:
-    """The value of a numeric or boolean literal (``-3`` included), else None."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, complex):
-        return node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, int | float) and not isinstance(node.operand.value, bool)):
-        return -node.operand.value
-    return None
-
-
-def _snippet(node: ast.AST, limit: int = 70) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]:
+def _knobs(tree: ast.Module, function: FunctionNode, offset: int) -> Iterator[Knob]:
     """Every knob of ``function``, in source-walk order, each literal at most once."""
     nodes, parents = walk_with_parents(tree)
     index = {id(node): i for i, node in enumerate(nodes)}
@@ -304,7 +251,7 @@ def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]
 
     def knob(node: ast.AST, role: str, label: str, where: str, names: list[str], *, default_kind: str = "other",
              **extra: Any) -> Iterator[Knob]:
-        value = _literal(node)
+        value = literal(node)
         if value is None or id(node) in taken:
             return
         if isinstance(value, bool):
@@ -330,40 +277,40 @@ def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]
     body_nodes += [n for d in function.decorator_list for n in ast.walk(d)]
     for node in body_nodes:
         if isinstance(node, ast.Call):
-            callee = _call_name(node)
-            if _dotted(node.func) in SLEEPS and node.args:
-                yield from knob(node.args[0], "sleep", "sleep", f"in `{_snippet(node)}`", ["delay"],
-                                target=".".join(_dotted(node.func)))
+            callee = call_name(node)
+            if dotted_name(node.func) in SLEEPS and node.args:
+                yield from knob(node.args[0], "sleep", "sleep", f"in `{snippet(node)}`", ["delay"],
+                                target=dotted_name(node.func))
             elif callee == "range" and node.args:
                 yield from _range_knobs(node, parents, knob)
-            elif callee == "round" and len(node.args) == 2 and isinstance(_literal(node.args[1]), int):
-                yield from knob(node.args[1], "precision", "rounding precision", f"in `{_snippet(node)}`",
+            elif callee == "round" and len(node.args) == 2 and isinstance(literal(node.args[1]), int):
+                yield from knob(node.args[1], "precision", "rounding precision", f"in `{snippet(node)}`",
                                 ["precision"], target="round")
             for keyword in node.keywords:
                 if keyword.arg is not None and keyword.arg not in NOT_KNOBS:
                     yield from knob(keyword.value, "keyword", f"`{keyword.arg}=`",
-                                    f"in the call to {callee or _snippet(node.func)}", [keyword.arg], target=callee)
+                                    f"in the call to {callee or snippet(node.func)}", [keyword.arg], target=callee)
         elif isinstance(node, ast.Compare):
             yield from _compare_knobs(node, parents, knob)
         elif isinstance(node, ast.Dict) and len(node.keys) >= 2 and all(
-            isinstance(_literal(k), int | float) and not isinstance(_literal(k), bool) for k in node.keys
-        ) and all(isinstance(_literal(v), int | float) and not isinstance(_literal(v), bool) for v in node.values):
+            isinstance(literal(k), int | float) and not isinstance(literal(k), bool) for k in node.keys
+        ) and all(isinstance(literal(v), int | float) and not isinstance(literal(v), bool) for v in node.values):
             owner = _owner_name(node, parents)
             for key, value in zip(node.keys, node.values):
                 yield from knob(value, "table", f"entry for {ast.unparse(key)} of the table `{owner}`",
-                                f"in `{_snippet(node, 60)}`", [owner], target=owner, detail=ast.unparse(key))
+                                f"in `{snippet(node, 60)}`", [owner], target=owner, detail=ast.unparse(key))
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Slice) and _is_collection(node.value):
-            piece, sliced = node.slice, _snippet(node.value, 30)
-            if piece.lower is None and piece.step is None and (_literal(piece.upper) or 0) > 1:
-                yield from knob(piece.upper, "slice", "head size", f"in `{_snippet(node)}`", ["size"],
+            piece, sliced = node.slice, snippet(node.value, 30)
+            if piece.lower is None and piece.step is None and (literal(piece.upper) or 0) > 1:
+                yield from knob(piece.upper, "slice", "head size", f"in `{snippet(node)}`", ["size"],
                                 default_kind="size", target=sliced)
-            elif piece.upper is None and piece.step is None and (_literal(piece.lower) or 0) < -1:
-                yield from knob(piece.lower, "slice", "tail size", f"in `{_snippet(node)}`", ["size"],
+            elif piece.upper is None and piece.step is None and (literal(piece.lower) or 0) < -1:
+                yield from knob(piece.lower, "slice", "tail size", f"in `{snippet(node)}`", ["size"],
                                 default_kind="size", target=sliced)
         elif isinstance(node, ast.AugAssign) and isinstance(node.op, ast.Mult):
             names = _names_in(node.target)
-            if _classify(names) and _classify(names)[0] == "delay" and 1 < (_literal(node.value) or 0) < 10:
-                yield from knob(node.value, "multiplier", "backoff multiplier", f"in `{_snippet(node)}`",
+            if _classify(names) and _classify(names)[0] == "delay" and 1 < (literal(node.value) or 0) < 10:
+                yield from knob(node.value, "multiplier", "backoff multiplier", f"in `{snippet(node)}`",
                                 names, target=names[-1] if names else "")
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult | ast.Pow):
             yield from _multiplier_knobs(node, parents, knob)
@@ -372,12 +319,12 @@ def _knobs(tree: ast.Module, function: _Function, offset: int) -> Iterator[Knob]
             if len(targets) == 1 and isinstance(targets[0], ast.Name | ast.Attribute) and node.value is not None:
                 names = _names_in(targets[0])[-1:]
                 classified = _classify(names)
-                value = _literal(node.value)
+                value = literal(node.value)
                 if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= 1:
                     continue  # count = 0, length = -1: initial values and sentinels, not settings
                 if classified is not None and classified[1]:
                     yield from knob(node.value, "assignment", f"`{ast.unparse(targets[0])}`",
-                                    f"in `{_snippet(node)}`", names, target=names[0])
+                                    f"in `{snippet(node)}`", names, target=names[0])
         elif isinstance(node, ast.Lambda | ast.FunctionDef | ast.AsyncFunctionDef):
             owner = "a lambda" if isinstance(node, ast.Lambda) else f"nested {node.name}"
             for arg, default in parameters(node.args):
@@ -414,16 +361,16 @@ def _range_knobs(call: ast.Call, parents: dict[int, ast.AST], knob: Any) -> Iter
     stop = call.args[0] if len(call.args) == 1 else call.args[1]
     loop = parents.get(id(call))
     loop_names = _names_in(loop.target) if isinstance(loop, ast.For | ast.comprehension) else []
-    start = _literal(call.args[0]) if len(call.args) > 1 else 0
-    if _literal(stop) is not None and isinstance(start, int):
-        yield from knob(stop, "range", "loop bound", f"in `{_snippet(call)}`", [*loop_names, "count"],
+    start = literal(call.args[0]) if len(call.args) > 1 else 0
+    if literal(stop) is not None and isinstance(start, int):
+        yield from knob(stop, "range", "loop bound", f"in `{snippet(call)}`", [*loop_names, "count"],
                         default_kind="size", floor=start)
     elif (isinstance(stop, ast.BinOp) and isinstance(stop.op, ast.Add | ast.Sub)
-          and isinstance(_literal(stop.right), int) and _literal(stop.right) > 0):
+          and isinstance(literal(stop.right), int) and literal(stop.right) > 0):
         names = _names_in(stop.left)
         classified = _classify(names + loop_names)
         label = "retry-loop bound" if classified and classified[0] == "retries" else "loop bound"
-        yield from knob(stop.right, "range-offset", label, f"in `{_snippet(call)}`", names + loop_names + ["count"],
+        yield from knob(stop.right, "range-offset", label, f"in `{snippet(call)}`", names + loop_names + ["count"],
                         default_kind="size", target=ast.unparse(stop.left))
 
 
@@ -431,7 +378,7 @@ def _compare_knobs(compare: ast.Compare, parents: dict[int, ast.AST], knob: Any)
     """Literals in ordering comparisons (``x > 100``), except 0 and ±1 (sign and emptiness checks)."""
     operands = [compare.left, *compare.comparators]
     for position, node in enumerate(operands):
-        value = _literal(node)
+        value = literal(node)
         if value is None or isinstance(value, bool) or value <= 1:  # negatives: physical floors (-273.15)
             continue
         # the operator next to the literal, seen with the literal on the right: ``x < N``
@@ -445,9 +392,9 @@ def _compare_knobs(compare: ast.Compare, parents: dict[int, ast.AST], knob: Any)
             continue
         names = _names_in(other)
         effect, detail, negated = _effect(compare, parents)
-        yield from knob(node, "comparison", "{noun}", f"in `{_snippet(compare)}`", names,
+        yield from knob(node, "comparison", "{noun}", f"in `{snippet(compare)}`", names,
                         default_kind="threshold", effect=effect, detail=detail,
-                        rises_when_larger=larger_widens != negated, target=_snippet(other, 40))
+                        rises_when_larger=larger_widens != negated, target=snippet(other, 40))
 
 
 def _effect(node: ast.AST, parents: dict[int, ast.AST]) -> tuple[str, str, bool]:
@@ -461,19 +408,19 @@ def _effect(node: ast.AST, parents: dict[int, ast.AST]) -> tuple[str, str, bool]
     if isinstance(parent, ast.If) and parent.test is child and parent.body:
         first = parent.body[0]
         if isinstance(first, ast.Raise):
-            raised = first.exc.func if isinstance(first.exc, ast.Call) else first.exc
-            return "rejects", _snippet(raised, 30) if raised is not None else "the exception", negated
+            exception = raised(first)
+            return "rejects", snippet(exception, 30) if exception is not None else "the exception", negated
         if isinstance(first, ast.Return):
-            return "returns", _snippet(first, 40), negated
+            return "returns", snippet(first, 40), negated
         if isinstance(first, ast.Break | ast.Continue):
             return "leaves the loop", type(first).__name__.lower(), negated
-        return "branch", _snippet(first, 40), negated
+        return "branch", snippet(first, 40), negated
     if isinstance(parent, ast.While):
         return "loops", "", negated
     if isinstance(parent, ast.comprehension):
         return "filters", "", negated
     if isinstance(parent, ast.IfExp):
-        return "picks", _snippet(parent.body, 30), negated
+        return "picks", snippet(parent.body, 30), negated
     return "value", "", negated
 
 
@@ -484,11 +431,11 @@ def _multiplier_knobs(node: ast.BinOp, parents: dict[int, ast.AST], knob: Any) -
     if classified is None or classified[0] not in ("delay", "retries"):
         return
     for side in (node.left, node.right):
-        value = _literal(side)
+        value = literal(side)
         if value is None or isinstance(value, bool) or not 1 < value < 10:
             continue  # growth factors are small; timeout * 1000.0 converts units
         label = "backoff base" if isinstance(node.op, ast.Pow) else "backoff multiplier"
-        yield from knob(side, "multiplier", label, f"in `{_snippet(node)}`", ["backoff"],
+        yield from knob(side, "multiplier", label, f"in `{snippet(node)}`", ["backoff"],
                         target=classified[0])
 
 
