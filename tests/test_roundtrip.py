@@ -97,6 +97,9 @@ def procedures(text=texts, optional_text=optional_texts):
     )
 
 
+component_names = st.text(st.characters(categories=["Ll"]), min_size=1, max_size=8)
+
+
 def dreams(base_id: int, run_id: int | None, text=texts, optional_text=optional_texts):
     return st.builds(
         DreamProcedure,
@@ -115,6 +118,7 @@ def dreams(base_id: int, run_id: int | None, text=texts, optional_text=optional_
         test_error=optional_text,
         test_timestamp=optional_datetimes,
         novelty_score=optional_unit_floats,
+        extra_scores=st.dictionaries(component_names, optional_unit_floats, max_size=3),
         cross_project_matches=int32,
         effectiveness_metric=optional_unit_floats,
         generated_at=datetimes,
@@ -151,6 +155,7 @@ def metrics(run_id: int | None):
         {f.name: int32 for f in attrs.fields(DreamMetrics) if f.type in ("int", int) and f.name != "id"}
     )
     fields.update(average_generation_time=positive_floats, api_requests_per_dream=positive_floats)
+    fields.update(extra_components=st.dictionaries(component_names, unit_floats, max_size=3))
     return st.builds(DreamMetrics, timestamp=datetimes, run_id=st.sampled_from([None, run_id]), **fields)
 
 

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
+from dreamcore.config import documented
 from dreamcore.generation.drafts import DreamDraft, GenerationContext, new_code, round_robin
 from dreamcore.generation.llm_drafts import mode_drafts
 
@@ -88,7 +89,7 @@ def kinds_field(kinds: Iterable[str], what: str, help: str) -> Any:
         if unknown:
             raise ValueError(f"unknown {what} {unknown} (known: {', '.join(known)})")
 
-    return attrs.field(factory=lambda: list(known), validator=known_only, metadata={"help": help + ", ".join(known)})
+    return attrs.field(factory=lambda: list(known), validator=known_only, metadata=documented(help + ", ".join(known)))
 
 
 def interleave(groups: Sequence[list[T]], rng: random.Random, limit: int | None = None, *,
