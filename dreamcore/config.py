@@ -381,7 +381,6 @@ class EvaluationConfig:
         return TierBands(viable=self.viable_from, speculative=self.speculative_from)
 
 
-EXECUTOR_KINDS = ("local", "procrastinate")
 
 
 @attrs.define(kw_only=True)
@@ -390,12 +389,9 @@ class ExecutorConfig:
 
     kind: str = attrs.field(
         default="local",
-        validator=check(
-            lambda v: v in EXECUTOR_KINDS, lambda v: f"unknown executor {v!r} (expected local, procrastinate)"
-        ),
         metadata=documented(
             "local: in this process, no service; procrastinate: jobs in the PostgreSQL store, run by "
-            "`dreamcore worker` on any machine (needs dreamcore[distributed])"
+            "`dreamcore worker` on any machine (needs dreamcore[distributed]); or an executor a plugin registers"
         ),
     )
     generate_batch: int = attrs.field(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dreamcore import config as config_module
 from dreamcore.config import Config
 from dreamcore.errors import ConfigError, DreamcoreError
+from dreamcore.executor import LOCAL, is_distributed
 from dreamcore.models import DreamGenerationRun, DreamProcedure, utcnow
 from dreamcore.plugin_manager import KINDS, Plugins
 
@@ -99,16 +100,14 @@ class DreamCore:
     ) -> Cycle:
         """Run (or resume) a cycle through the registered stages (or those named); returns the ``Cycle``.
 
-        ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N. With
-        ``[executor] kind = "procrastinate"`` the stages after mining run as jobs on ``dreamcore worker``
-        processes, followed here until the run ends (``detach``: returned as soon as it is enqueued)."""
-        from dreamcore.executor import is_distributed
-
+        ``only`` dreams over one procedure (its qualified name); ``limit`` over at most N. Another
+        ``[executor] kind`` than ``local`` hands the cycle to that executor: with ``procrastinate`` the
+        stages after mining run as jobs on ``dreamcore worker`` processes, followed here until the run
+        ends (``detach``: returned as soon as it is enqueued)."""
         if is_distributed(self.config) and not dry_run:  # a dry run stores nothing: it runs here
-            from dreamcore.distributed.commands import cycle_on_workers
-
-            return await cycle_on_workers(self, detach=detach, strategy=strategy, stages=stages, limit=limit,
-                                          only=only)
+            executor = self.create("executors", self.config.executor.kind)
+            return await executor.run_cycle(self, detach=detach, strategy=strategy, stages=stages, limit=limit,
+                                            only=only)
         if detach:
             raise ConfigError('detach needs [executor] kind = "procrastinate" (dreamcore worker runs the cycle)')
         from dreamcore.pipeline import run_cycle
@@ -160,7 +159,12 @@ class DreamCore:
 
     def check_config(self) -> None:
         """The config's plugin references must resolve: each ``[[sources]]`` plugin is a registered
-        source, and each ``[plugins.<name>]`` table names a plugin or component and fits its Config."""
+        source, ``[executor] kind`` is local or a registered executor, and each ``[plugins.<name>]``
+        table names a plugin or component and fits its Config."""
+        executors = [LOCAL, *sorted(self.plugins.components("executors"))]
+        if self.config.executor.kind not in executors:
+            raise ConfigError(f"{self.config.source}: executor.kind: unknown executor "
+                              f"{self.config.executor.kind!r} (expected {', '.join(executors)})")
         sources = self.plugins.components("sources")
         for index, source in enumerate(self.config.sources):
             if source.plugin not in sources:

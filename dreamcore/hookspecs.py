@@ -64,18 +64,19 @@ def register_parsers(register: Register) -> None:
 @hookspec
 def register_sandboxes(register: Register) -> None:
     """Register sandboxes: classes with ``name`` and
-    ``async run(job: TestJob, base: SideRun | None = None) -> SandboxResult`` (``dreamcore.sandbox.host``),
+    ``async run(job: TestJob, base: SideRun | None = None) -> SandboxResult`` (``dreamcore.sandbox``),
     used as async context managers (warm pools live there). Subclassing
-    ``dreamcore.sandbox.host.HarnessSandbox`` and implementing ``start`` (plus ``lease``/``release``) is
+    ``dreamcore.sandbox.HarnessSandbox`` and implementing ``start`` (plus ``lease``/``release``) is
     the short way: the harness, its frame protocol, deadlines and restarts come with it."""
 
 
 @hookspec
 def register_scorers(register: Register) -> None:
     """Register scorers: classes with ``name`` and ``score(dreams, context) -> list`` scoring a batch of
-    ``DreamProcedure`` at once: one ``float`` in [0, 1], ``dreamcore.learning.scoring.Score`` or None (no data
-    yet) per dream, in order. ``context`` is a ``dreamcore.learning.scoring.ScoringContext``. A scorer fills
-    one component of the compound score: ``[plugins.score] scorers`` maps components to scorers."""
+    ``DreamProcedure`` at once: one ``float`` in [0, 1], ``dreamcore.learning.Score`` or None (no data
+    yet) per dream, in order. ``context`` is a ``dreamcore.learning.ScoringContext``. A scorer fills
+    one component of the compound score: ``[plugins.score] <component>_scorer`` names it, and
+    ``[plugins.score.components.<name>]`` adds a component of its own."""
 
 
 @hookspec
@@ -83,6 +84,13 @@ def register_stages(register: Register) -> None:
     """Register pipeline stages: classes with ``name``, ``order`` (int; stages run in ascending order)
     and ``async run(cycle) -> None``. Each stage reads its work from the store and writes its results
     back, so a cycle can be resumed and stages can run on their own (``dreamcore run --stages``)."""
+
+
+@hookspec
+def register_executors(register: Register) -> None:
+    """Register executors: classes with ``name`` and ``async run_cycle(core, *, detach, strategy, stages,
+    limit, only) -> Cycle``. ``[executor] kind = "<name>"`` hands every cycle that is not a dry run to
+    it (``local``, the default, runs in the calling process). Built-in: ``procrastinate``."""
 
 
 @hookspec

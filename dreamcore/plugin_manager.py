@@ -42,6 +42,7 @@ KINDS: dict[str, Kind] = {
     "sandboxes": Kind("register_sandboxes", "sandbox", ("run",)),
     "scorers": Kind("register_scorers", "scorer", ("score",)),
     "stages": Kind("register_stages", "pipeline stage", ("run",), ("order",)),
+    "executors": Kind("register_executors", "executor", ("run_cycle",)),
 }
 
 

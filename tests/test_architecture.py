@@ -31,8 +31,6 @@ LAYERS = [
     {"dreamcore.report", "dreamcore.distributed"},
     {"dreamcore", "dreamcore.cli", "dreamcore.testing", "dreamcore.__main__"},
 ]
-# The one arrow against the layers: DreamCore hands a cycle to the procrastinate executor when asked to.
-EXCEPTIONS = {("dreamcore.core", "dreamcore.distributed")}
 MAX_TOP_LEVEL_MODULES = 15
 MAX_MODULE_LINES = 900
 
@@ -113,16 +111,14 @@ def test_the_core_never_imports_the_builtin_plugins():
 
 def test_imports_go_down_the_layers():
     upward = sorted(f"{module} imports {imported}" for importer, imported, module in arrows()
-                    if imported != "dreamcore_plugins" and layer(imported) > layer(importer)
-                    and (importer, imported) not in EXCEPTIONS)
+                    if imported != "dreamcore_plugins" and layer(imported) > layer(importer))
     assert not upward
 
 
 def test_no_import_cycle_between_units():
     graph: dict[str, set[str]] = {}
     for importer, imported, _ in arrows():
-        if (importer, imported) not in EXCEPTIONS:
-            graph.setdefault(importer, set()).add(imported)
+        graph.setdefault(importer, set()).add(imported)
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         for nxt in graph.get(start, ()):

@@ -35,7 +35,7 @@ BAD_CONFIGS = [
                           "distributed-commands, docker, efficiency, evaluate, evaluation-commands, "
                           "evaluation-stage, generate, generation-stages, json, jsonl, learning-commands, "
                           "learning-stages, leverage, llm-judge, mine, novelty, offline, openrouter, "
-                          "parameter, python, quality, regex, report-commands, sandbox-stage, score, "
+                          "parameter, procrastinate, python, quality, regex, report-commands, sandbox-stage, score, "
                           "subprocess, test"
                           ")"),
     ("[plugins.jsonl]\ncolour = 'blue'\n", "plugins.jsonl: takes no options (got colour)"),

@@ -17,11 +17,13 @@ import tempfile
 import pytest
 
 from dreamcore import DreamCore, hookimpl
+from dreamcore.errors import ConfigError
 from dreamcore.evaluation.judging import EvaluationBatch, Judgement
 from dreamcore.evaluation.verdicts import Evaluation, ParseResult
 from dreamcore.learning.scoring import Score, ScoringContext
 from dreamcore.llm.hub import Completion, Usage
 from dreamcore.models import DreamStatus, DreamTier, dream_ref
+from dreamcore.pipeline import run_cycle
 from dreamcore.sandbox.host import HARNESS_SOURCE, HarnessSandbox
 from dreamcore.testing.fake_openai import variant_responder
 from tests.factories import dream, procedure
@@ -339,6 +341,36 @@ def test_hook_register_stages(tmp_path):
     assert counts["dreams"] == cycle.run.total_dreams_generated > 0
     assert counts["evaluated"] == counts["dreams"] and counts["scored"] == 0  # evaluate ran before it, score after
     assert "score" in cycle.report and run.stages["census"] == counts
+
+
+# -- register_executors ------------------------------------------------------------------------
+
+
+def test_hook_register_executors(tmp_path):
+    handed = []
+
+    class Recorder:
+        """Runs the cycle in this process, as local does, after noting what it was handed."""
+
+        name = "recorder"
+
+        async def run_cycle(self, core, *, detach, **options):
+            handed.append((detach, options))
+            return await run_cycle(core, **options)
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register):
+            register(Recorder)
+
+    with make_core(tmp_path, Plugin(), executor={"kind": "recorder"}) as core:
+        cycle = asyncio.run(core.run_cycle(stages=["mine", "generate"], limit=1))
+        asyncio.run(core.run_cycle(stages=["mine"], dry_run=True))  # a dry run stores nothing: it stays here
+        stored = core.store.get_generation_runs()
+    assert handed == [(False, {"strategy": None, "stages": ["mine", "generate"], "limit": 1, "only": None})]
+    assert [run.id for run in stored] == [cycle.run.id] and cycle.run.total_dreams_generated > 0
+    with pytest.raises(ConfigError, match=r"executor.kind: unknown executor 'recorder' \(expected local, procrastinate\)"):
+        make_core(tmp_path, executor={"kind": "recorder"})
 
 
 # -- stage_finished ----------------------------------------------------------------------------

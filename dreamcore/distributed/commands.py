@@ -1,7 +1,8 @@
-"""``dreamcore worker``, ``dreamcore cluster status``, and ``dreamcore run`` on the procrastinate executor.
+"""The procrastinate executor (``[executor] kind = "procrastinate"``), ``dreamcore worker`` and
+``dreamcore cluster status``.
 
 procrastinate is imported inside the functions: this module is loaded whenever the CLI starts, and
-the extra ``dreamcore[distributed]`` is optional (:func:`dreamcore.executor.check_executor`).
+the extra ``dreamcore[distributed]`` is optional (:func:`check_executor`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dreamcore.errors import StoreError
-from dreamcore.executor import check_executor
+from dreamcore.config import Config
+from dreamcore.errors import ConfigError, StoreError
 from dreamcore.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -22,7 +23,22 @@ if TYPE_CHECKING:
     from dreamcore.core import DreamCore
     from dreamcore.pipeline import Cycle
 
+PROCRASTINATE = "procrastinate"
 SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's tables are created
+
+
+def check_executor(config: Config) -> None:
+    """Raise a one-line ConfigError when the procrastinate executor cannot run here."""
+    where = f"{config.source}: executor.kind"
+    try:
+        import procrastinate  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"{where}: {PROCRASTINATE} is not installed (pip install 'dreamcore[distributed]')") from None
+    if not config.store.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{where}: {PROCRASTINATE} keeps its jobs in the store, which must be PostgreSQL "
+            f"(store.url is {config.store.url.split('://', 1)[0]}://...)"
+        )
 
 
 def ensure_schema(url: str) -> None:
@@ -83,21 +99,25 @@ async def _job_counts(app: procrastinate.App, run_id: int) -> dict[str, int]:
     return {row["status"]: int(row["n"]) for row in rows}
 
 
-async def cycle_on_workers(core: DreamCore, *, detach: bool = False, **options: Any) -> Cycle:
-    """A cycle on the procrastinate executor (``DreamCore.run_cycle`` and ``dreamcore run``): mine
-    here, enqueue the rest, and follow it until the run ends unless ``detach``. Returns the run's
-    cycle as the store has it: its stages' figures summed over their jobs, its failures."""
-    from dreamcore.distributed.jobs import open_cycle, submit
+class ProcrastinateExecutor:
+    """Runs a cycle as jobs in the PostgreSQL store, taken by ``dreamcore worker`` processes."""
 
-    app = _app(core)
-    async with app.open_async():
-        run_id = await submit(core, app, **options)
-        if not detach:
-            await follow(core, app, run_id)
-    cycle = open_cycle(core, run_id)
-    cycle.report = dict(cycle.run.stages)
-    cycle.failures = [cycle.run.stop_reason] if cycle.run.status == "failed" and cycle.run.stop_reason else []
-    return cycle
+    name = PROCRASTINATE
+
+    async def run_cycle(self, core: DreamCore, *, detach: bool = False, **options: Any) -> Cycle:
+        """Mine here, enqueue the rest, and follow it until the run ends unless ``detach``. Returns the
+        run's cycle as the store has it: its stages' figures summed over their jobs, its failures."""
+        from dreamcore.distributed.jobs import open_cycle, submit
+
+        app = _app(core)
+        async with app.open_async():
+            run_id = await submit(core, app, **options)
+            if not detach:
+                await follow(core, app, run_id)
+        cycle = open_cycle(core, run_id)
+        cycle.report = dict(cycle.run.stages)
+        cycle.failures = [cycle.run.stop_reason] if cycle.run.status == "failed" and cycle.run.stop_reason else []
+        return cycle
 
 
 @click.command("worker")
@@ -181,6 +201,11 @@ def cluster_status_command(app: Any, as_json: bool) -> None:
     for queue, counts in status["queues"].items():
         click.echo(f"queue {queue}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     click.echo(f"stalled jobs: {len(status['stalled_jobs'])}")
+
+
+@hookimpl
+def register_executors(register: Any) -> None:
+    register(ProcrastinateExecutor)
 
 
 @hookimpl

@@ -287,8 +287,8 @@ async def submit(
 ) -> int:
     """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
     the run's coordinator for the other stages; returns the run's id."""
+    from dreamcore.distributed.commands import PROCRASTINATE
     from dreamcore.distributed.limits import OPEN_BUDGET
-    from dreamcore.executor import PROCRASTINATE
     from dreamcore.llm.hub import UsageLedger
 
     selected = select_stages(core, stages)
