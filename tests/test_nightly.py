@@ -271,6 +271,19 @@ def _dream_states(db: Path) -> set[tuple]:
         ))
 
 
+def _finished_runs(db: Path) -> int:
+    """How many runs the store holds as finished (0 before the store exists)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM dream_generation_runs WHERE status = 'finished'").fetchone()[0]
+        except sqlite3.OperationalError:  # killed before its tables were made
+            return 0
+
+
 def test_kill_9_at_up_to_20_random_moments_of_a_full_cycle_loses_and_duplicates_nothing(tmp_path):
     import random
     import sqlite3
@@ -298,6 +311,9 @@ def test_kill_9_at_up_to_20_random_moments_of_a_full_cycle_loses_and_duplicates_
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 1
+            # a kill after the run was marked finished (while the report is written, say) ends the
+            # cycle too: running again would start the next night's cycle, with new dreams
+            finished = _finished_runs(crashed / "dreams.db") == 1
     assert kills >= 5  # each killed run leaves progress, so a later one may finish inside its time
     if not finished:  # the next run completes the cycle the kills interrupted
         final = subprocess.run([*command, str(config), "run", "--json"], capture_output=True, text=True)

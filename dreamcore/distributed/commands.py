@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dreamcore.config import Config
+from dreamcore.distributed.jobs import PROCRASTINATE
 from dreamcore.errors import ConfigError, StoreError
 from dreamcore.hookspecs import hookimpl
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from dreamcore.core import DreamCore
     from dreamcore.pipeline import Cycle
 
-PROCRASTINATE = "procrastinate"
 SCHEMA_LOCK = 0x6472656171  # advisory lock number held while procrastinate's tables are created
 
 

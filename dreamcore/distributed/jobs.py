@@ -36,6 +36,8 @@ from dreamcore.pipeline import Cycle, finish_cycle, open_run, select_stages
 from dreamcore.progress import Progress
 from dreamcore.store.lock import run_lock
 
+PROCRASTINATE = "procrastinate"  # the executor's name, recorded on the runs it opens
+
 if TYPE_CHECKING:
     import procrastinate
 
@@ -287,7 +289,6 @@ async def submit(
 ) -> int:
     """Open (or resume) a run, mine in this process (sources are read where they are), and enqueue
     the run's coordinator for the other stages; returns the run's id."""
-    from dreamcore.distributed.commands import PROCRASTINATE
     from dreamcore.distributed.limits import OPEN_BUDGET
     from dreamcore.llm.hub import UsageLedger
 
