@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dreamcore
 from dreamcore.cli.root import main
-from dreamcore.models import DreamStatus, DreamTier
+from dreamcore.models import DreamStatus, DreamTier, dream_ref, parse_dream_ref
 from dreamcore.store.dream_store import DreamStore
 from tests.factories import dream, procedure
 
@@ -82,10 +84,21 @@ def test_show_prints_metadata_and_a_unified_diff(config_path, filled, capsys):
     assert data["diff"].startswith("--- billing.core.charge (base)\n")
 
 
-@pytest.mark.parametrize(("arg", "message"), [("D-999", "no dream with id 999"), ("twelve", "not a dream id: 'twelve'")])
+@pytest.mark.parametrize(("arg", "message"), [
+    ("D-999", "no dream with id 999"),
+    ("twelve", "not a dream id: 'twelve' (expected a number like 12 or D-12)"),
+    ("D-\u00b2", "not a dream id: 'D-\u00b2' (expected a number like 12 or D-12)"),  # a digit to isdigit, not to int
+    (str(2**63), f"not a dream id: '{2**63}' (expected a number like 12 or D-12)"),  # beyond any stored id
+])
 def test_show_bad_ids(config_path, filled, capsys, arg, message):
     assert run("--config", str(config_path), "show", arg) == 2
-    assert capsys.readouterr().err == f"error: {message}" + (" (expected a number like 12 or D-12)" if arg == "twelve" else "") + "\n"
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1), st.sampled_from(["", "D-", "d-"]))
+def test_a_dream_reference_reads_back_as_its_id(number, prefix):
+    assert parse_dream_ref(f"{prefix}{number}") == number
+    assert parse_dream_ref(dream_ref(number)) == number
 
 
 def test_stats(config_path, filled, capsys):
