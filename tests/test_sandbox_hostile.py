@@ -2,7 +2,8 @@
 
 Every file of tests/hostile/ starts with ``# expect: <category or success>``; ``# subprocess-needs:``
 names what the subprocess sandbox needs to contain it (root for a uid of its own, netns for a
-network namespace). Where this machine lacks it, the subprocess test says so and skips; the
+network namespace); ``# case-timeout:`` gives a call more than the usual second (a memory bomb
+zero-fills half a gigabyte before its limit stops it, which a loaded machine may take longer for). Where this machine lacks it, the subprocess test says so and skips; the
 Docker test always runs that program (and must pass) — Docker is what proves containment.
 """
 
@@ -38,8 +39,8 @@ def _check(sandbox, path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DREAMCORE_HOSTILE_SECRET", SECRET)
     ours = f"/tmp/dreamcore-sandbox-{os.getpid()}-*"  # this process's sandbox folders only
     temps_before = set(glob.glob(ours))
-    hostile = TestJob(function="f", base_code=BASE, dream_code=path.read_text(), cases=CASES, case_timeout=1.0,
-                      timeout=30.0)
+    hostile = TestJob(function="f", base_code=BASE, dream_code=path.read_text(), cases=CASES,
+                      case_timeout=float(_header(path, "case-timeout") or 1.0), timeout=30.0)
     honest = TestJob(function="f", base_code=BASE, dream_code="def f(n):\n    return n + n\n", cases=CASES)
     started = time.monotonic()
     hostile_result, honest_result = run_jobs(sandbox, hostile, honest)

@@ -1,4 +1,5 @@
 # expect: resource
+# case-timeout: 5
 def f(n):
     hoard = []
     while True:
